@@ -1,0 +1,112 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace GuidedNet.Network;
+
+/// <summary>
+/// The GuidedNet 3D U-Net (reference README §1): widths C, 2C, 4C, 8C, 16C (C = 16 in the
+/// paper), blocks of two Conv3d(3, pad 1) → InstanceNorm3d → ReLU, max-pool 2 in the encoder,
+/// trilinear ×2 upsampling and [skip, upsampled] concatenation in the decoder, dropout 0.3
+/// after the centre and the last decoder block. Returns the logits ("pred", [N, K, D, H, W])
+/// and the last decoder block's features ("rep", [N, C, D, H, W]) that the CGMM works on.
+/// Submodule names equal the authors' so their state dicts load unchanged.
+/// </summary>
+public sealed class UNet3D : Module<Tensor, (Tensor Logits, Tensor Features)>
+{
+    // Field names are the state-dict names: do not rename.
+    private readonly ConvBlock conv1, conv2, conv3, conv4, center;
+    private readonly UpBlock up_concat4, up_concat3, up_concat2, up_concat1;
+    private readonly Conv3d final;
+    private readonly Module<Tensor, Tensor> pool, dropout1, dropout2;
+
+    public UNet3D(int numClasses, int baseChannels = 16, int inChannels = 1) : base(nameof(UNet3D))
+    {
+        if (numClasses < 2) throw new ArgumentOutOfRangeException(nameof(numClasses), "at least two classes");
+        if (baseChannels < 1) throw new ArgumentOutOfRangeException(nameof(baseChannels));
+        NumClasses = numClasses;
+        BaseChannels = baseChannels;
+        int c = baseChannels;
+        conv1 = new ConvBlock(inChannels, c);
+        conv2 = new ConvBlock(c, 2 * c);
+        conv3 = new ConvBlock(2 * c, 4 * c);
+        conv4 = new ConvBlock(4 * c, 8 * c);
+        center = new ConvBlock(8 * c, 16 * c);
+        up_concat4 = new UpBlock(16 * c + 8 * c, 8 * c);
+        up_concat3 = new UpBlock(8 * c + 4 * c, 4 * c);
+        up_concat2 = new UpBlock(4 * c + 2 * c, 2 * c);
+        up_concat1 = new UpBlock(2 * c + c, c);
+        final = Conv3d(c, numClasses, 1);
+        pool = MaxPool3d(2);
+        dropout1 = Dropout(0.3);
+        dropout2 = Dropout(0.3);
+        RegisterComponents();
+    }
+
+    public int NumClasses { get; }
+    public int BaseChannels { get; }
+
+    /// <summary>Spatial sizes must be multiples of this (four 2× poolings).</summary>
+    public const int SizeMultiple = 16;
+
+    public override (Tensor Logits, Tensor Features) forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var c1 = conv1.forward(input);
+        var c2 = conv2.forward(pool.forward(c1));
+        var c3 = conv3.forward(pool.forward(c2));
+        var c4 = conv4.forward(pool.forward(c3));
+        var mid = dropout1.forward(center.forward(pool.forward(c4)));
+        var u4 = up_concat4.forward(c4, mid);
+        var u3 = up_concat3.forward(c3, u4);
+        var u2 = up_concat2.forward(c2, u3);
+        var features = dropout2.forward(up_concat1.forward(c1, u2));
+        var logits = final.forward(features);
+        return (logits.MoveToOuterDisposeScope(), features.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Conv3d(3, pad 1, bias) → InstanceNorm3d(eps 1e-5, no affine) → ReLU, twice.</summary>
+    private sealed class ConvBlock : Module<Tensor, Tensor>
+    {
+        private readonly Sequential conv1, conv2;
+
+        public ConvBlock(int inChannels, int outChannels) : base(nameof(ConvBlock))
+        {
+            conv1 = Stage(inChannels, outChannels);
+            conv2 = Stage(outChannels, outChannels);
+            RegisterComponents();
+        }
+
+        private static Sequential Stage(int inChannels, int outChannels) => Sequential(
+            ("0", Conv3d(inChannels, outChannels, 3, padding: 1)),
+            ("1", InstanceNorm3d(outChannels, eps: 1e-5, affine: false, track_running_stats: false)),
+            ("2", ReLU(inplace: true)));
+
+        public override Tensor forward(Tensor x)
+        {
+            using var hidden = conv1.forward(x);
+            return conv2.forward(hidden);
+        }
+    }
+
+    /// <summary>Trilinear ×2 upsampling of the deeper map, concatenation after the skip, then a block.</summary>
+    private sealed class UpBlock : Module<Tensor, Tensor, Tensor>
+    {
+        private readonly ConvBlock conv;
+
+        public UpBlock(int inChannels, int outChannels) : base(nameof(UpBlock))
+        {
+            conv = new ConvBlock(inChannels, outChannels);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor skip, Tensor deeper)
+        {
+            using var up = functional.interpolate(deeper, scale_factor: new double[] { 2, 2, 2 },
+                mode: InterpolationMode.Trilinear, align_corners: false);
+            using var joined = cat(new[] { skip, up }, 1);
+            return conv.forward(joined);
+        }
+    }
+}
