@@ -120,14 +120,17 @@ public static class Resampler
         double z = Math.Sqrt(3) - 2;
         const double gain = 6; // (1 - z)(1 - 1/z)
         for (int i = 0; i < n; i++) c[i] *= gain;
-        // Causal initialisation (mirror boundary), truncated where z^k is negligible.
-        int horizon = Math.Min(n, 30);
-        double zk = z, sum = c[0];
-        for (int k = 1; k < horizon; k++)
+        // Exact causal initialisation for the mirror-symmetric extension of the line.
+        double zn = Math.Pow(z, n - 1);
+        double sum = c[0] + zn * c[n - 1];
+        double zk = z, z2n = zn * zn / z;
+        for (int k = 1; k < n - 1; k++)
         {
-            sum += zk * c[k];
+            sum += (zk + z2n) * c[k];
             zk *= z;
+            z2n /= z;
         }
+        sum /= 1 - zn * zn;
         c[0] = sum;
         for (int k = 1; k < n; k++) c[k] += z * c[k - 1];
         c[n - 1] = z / (z * z - 1) * (z * c[n - 2] + c[n - 1]);

@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using GuidedNet.Network;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GuidedNet.Inference;
+
+/// <summary>Labels (and optionally class scores) of one volume, in (z, y, x) C order.</summary>
+public sealed class SegmentationResult
+{
+    public required byte[] Labels { get; init; }
+
+    /// <summary>Averaged softmax [K, D, H, W], only when requested (it is K times the volume).</summary>
+    public float[]? Scores { get; init; }
+
+    public required int Windows { get; init; }
+    public required TimeSpan Elapsed { get; init; }
+}
+
+/// <summary>
+/// Sliding-window prediction (reference README §3). Windows of the patch size step by the
+/// stride along each axis, the last one clamped to the volume's end; a volume smaller than the
+/// patch along an axis is zero-padded (centred) and the padding cropped afterwards. Softmax
+/// outputs are averaged uniformly (the reference) or with Gaussian weights (nnU-Net), optionally
+/// over mirrored copies, then argmax'd.
+///
+/// Stitching is memory-bounded: windows run in z order and the accumulator is a ring of one
+/// patch depth ([K, patchD, H, W] rather than [K, D, H, W]); slices that no later window touches
+/// are finalised to labels and their ring slots reused.
+/// </summary>
+public sealed class SlidingWindowPredictor
+{
+    private readonly UNet3D _network;
+    private readonly Device _device;
+    private readonly SlidingWindowOptions _options;
+
+    public SlidingWindowPredictor(UNet3D network, Device device, SlidingWindowOptions options)
+    {
+        options.Validate();
+        _network = network;
+        _device = device;
+        _options = options;
+    }
+
+    /// <param name="volume">Voxels in (z, y, x) C order.</param>
+    public SegmentationResult Predict(float[] volume, int depth, int height, int width, bool keepScores = false,
+        IProgress<SlidingWindowProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        if (volume.LongLength != (long)depth * height * width)
+            throw new ArgumentException($"{volume.LongLength} voxels do not fill {depth}x{height}x{width}");
+        var clock = Stopwatch.StartNew();
+        int[] size = { depth, height, width };
+        int[] patch = _options.Patch;
+        int[] stride = _options.EffectiveStride();
+        int[] padBefore = new int[3], padded = new int[3];
+        for (int a = 0; a < 3; a++)
+        {
+            int pad = Math.Max(0, patch[a] - size[a]);
+            padBefore[a] = pad / 2;
+            padded[a] = size[a] + pad;
+        }
+        var starts = Enumerable.Range(0, 3).Select(a => WindowStarts(padded[a], patch[a], stride[a])).ToArray();
+        int total = starts[0].Length * starts[1].Length * starts[2].Length;
+        int numClasses = _network.NumClasses;
+        long sliceVoxels = (long)height * width;
+
+        var labels = new byte[volume.LongLength];
+        var scores = keepScores ? new float[numClasses * volume.LongLength] : null;
+        int done = 0;
+
+        _network.eval();
+        using (inference_mode())
+        using (var scope = NewDisposeScope())
+        {
+            // [1, 1, Dp, Hp, Wp] on the compute device, zero-padded where the volume is smaller than the patch.
+            var input = LoadPadded(volume, size, padded, padBefore);
+            using var importance = ImportanceMap(patch); // [pD, pH, pW]
+            // Ring accumulators over z: slot (z mod pD) holds global padded slice z.
+            using var ring = zeros(new long[] { numClasses, patch[0], padded[1], padded[2] }, device: _device);
+            using var ringWeight = zeros(new long[] { patch[0], padded[1], padded[2] }, device: _device);
+            int finalizedUpTo = 0;
+
+            foreach (int zs in starts[0])
+            {
+                var windows = (from ys in starts[1] from xs in starts[2] select (ys, xs)).ToArray();
+                for (int b = 0; b < windows.Length; b += _options.WindowsPerBatch)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    var batch = windows.Skip(b).Take(_options.WindowsPerBatch).ToArray();
+                    using var batchScope = NewDisposeScope();
+                    var patches = cat(batch.Select(w => input[.., .., TensorIndex.Slice(zs, zs + patch[0]),
+                        TensorIndex.Slice(w.ys, w.ys + patch[1]), TensorIndex.Slice(w.xs, w.xs + patch[2])]).ToArray(), 0);
+                    var probabilities = Probabilities(patches); // [B, K, pD, pH, pW]
+                    for (int i = 0; i < batch.Length; i++)
+                        AddToRing(ring, ringWeight, probabilities[i], importance, zs, batch[i].ys, batch[i].xs, patch);
+                    done += batch.Length;
+                    progress?.Report(new SlidingWindowProgress(done, total, volume.LongLength, clock.Elapsed));
+                }
+                int nextStart = zs == starts[0][^1] ? padded[0] : starts[0][Array.IndexOf(starts[0], zs) + 1];
+                Finalize(ring, ringWeight, finalizedUpTo, nextStart, patch[0], padBefore, size, labels, scores, sliceVoxels);
+                finalizedUpTo = nextStart;
+            }
+        }
+        return new SegmentationResult { Labels = labels, Scores = scores, Windows = total, Elapsed = clock.Elapsed };
+    }
+
+    /// <summary>0, s, 2s, … with the last start clamped to size − patch (the reference's tiling).</summary>
+    public static int[] WindowStarts(int size, int patch, int stride)
+    {
+        int count = (int)Math.Ceiling((size - patch) / (double)stride) + 1;
+        return Enumerable.Range(0, count).Select(i => Math.Min(stride * i, size - patch)).ToArray();
+    }
+
+    private Tensor LoadPadded(float[] volume, int[] size, int[] padded, int[] padBefore)
+    {
+        var cpu = tensor(volume, new long[] { 1, 1, size[0], size[1], size[2] });
+        if (padded.SequenceEqual(size)) return cpu.to(_device);
+        // F.pad order is last axis first: (W before, W after, H before, H after, D before, D after).
+        var pads = new long[6];
+        for (int a = 0; a < 3; a++)
+        {
+            pads[2 * (2 - a)] = padBefore[a];
+            pads[2 * (2 - a) + 1] = padded[a] - size[a] - padBefore[a];
+        }
+        return nn.functional.pad(cpu, pads, PaddingModes.Constant, 0).to(_device);
+    }
+
+    /// <summary>Softmax over classes, averaged over mirrorings when TTA is on. [B,1,D,H,W] → [B,K,D,H,W].</summary>
+    private Tensor Probabilities(Tensor patches)
+    {
+        if (!_options.MirrorTta) return Softmax(patches);
+        Tensor? sum = null;
+        for (int mask = 0; mask < 8; mask++)
+        {
+            long[] dims = Enumerable.Range(0, 3).Where(a => (mask & (1 << a)) != 0).Select(a => (long)(a + 2)).ToArray();
+            var input = dims.Length == 0 ? patches : patches.flip(dims);
+            var p = Softmax(input);
+            if (dims.Length > 0) p = p.flip(dims);
+            sum = sum is null ? p : sum.add_(p);
+        }
+        return sum!.div_(8);
+    }
+
+    private Tensor Softmax(Tensor patches)
+    {
+        var (logits, features) = _network.forward(patches);
+        features.Dispose();
+        return logits.softmax(1);
+    }
+
+    /// <summary>Gaussian importance (σ = patch/8 per axis, max 1, no zeros) or ones.</summary>
+    private Tensor ImportanceMap(int[] patch)
+    {
+        if (!_options.Gaussian) return ones(new long[] { patch[0], patch[1], patch[2] }, device: _device);
+        Tensor Axis(int n)
+        {
+            double sigma = n / 8.0, centre = (n - 1) / 2.0;
+            var g = Enumerable.Range(0, n).Select(i => (float)Math.Exp(-0.5 * Math.Pow((i - centre) / sigma, 2))).ToArray();
+            return tensor(g);
+        }
+        using var gz = Axis(patch[0]);
+        using var gy = Axis(patch[1]);
+        using var gx = Axis(patch[2]);
+        var map = gz.view(-1, 1, 1) * gy.view(1, -1, 1) * gx.view(1, 1, -1);
+        map.div_(map.max());
+        var smallest = map[map > 0].min();
+        map = where(map > 0, map, smallest);
+        return map.to(_device);
+    }
+
+    private static void AddToRing(Tensor ring, Tensor ringWeight, Tensor probabilities, Tensor importance,
+        int zs, int ys, int xs, int[] patch)
+    {
+        // probabilities: [K, pD, pH, pW]. A window of depth pD covers every ring slot once, possibly wrapping.
+        int slot = zs % patch[0];
+        foreach (var (from, to, length) in RingPieces(slot, patch[0]))
+        {
+            var ringPart = ring[.., TensorIndex.Slice(to, to + length), TensorIndex.Slice(ys, ys + patch[1]), TensorIndex.Slice(xs, xs + patch[2])];
+            var weightPart = ringWeight[TensorIndex.Slice(to, to + length), TensorIndex.Slice(ys, ys + patch[1]), TensorIndex.Slice(xs, xs + patch[2])];
+            var imp = importance[TensorIndex.Slice(from, from + length)];
+            ringPart.add_(probabilities[.., TensorIndex.Slice(from, from + length)] * imp);
+            weightPart.add_(imp);
+        }
+    }
+
+    /// <summary>Window rows [from, from+length) go to ring slots [to, to+length): at most two pieces.</summary>
+    private static IEnumerable<(int From, int To, int Length)> RingPieces(int slot, int depth)
+    {
+        yield return (0, slot, depth - slot);
+        if (slot > 0) yield return (depth - slot, 0, slot);
+    }
+
+    /// <summary>Turns padded slices [from, to) into labels (and scores), cropping padding, and clears their slots.</summary>
+    private static void Finalize(Tensor ring, Tensor ringWeight, int from, int to, int depth, int[] padBefore, int[] size,
+        byte[] labels, float[]? scores, long sliceVoxels)
+    {
+        int numClasses = (int)ring.shape[0];
+        for (int z = from; z < to; z++)
+        {
+            int outZ = z - padBefore[0];
+            int slot = z % depth;
+            var slice = ring[.., slot];          // [K, Hp, Wp]
+            var weight = ringWeight[slot];       // [Hp, Wp]
+            if (outZ >= 0 && outZ < size[0])
+            {
+                using var scope = NewDisposeScope();
+                var cropped = slice[.., TensorIndex.Slice(padBefore[1], padBefore[1] + size[1]), TensorIndex.Slice(padBefore[2], padBefore[2] + size[2])];
+                var w = weight[TensorIndex.Slice(padBefore[1], padBefore[1] + size[1]), TensorIndex.Slice(padBefore[2], padBefore[2] + size[2])];
+                var averaged = (cropped / w).cpu().contiguous();
+                var argmax = averaged.argmax(0).to(ScalarType.Byte).contiguous();
+                argmax.data<byte>().CopyTo(labels.AsSpan((int)(outZ * sliceVoxels), (int)sliceVoxels));
+                if (scores is not null)
+                {
+                    var values = averaged.data<float>().ToArray(); // [K, H, W]
+                    long volumeVoxels = size[0] * sliceVoxels;
+                    for (int k = 0; k < numClasses; k++)
+                        Array.Copy(values, k * sliceVoxels, scores, k * volumeVoxels + outZ * sliceVoxels, sliceVoxels);
+                }
+            }
+            slice.zero_();
+            weight.zero_();
+        }
+    }
+}
