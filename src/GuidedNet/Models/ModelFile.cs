@@ -91,19 +91,28 @@ public static class ModelFile
 
     private static (ModelMetadata, UNet3D) LoadPyTorchStateDict(string path)
     {
-        var shapes = new Dictionary<string, long[]>();
+        var tensors = new Dictionary<string, Tensor>();
         using (var stream = File.OpenRead(path))
         {
-            var stateDict = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: true);
-            foreach (System.Collections.DictionaryEntry kv in stateDict)
-                if (kv.Value is Tensor t) shapes[(string)kv.Key] = t.shape;
+            foreach (System.Collections.DictionaryEntry kv in PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false))
+                if (kv.Value is Tensor t) tensors[(string)kv.Key] = t;
         }
-        if (!shapes.TryGetValue("final.weight", out var final) || !shapes.TryGetValue("conv1.conv1.0.weight", out var first))
-            throw new InvalidDataException($"{path}: a PyTorch state dict, but not of the GuidedNet 3D U-Net (no final.weight / conv1.conv1.0.weight)");
-        var metadata = new ModelMetadata { NumClasses = (int)final[0], BaseChannels = (int)first[0], Preset = "none" };
-        var network = new UNet3D(metadata.NumClasses, metadata.BaseChannels, (int)first[1]);
-        network.load_py(path, strict: true);
-        return (metadata, network);
+        try
+        {
+            if (!tensors.TryGetValue("final.weight", out var final) || !tensors.TryGetValue("conv1.conv1.0.weight", out var first))
+                throw new InvalidDataException($"{path}: a PyTorch state dict, but not of the GuidedNet 3D U-Net (no final.weight / conv1.conv1.0.weight)");
+            var metadata = new ModelMetadata { NumClasses = (int)final.shape[0], BaseChannels = (int)first.shape[0], Preset = "none" };
+            var network = new UNet3D(metadata.NumClasses, metadata.BaseChannels, (int)first.shape[1]);
+            var (missing, unexpected) = network.load_state_dict(tensors, strict: false);
+            if (missing.Count > 0 || unexpected.Count > 0)
+                throw new InvalidDataException($"{path}: state dict does not match the GuidedNet 3D U-Net " +
+                                               $"(missing: {string.Join(", ", missing)}; unexpected: {string.Join(", ", unexpected)})");
+            return (metadata, network);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
     }
 
     /// <summary>Writes a model file atomically (temporary name, then rename).</summary>

@@ -1,0 +1,62 @@
+using GuidedNet.GpuJob.Commands;
+using GuidedNet.Imaging.Nifti;
+
+namespace GuidedNet.GpuJob.Cli;
+
+/// <summary>The <c>guidednet</c> command line: dispatches to one command and turns errors into messages and exit codes.</summary>
+public static class GuidedNetCli
+{
+    private const string Overview = """
+        guidednet — GuidedNet semi-supervised 3D segmentation
+
+        commands:
+          predict     segment NIfTI scans with a model
+          evaluate    Dice, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
+          bench       bench predict: throughput and memory of sliding-window prediction
+        run 'guidednet <command> --help' for its options
+        """;
+
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    {
+        output ??= Console.Out;
+        error ??= Console.Error;
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            output.Write(Overview);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            string command = args[0];
+            var rest = args.Skip(1).ToArray();
+            switch (command)
+            {
+                case "predict":
+                    if (WantsHelp(rest)) { output.Write(PredictCommand.Usage); return 0; }
+                    return PredictCommand.Run(new CommandLineArguments(rest, PredictCommand.Flags), output, error);
+                case "evaluate":
+                    if (WantsHelp(rest)) { output.Write(EvaluateCommand.Usage); return 0; }
+                    return EvaluateCommand.Run(new CommandLineArguments(rest, EvaluateCommand.Flags), output, error);
+                case "bench":
+                    if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest)) { output.Write(BenchCommand.Usage); return rest.Length == 0 ? 2 : 0; }
+                    return BenchCommand.Run(new CommandLineArguments(rest.Skip(1), BenchCommand.Flags), output);
+                default:
+                    error.WriteLine($"error: unknown command '{command}'");
+                    output.Write(Overview);
+                    return 2;
+            }
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is NiftiFormatException or FileNotFoundException or InvalidDataException or InvalidOperationException or ArgumentException)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static bool WantsHelp(string[] args) => args.Contains("--help") || args.Contains("-h");
+}

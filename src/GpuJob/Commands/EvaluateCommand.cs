@@ -1,0 +1,92 @@
+using System.Text.Json;
+using GuidedNet.Evaluation;
+using GuidedNet.GpuJob.Cli;
+using GuidedNet.Imaging.Nifti;
+
+namespace GuidedNet.GpuJob.Commands;
+
+/// <summary><c>guidednet evaluate</c>: predicted and true masks in, metrics.json / metrics.csv out.</summary>
+public static class EvaluateCommand
+{
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
+
+    public const string Usage = """
+        guidednet evaluate --pred DIR --truth DIR [--labels dataset.json] [--output DIR]
+          --pred DIR        predicted masks <case>.nii.gz
+          --truth DIR       ground-truth masks <case>.nii.gz (every case needs a prediction)
+          --labels FILE     dataset.json whose "labels" name the classes (MSD or nnU-Net v2 style)
+          --output DIR      where metrics.json and metrics.csv go (default: the --pred folder)
+        """;
+
+    public static int Run(CommandLineArguments args, TextWriter output, TextWriter error)
+    {
+        string predDir = args.Required("pred");
+        string truthDir = args.Required("truth");
+        string? labelsFile = args.String("labels");
+        string outDir = args.String("output") ?? predDir;
+        args.EnsureAllUsed();
+
+        var names = labelsFile is null ? new Dictionary<int, string>() : ReadLabelNames(labelsFile);
+        var truthFiles = CaseFiles.Find(truthDir);
+        var predictions = CaseFiles.Find(predDir).ToDictionary(CaseFiles.CaseName);
+        var missing = truthFiles.Select(CaseFiles.CaseName).Where(c => !predictions.ContainsKey(c)).ToList();
+        if (missing.Count > 0) throw new UsageException($"no prediction in {predDir} for: {string.Join(", ", missing)}");
+
+        var cases = new List<CaseMetrics>();
+        foreach (string truthFile in truthFiles)
+        {
+            string name = CaseFiles.CaseName(truthFile);
+            var truth = NiftiReader.Read(truthFile);
+            var pred = NiftiReader.Read(predictions[name]);
+            if (!truth.SameGrid(pred))
+                throw new UsageException($"{predictions[name]}: {pred.SizeX}x{pred.SizeY}x{pred.SizeZ} voxels, but the truth {truthFile} has {truth.SizeX}x{truth.SizeY}x{truth.SizeZ}");
+            int[] p = ToLabels(pred.Voxels, predictions[name]);
+            int[] t = ToLabels(truth.Voxels, truthFile);
+            var labels = names.Count > 0
+                ? names.Keys.Where(k => k > 0).Order().ToArray()
+                : p.Concat(t).Where(v => v > 0).Distinct().Order().ToArray();
+            var s = truth.Spacing;
+            var metrics = SegmentationMetrics.Compute(p, t, truth.SizeZ, truth.SizeY, truth.SizeX, (s.Z, s.Y, s.X), labels);
+            cases.Add(new CaseMetrics(name, metrics));
+            output.WriteLine($"{name}: " + string.Join(", ", metrics.Where(m => !m.Absent).Select(m => $"{m.Label}: Dice {m.Dice:F3}")));
+        }
+
+        var report = new MetricsReport(cases, names);
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, "metrics.json"), report.ToJson());
+        File.WriteAllText(Path.Combine(outDir, "metrics.csv"), report.ToCsv());
+        output.WriteLine();
+        output.Write(report.ToTable());
+        output.WriteLine($"wrote {Path.Combine(outDir, "metrics.json")} and metrics.csv");
+        return 0;
+    }
+
+    private static int[] ToLabels(float[] voxels, string file)
+    {
+        var labels = new int[voxels.Length];
+        for (int i = 0; i < voxels.Length; i++)
+        {
+            float v = voxels[i];
+            if (!(v >= 0) || v != MathF.Round(v) || v > 65535)
+                throw new UsageException($"{file}: voxel {i} has value {v}; a label map holds non-negative integers");
+            labels[i] = (int)v;
+        }
+        return labels;
+    }
+
+    /// <summary>Reads class names from MSD (<c>{"0": "background"}</c>) or nnU-Net v2 (<c>{"background": 0}</c>) labels.</summary>
+    public static Dictionary<int, string> ReadLabelNames(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        if (!doc.RootElement.TryGetProperty("labels", out var labels) || labels.ValueKind != JsonValueKind.Object)
+            throw new UsageException($"{path}: no \"labels\" object");
+        var names = new Dictionary<int, string>();
+        foreach (var p in labels.EnumerateObject())
+        {
+            if (int.TryParse(p.Name, out int key) && p.Value.ValueKind == JsonValueKind.String) names[key] = p.Value.GetString()!;
+            else if (p.Value.ValueKind == JsonValueKind.Number) names[p.Value.GetInt32()] = p.Name;
+            else throw new UsageException($"{path}: label entry '{p.Name}' is neither \"N\": \"name\" nor \"name\": N");
+        }
+        return names;
+    }
+}

@@ -1,0 +1,3 @@
+using GuidedNet.GpuJob.Cli;
+
+return GuidedNetCli.Run(args);

@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using GuidedNet.Imaging;
+using GuidedNet.Imaging.Preprocessing;
+using GuidedNet.Models;
+using static TorchSharp.torch;
+
+namespace GuidedNet.Inference;
+
+/// <summary>A scan's mask in the scan's own grid, with where the time went.</summary>
+public sealed record CasePrediction(Volume Mask, int Windows, TimeSpan Preprocessing, TimeSpan Model, TimeSpan Restoring);
+
+/// <summary>
+/// Whole-scan prediction: preprocess with the model's plan, sliding-window prediction in the
+/// model grid, and the exact inverse back onto the scan's grid and affine.
+/// </summary>
+public sealed class CasePredictor
+{
+    private readonly LoadedModel _model;
+    private readonly CasePreprocessor _preprocessor;
+    private readonly SlidingWindowPredictor _predictor;
+
+    public CasePredictor(LoadedModel model, Device device, SlidingWindowOptions options, PreprocessingPlan plan)
+    {
+        if (model.Metadata.NumClasses > 256) throw new ArgumentException("masks are written as uint8: at most 256 classes");
+        _model = model;
+        _preprocessor = new CasePreprocessor(plan);
+        _predictor = new SlidingWindowPredictor(model.Network, device, options);
+    }
+
+    public PreprocessingPlan Plan => _preprocessor.Plan;
+
+    /// <param name="name">Names the scan in errors.</param>
+    public CasePrediction Predict(Volume scan, string name, IProgress<SlidingWindowProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        if (scan.SizeX < 2 || scan.SizeY < 2 || scan.SizeZ < 2)
+            throw new ArgumentException($"{name}: a {scan.SizeX}x{scan.SizeY}x{scan.SizeZ} image is not a 3D volume");
+        if (scan.Voxels.Any(v => !float.IsFinite(v)))
+            throw new ArgumentException($"{name}: the image contains NaN or infinite voxels");
+
+        var clock = Stopwatch.StartNew();
+        var prepared = _preprocessor.Prepare(scan);
+        var preprocessing = clock.Elapsed;
+
+        var image = prepared.Image;
+        var result = _predictor.Predict(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, false, progress, cancellation);
+        var model = clock.Elapsed - preprocessing;
+
+        var mask = prepared.LabelsToOriginal(result.Labels.Select(b => (float)b).ToArray());
+        var restoring = clock.Elapsed - preprocessing - model;
+        return new CasePrediction(mask, result.Windows, preprocessing, model, restoring);
+    }
+}
