@@ -49,20 +49,29 @@ public static class PredictCommand
         if (stride is not null && overlap is not null) throw new UsageException("give --stride or --overlap, not both");
         int batchWindows = args.Int("batch-windows", 1);
         args.EnsureAllUsed();
-
-        var files = CaseFiles.Find(input);
-        var device = TorchRuntime.Configure(compute);
-        using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name);
-        var plan = raw ? PreprocessingPlan.Raw : model.Plan();
         var windows = new SlidingWindowOptions
         {
-            Patch = patch ?? model.Metadata.Patch,
+            Patch = patch ?? new[] { 64, 128, 128 },
             Stride = stride,
             Overlap = overlap ?? 0.5,
             Gaussian = gaussian,
             MirrorTta = tta,
             WindowsPerBatch = batchWindows,
         };
+        try
+        {
+            windows.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        var files = CaseFiles.Find(input);
+        var device = TorchRuntime.Configure(compute);
+        using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name);
+        var plan = raw ? PreprocessingPlan.Raw : model.Plan();
+        if (patch is null) windows.Patch = model.Metadata.Patch;
         var predictor = new CasePredictor(model, device, windows, plan);
         output.WriteLine($"model {modelPath}: {model.Metadata.NumClasses} classes, width {model.Metadata.BaseChannels}, " +
                          $"preprocessing '{plan.Name}', device {TorchRuntime.Describe(device)}");

@@ -1,0 +1,128 @@
+using System.Text.Json;
+using GuidedNet.GpuJob.Cli;
+using GuidedNet.Imaging;
+using GuidedNet.Imaging.Geometry;
+using GuidedNet.Imaging.Nifti;
+using GuidedNet.TestSupport;
+
+namespace GuidedNet.Tests;
+
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = GuidedNetCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>The reference's sliding-window volume as a NIfTI file: (z, y, x) array = NIfTI x-fastest order.</summary>
+    private static string WriteReferenceVolume(TempFolder tmp, string name, Affine affine)
+    {
+        var v = Reference.Npy("sw_volume");
+        string path = tmp.File(name);
+        NiftiWriter.Write(path, new Volume((int)v.Shape[2], (int)v.Shape[1], (int)v.Shape[0], v.AsFloat(), affine), NiftiDataType.Float32);
+        return path;
+    }
+
+    [Fact]
+    public void Predict_raw_with_the_authors_weights_gives_the_authors_labels()
+    {
+        using var tmp = new TempFolder();
+        var affine = new Affine(new double[,] { { -0.8, 0, 0, 10 }, { 0, -0.8, 0, 20 }, { 0, 0, 2.5, -30 }, { 0, 0, 0, 1 } });
+        Directory.CreateDirectory(tmp.File("in"));
+        WriteReferenceVolume(tmp, "in/case_001_0000.nii.gz", affine);
+        var (code, output, error) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"),
+            "--output", tmp.File("out"), "--raw", "--patch", "16,32,32", "--stride", "8,16,16", "--device", "cpu", "--preview");
+        Assert.True(code == 0, error + output);
+        Assert.Contains("windows 12/12", output);
+        var mask = NiftiReader.Read(tmp.File("out/case_001.nii.gz"));
+        Assert.Equal((short)NiftiDataType.UInt8, mask.SourceHeader!.DataType);
+        Assert.Equal(Reference.Npy("sw_labels").AsInt(), mask.Voxels.Select(v => (int)v).ToArray());
+        Assert.True(mask.Affine.ApproximatelyEquals(affine, 1e-6));
+        Assert.True(new FileInfo(tmp.File("out/case_001.png")).Length > 1000);
+    }
+
+    [Fact]
+    public void Predict_with_a_preset_writes_masks_in_the_grid_and_affine_of_an_oblique_flipped_scan()
+    {
+        using var tmp = new TempFolder();
+        double c = Math.Cos(0.3), s = Math.Sin(0.3);
+        // Flipped x, z running inferior, rotated in-plane: nothing like the model grid.
+        var affine = new Affine(new double[,] { { -0.9 * c, 0.9 * s, 0, 50 }, { 0.9 * s, 0.9 * c, 0, -20 }, { 0, 0, -3, 60 }, { 0, 0, 0, 1 } });
+        string scan = WriteReferenceVolume(tmp, "oblique.nii.gz", affine);
+        var (code, output, error) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", scan,
+            "--output", tmp.File("out"), "--preset", "flare22", "--patch", "16,32,32", "--overlap", "0.5", "--gaussian", "--device", "cpu");
+        Assert.True(code == 0, error + output);
+        var input = NiftiReader.Read(scan);
+        var mask = NiftiReader.Read(tmp.File("out/oblique.nii.gz"));
+        Assert.Equal((input.SizeX, input.SizeY, input.SizeZ), (mask.SizeX, mask.SizeY, mask.SizeZ));
+        Assert.Equal(input.SourceHeader!.SRowX, mask.SourceHeader!.SRowX);
+        Assert.Equal(input.SourceHeader.SRowY, mask.SourceHeader.SRowY);
+        Assert.Equal(input.SourceHeader.SRowZ, mask.SourceHeader.SRowZ);
+        Assert.Equal(input.SourceHeader.PixDim, mask.SourceHeader.PixDim);
+        Assert.All(mask.Voxels, v => Assert.InRange(v, 0, 13));
+        Assert.Contains("preprocessing 'flare22'", output);
+    }
+
+    [Fact]
+    public void Evaluate_writes_json_and_csv_with_absent_classes_left_out()
+    {
+        using var tmp = new TempFolder();
+        var gt = Reference.Npy("metric_gt");
+        var pred = Reference.Npy("metric_pred");
+        var affine = Affine.Scaling(1.2225, 1.2225, 2.5);
+        (int x, int y, int z) = ((int)gt.Shape[2], (int)gt.Shape[1], (int)gt.Shape[0]);
+        NiftiWriter.Write(tmp.File("truth/a.nii.gz"), new Volume(x, y, z, gt.AsFloat(), affine), NiftiDataType.UInt8);
+        NiftiWriter.Write(tmp.File("pred/a.nii.gz"), new Volume(x, y, z, pred.AsFloat(), affine), NiftiDataType.UInt8);
+        File.WriteAllText(tmp.File("dataset.json"), """{"labels": {"background": 0, "liver": 1, "kidney": 2, "spleen": 3, "pancreas": 4}}""");
+
+        var (code, output, error) = Run("evaluate", "--pred", tmp.File("pred"), "--truth", tmp.File("truth"), "--labels", tmp.File("dataset.json"));
+        Assert.True(code == 0, error + output);
+        Assert.Contains("liver", output);
+        using var json = JsonDocument.Parse(File.ReadAllText(tmp.File("pred/metrics.json")));
+        var classes = json.RootElement.GetProperty("classes").EnumerateArray().ToList();
+        var liver = classes.Single(e => e.GetProperty("label").GetInt32() == 1);
+        Assert.Equal(0.804177545691906, liver.GetProperty("dice").GetProperty("mean").GetDouble(), 1e-9);
+        Assert.Equal(3.4968593051479777, liver.GetProperty("hd95").GetProperty("mean").GetDouble(), 1e-4);
+        var pancreas = classes.Single(e => e.GetProperty("label").GetInt32() == 4);
+        Assert.Equal(0, pancreas.GetProperty("dice").GetProperty("cases").GetInt32());
+        Assert.False(pancreas.GetProperty("dice").TryGetProperty("mean", out _));
+        // Mean over classes leaves the absent pancreas out: (dice1 + dice2 + dice3) / 3.
+        Assert.Equal((0.804177545691906 + 0.6338912133891214 + 0.0) / 3, json.RootElement.GetProperty("meanDice").GetDouble(), 1e-9);
+        var csv = File.ReadAllLines(tmp.File("pred/metrics.csv"));
+        Assert.Equal("case,label,name,absent,dice,jaccard,hd95_mm,hd_mm,asd_mm,assd_mm", csv[0]);
+        Assert.Contains(csv, l => l.StartsWith("a,4,pancreas,1,,", StringComparison.Ordinal));
+        Assert.Contains(csv, l => l.StartsWith("mean,1,liver,,0.804177545691906", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Bad_input_is_reported_with_the_file_name_and_other_cases_still_run()
+    {
+        using var tmp = new TempFolder();
+        Directory.CreateDirectory(tmp.File("in"));
+        WriteReferenceVolume(tmp, "in/good.nii.gz", Affine.Scaling(1, 1, 1));
+        File.WriteAllText(tmp.File("in/broken.nii.gz"), "garbage");
+        var (code, output, error) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"),
+            "--output", tmp.File("out"), "--raw", "--patch", "16,32,32", "--device", "cpu");
+        Assert.Equal(1, code);
+        Assert.Contains(tmp.File("in/broken.nii.gz"), error);
+        Assert.True(File.Exists(tmp.File("out/good.nii.gz")), output);
+        Assert.False(File.Exists(tmp.File("out/broken.nii.gz")));
+    }
+
+    [Theory]
+    [InlineData("predict --model m.pth --input x --output y --patch 10,32,32", "multiples of 16")]
+    [InlineData("predict --model m.pth --input x --output y --stride 8,8,8 --overlap 0.5", "not both")]
+    [InlineData("predict --model m.pth --input x --output y --raw --tta", "--raw")]
+    [InlineData("predict --model m.pth --input x --output y --devise cpu", "--devise")]
+    [InlineData("predict --input x --output y", "--model is required")]
+    [InlineData("evaluate --pred a", "--truth is required")]
+    public void Usage_errors_are_explained(string line, string message)
+    {
+        var (code, _, error) = Run(line.Split(' '));
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, error);
+    }
+}
