@@ -3,6 +3,7 @@ using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Nifti;
+using GuidedNet.Imaging.Numpy;
 using GuidedNet.TestSupport;
 
 namespace GuidedNet.Tests;

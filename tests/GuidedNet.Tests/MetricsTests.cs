@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GuidedNet.Evaluation;
+using GuidedNet.Imaging.Numpy;
 using GuidedNet.TestSupport;
 
 namespace GuidedNet.Tests;

@@ -1,4 +1,5 @@
 using GuidedNet.Models;
+using GuidedNet.Imaging.Numpy;
 using GuidedNet.TestSupport;
 using static TorchSharp.torch;
 

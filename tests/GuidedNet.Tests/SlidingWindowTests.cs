@@ -1,5 +1,6 @@
 using GuidedNet.Inference;
 using GuidedNet.Models;
+using GuidedNet.Imaging.Numpy;
 using GuidedNet.TestSupport;
 using static TorchSharp.torch;
 

@@ -1,3 +1,5 @@
+using GuidedNet.Imaging.Numpy;
+
 namespace GuidedNet.TestSupport;
 
 /// <summary>
@@ -12,7 +14,7 @@ public static class Reference
 
     public static string File(string name) => Path.Combine(Directory, name);
 
-    public static NpyArray Npy(string name) => TestSupport.Npy.Read(File(name.EndsWith(".npy") ? name : name + ".npy"));
+    public static NpyArray Npy(string name) => Imaging.Numpy.Npy.Read(File(name.EndsWith(".npy") ? name : name + ".npy"));
 
     public static string RepositoryRoot
     {

@@ -12,6 +12,7 @@ public static class GuidedNetCli
         commands:
           predict     segment NIfTI scans with a model
           evaluate    Dice, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
+          convert     a NumPy (z, y, x) volume to NIfTI
           bench       bench predict: throughput and memory of sliding-window prediction
         run 'guidednet <command> --help' for its options
         """;
@@ -37,6 +38,9 @@ public static class GuidedNetCli
                 case "evaluate":
                     if (WantsHelp(rest)) { output.Write(EvaluateCommand.Usage); return 0; }
                     return EvaluateCommand.Run(new CommandLineArguments(rest, EvaluateCommand.Flags), output, error);
+                case "convert":
+                    if (WantsHelp(rest)) { output.Write(ConvertCommand.Usage); return 0; }
+                    return ConvertCommand.Run(new CommandLineArguments(rest, ConvertCommand.Flags), output);
                 case "bench":
                     if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest)) { output.Write(BenchCommand.Usage); return rest.Length == 0 ? 2 : 0; }
                     return BenchCommand.Run(new CommandLineArguments(rest.Skip(1), BenchCommand.Flags), output);

@@ -2,9 +2,10 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace GuidedNet.TestSupport;
+namespace GuidedNet.Imaging.Numpy;
 
-/// <summary>A NumPy <c>.npy</c> array read as doubles, with its shape (C order, little-endian only).</summary>
+/// <summary>A NumPy <c>.npy</c> array read as doubles, with its shape (C order, little-endian only).
+/// The authors' preprocessing stores prepared volumes as NumPy arrays in (z, y, x) order.</summary>
 public sealed record NpyArray(long[] Shape, string Dtype, double[] Values)
 {
     public float[] AsFloat() => Values.Select(v => (float)v).ToArray();
