@@ -132,11 +132,13 @@ public sealed class SlidingWindowPredictor
         Tensor? sum = null;
         for (int mask = 0; mask < 8; mask++)
         {
+            // Each mirroring's activations are released before the next one runs.
+            using var scope = NewDisposeScope();
             long[] dims = Enumerable.Range(0, 3).Where(a => (mask & (1 << a)) != 0).Select(a => (long)(a + 2)).ToArray();
-            var input = dims.Length == 0 ? patches : patches.flip(dims);
-            var p = Softmax(input);
+            var p = Softmax(dims.Length == 0 ? patches : patches.flip(dims));
             if (dims.Length > 0) p = p.flip(dims);
-            sum = sum is null ? p : sum.add_(p);
+            if (sum is null) sum = p.MoveToOuterDisposeScope();
+            else sum.add_(p);
         }
         return sum!.div_(8);
     }
