@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace GuidedNet.Training.Losses;
+
+/// <summary>
+/// Supervised loss of the labeled half: 0.5 · (cross-entropy + soft Dice). The Dice term is the
+/// mean over all K classes (background included) of 1 − (2Σpt + 1e-5)/(Σp² + Σt² + 1e-5), the
+/// sums taken over the whole labeled batch (reference README §2, losses.DiceLoss).
+/// </summary>
+public static class SupervisedLoss
+{
+    /// <param name="logits">[B, K, D, H, W]</param>
+    /// <param name="labels">[B, D, H, W] int64</param>
+    public static (Tensor Total, Tensor CrossEntropy, Tensor Dice) Compute(Tensor logits, Tensor labels)
+    {
+        int k = (int)logits.shape[1];
+        var ce = nn.functional.cross_entropy(logits, labels);
+        var dice = SoftDice(logits.softmax(1), labels, k);
+        return (0.5 * (ce + dice), ce, dice);
+    }
+
+    public static Tensor SoftDice(Tensor probabilities, Tensor labels, int numClasses)
+    {
+        long b = probabilities.shape[0];
+        var p = probabilities.reshape(b, numClasses, -1).transpose(0, 1).reshape(numClasses, -1); // [K, B·V]
+        var t = LabelEncoding.OneHot(labels, numClasses).transpose(0, 1).reshape(numClasses, -1);
+        var intersect = (p * t).sum(1);
+        var denominator = (p * p).sum(1) + (t * t).sum(1);
+        return (1 - (2 * intersect + 1e-5) / (denominator + 1e-5)).mean();
+    }
+}
