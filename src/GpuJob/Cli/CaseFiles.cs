@@ -7,13 +7,7 @@ public static class CaseFiles
         path.EndsWith(".nii", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase);
 
     /// <summary><c>case_001_0000.nii.gz</c> → <c>case_001</c>; the channel suffix is dropped as nnU-Net does.</summary>
-    public static string CaseName(string path)
-    {
-        string name = Path.GetFileName(path);
-        name = name.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase) ? name[..^7] : name[..^4];
-        if (name.Length > 5 && name[^5] == '_' && name[^4..].All(char.IsDigit)) name = name[..^5];
-        return name;
-    }
+    public static string CaseName(string path) => Data.MsdDataset.CaseName(path);
 
     /// <summary>The NIfTI files of a folder (sorted), or the single file given.</summary>
     public static IReadOnlyList<string> Find(string input)

@@ -10,12 +10,17 @@ public static class GuidedNetCli
         guidednet — GuidedNet semi-supervised 3D segmentation
 
         commands:
+          train       semi-supervised training on an MSD / nnU-Net dataset folder
           predict     segment NIfTI scans with a model
           evaluate    Dice, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
+          synth       write a synthetic phantom dataset (tests, demos, experiments)
           convert     a NumPy (z, y, x) volume to NIfTI
           bench       bench predict: throughput and memory of sliding-window prediction
         run 'guidednet <command> --help' for its options
         """;
+
+    /// <summary>Cancelled by Ctrl+C / SIGTERM in the program; long commands stop cleanly (training checkpoints).</summary>
+    public static CancellationToken Cancellation { get; set; }
 
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
@@ -38,6 +43,12 @@ public static class GuidedNetCli
                 case "evaluate":
                     if (WantsHelp(rest)) { output.Write(EvaluateCommand.Usage); return 0; }
                     return EvaluateCommand.Run(new CommandLineArguments(rest, EvaluateCommand.Flags), output, error);
+                case "train":
+                    if (WantsHelp(rest)) { output.Write(TrainCommand.Usage); return 0; }
+                    return TrainCommand.Run(new CommandLineArguments(rest, TrainCommand.Flags), output, Cancellation);
+                case "synth":
+                    if (WantsHelp(rest)) { output.Write(SynthCommand.Usage); return 0; }
+                    return SynthCommand.Run(new CommandLineArguments(rest, SynthCommand.Flags), output);
                 case "convert":
                     if (WantsHelp(rest)) { output.Write(ConvertCommand.Usage); return 0; }
                     return ConvertCommand.Run(new CommandLineArguments(rest, ConvertCommand.Flags), output);

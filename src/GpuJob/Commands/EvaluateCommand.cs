@@ -26,7 +26,7 @@ public static class EvaluateCommand
         string outDir = args.String("output") ?? predDir;
         args.EnsureAllUsed();
 
-        var names = labelsFile is null ? new Dictionary<int, string>() : ReadLabelNames(labelsFile);
+        var names = labelsFile is null ? new Dictionary<int, string>() : Data.MsdDataset.ReadLabels(labelsFile);
         var truthFiles = CaseFiles.Find(truthDir);
         var predictions = CaseFiles.Find(predDir).ToDictionary(CaseFiles.CaseName);
         var missing = truthFiles.Select(CaseFiles.CaseName).Where(c => !predictions.ContainsKey(c)).ToList();
@@ -72,21 +72,5 @@ public static class EvaluateCommand
             labels[i] = (int)v;
         }
         return labels;
-    }
-
-    /// <summary>Reads class names from MSD (<c>{"0": "background"}</c>) or nnU-Net v2 (<c>{"background": 0}</c>) labels.</summary>
-    public static Dictionary<int, string> ReadLabelNames(string path)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(path));
-        if (!doc.RootElement.TryGetProperty("labels", out var labels) || labels.ValueKind != JsonValueKind.Object)
-            throw new UsageException($"{path}: no \"labels\" object");
-        var names = new Dictionary<int, string>();
-        foreach (var p in labels.EnumerateObject())
-        {
-            if (int.TryParse(p.Name, out int key) && p.Value.ValueKind == JsonValueKind.String) names[key] = p.Value.GetString()!;
-            else if (p.Value.ValueKind == JsonValueKind.Number) names[p.Value.GetInt32()] = p.Name;
-            else throw new UsageException($"{path}: label entry '{p.Name}' is neither \"N\": \"name\" nor \"name\": N");
-        }
-        return names;
     }
 }

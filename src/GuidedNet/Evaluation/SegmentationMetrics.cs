@@ -145,3 +145,25 @@ public static class SegmentationMetrics
         }
     }
 }
+
+/// <summary>Dice alone, for validation during training (no surface distances).</summary>
+public static class DiceScore
+{
+    /// <summary>Dice of classes 1..K−1; null where a class is absent from both maps.</summary>
+    public static double?[] ByClass(byte[] prediction, byte[] truth, int numClasses)
+    {
+        var predicted = new long[numClasses];
+        var actual = new long[numClasses];
+        var overlap = new long[numClasses];
+        for (long i = 0; i < prediction.LongLength; i++)
+        {
+            int p = prediction[i], t = truth[i];
+            if (p < numClasses) predicted[p]++;
+            if (t < numClasses) actual[t]++;
+            if (p == t && p < numClasses) overlap[p]++;
+        }
+        return Enumerable.Range(1, numClasses - 1)
+            .Select(k => predicted[k] + actual[k] == 0 ? (double?)null : 2.0 * overlap[k] / (predicted[k] + actual[k]))
+            .ToArray();
+    }
+}

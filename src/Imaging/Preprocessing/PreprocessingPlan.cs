@@ -51,11 +51,18 @@ public sealed record PreprocessingPlan
     /// <summary>The scan exactly as stored: no reorientation, resampling or intensity change.</summary>
     public static PreprocessingPlan Raw { get; } = new() { Name = "none" };
 
+    /// <summary>
+    /// Planned from a dataset as nnU-Net does (median spacing, labeled-foreground statistics): only
+    /// the orientation is fixed here; spacing and normalisation come with the model.
+    /// </summary>
+    public static PreprocessingPlan Auto { get; } = new() { Name = "auto", ReorientToCanonical = true };
+
     public static PreprocessingPlan FromName(string name) => name.ToLowerInvariant() switch
     {
         "flare22" => Flare22,
         "amos" => Amos,
+        "auto" => Auto,
         "none" or "raw" => Raw,
-        _ => throw new ArgumentException($"unknown preset '{name}' (expected flare22, amos or none)"),
+        _ => throw new ArgumentException($"unknown preset '{name}' (expected flare22, amos, auto or none)"),
     };
 }

@@ -1,0 +1,123 @@
+using GuidedNet.Data;
+using GuidedNet.GpuJob.Cli;
+using GuidedNet.Runtime;
+using GuidedNet.Training;
+
+namespace GuidedNet.GpuJob.Commands;
+
+/// <summary><c>guidednet train</c>: an MSD dataset in, a trained GuidedNet model file out.</summary>
+public static class TrainCommand
+{
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "resume", "tf32" };
+
+    public const string Usage = """
+        guidednet train --dataset DIR --out DIR [options]
+          --preset P              flare22 | amos | auto (default auto: spacing and intensity statistics from the data)
+          --mode M                guidednet | supervised | cps (default guidednet)
+          --labeled N             labeled cases to train with (the rest of the labels are hidden)
+          --labeled-fraction F    or that fraction of the training cases (the paper's 0.1 / 0.5)
+          --val-fraction F        labeled cases held out for validation (default 0.2); or --val-cases a,b
+          --iterations N          (preset: 20000)
+          --patch D,H,W           (preset: 64,128,128)
+          --batch B               (preset: 8)        --labeled-batch L (preset: 4)
+          --base-channels C       network width (default 16, the paper's)
+          --lr F                  base learning rate (default 0.1)
+          --classes K             classes including background (default: from dataset.json)
+          --validate-every N      (default 200)      --checkpoint-every N (default 200)
+          --device D              auto | cpu | cuda  --threads N   --tf32
+          --seed S                (default 1337)
+          --cache DIR             preprocessed-data cache (default: <dataset>_preprocessed beside the dataset)
+          --resume                continue from <out>/checkpoint.zip
+        Writes <out>/model.guidednet (best validation Dice), training.json, curves.png, checkpoint.zip.
+        """;
+
+    public static int Run(CommandLineArguments args, TextWriter output, CancellationToken cancellation = default)
+    {
+        string datasetFolder = args.Required("dataset");
+        string outFolder = args.Required("out");
+        var options = TrainingOptions.FromPreset(args.String("preset") ?? "auto");
+        string? mode = args.String("mode");
+        options = options with
+        {
+            Mode = mode is null ? options.Mode : mode.ToLowerInvariant() switch
+            {
+                "guidednet" => TrainingMode.GuidedNet,
+                "supervised" => TrainingMode.Supervised,
+                "cps" => TrainingMode.Cps,
+                _ => throw new UsageException($"--mode must be guidednet, supervised or cps, not '{mode}'"),
+            },
+            LabeledCases = args.Has("labeled") ? args.Int("labeled", 0) : null,
+            LabeledFraction = args.Has("labeled-fraction") ? args.Double("labeled-fraction", 0) : null,
+            ValidationFraction = args.Double("val-fraction", options.ValidationFraction),
+            ValidationCases = args.String("val-cases")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            Iterations = args.Int("iterations", options.Iterations),
+            Patch = args.Triple("patch") ?? options.Patch,
+            BatchSize = args.Int("batch", options.BatchSize),
+            LabeledBatchSize = args.Int("labeled-batch", options.LabeledBatchSize),
+            BaseChannels = args.Int("base-channels", options.BaseChannels),
+            BaseLearningRate = args.Double("lr", options.BaseLearningRate),
+            NumClasses = args.Has("classes") ? args.Int("classes", 0) : options.NumClasses,
+            ValidateEvery = args.Int("validate-every", options.ValidateEvery),
+            CheckpointEvery = args.Int("checkpoint-every", options.CheckpointEvery),
+            Seed = args.Int("seed", (int)options.Seed),
+        };
+        if (options.Mode == TrainingMode.Supervised && !args.Has("batch")) options = options with { BatchSize = options.LabeledBatchSize };
+        var compute = new ComputeOptions { Device = args.String("device") ?? "auto", Threads = args.Int("threads", 0), AllowTf32 = args.Flag("tf32") };
+        string cache = args.String("cache") ?? Path.GetFullPath(datasetFolder).TrimEnd('/') + "_preprocessed";
+        bool resume = args.Flag("resume");
+        args.EnsureAllUsed();
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        var device = TorchRuntime.Configure(compute);
+        var dataset = MsdDataset.Open(datasetFolder);
+        output.WriteLine($"dataset {datasetFolder}: {dataset.Labeled.Count()} labeled, {dataset.Unlabeled.Count()} unlabeled training cases");
+        var data = TrainingData.Prepare(dataset, options, cache, output);
+        output.WriteLine($"split: {data.Labeled.Count} labeled, {data.Unlabeled.Count} unlabeled, {data.Validation.Count} validation; " +
+                         $"{data.NumClasses} classes; plan '{data.Plan.Name}' spacing {data.Plan.TargetSpacing}; device {TorchRuntime.Describe(device)}");
+        output.WriteLine($"{options.Mode}: {options.Iterations} iterations, patch {string.Join("x", options.Patch)}, batch {options.BatchSize} " +
+                         $"({options.LabeledBatchSize} labeled), width {options.BaseChannels}, lr {options.BaseLearningRate}");
+
+        using var trainer = new Trainer(options, data, device, outFolder, dataset.LabelNames);
+        var progress = new TrainingConsoleProgress(output);
+        var result = trainer.Run(resume, progress, cancellation);
+        progress.Flush();
+        if (!result.Completed)
+        {
+            output.WriteLine($"stopped at iteration {result.Iterations}; checkpoint saved — continue with --resume");
+            return 130;
+        }
+        output.WriteLine($"done: {result.ModelPath} (best validation mean Dice {result.BestMeanDice?.ToString("F4") ?? "n/a"} at iteration {result.BestIteration})");
+        return 0;
+    }
+
+    /// <summary>A progress line every few seconds: iteration, each loss term, lr, it/s, ETA, last validation Dice.</summary>
+    private sealed class TrainingConsoleProgress(TextWriter output) : IProgress<TrainingProgress>
+    {
+        private DateTime _last = DateTime.MinValue;
+        private TrainingProgress? _pending;
+
+        public void Report(TrainingProgress p)
+        {
+            _pending = p;
+            if (p.Iteration != p.Total && DateTime.UtcNow - _last < TimeSpan.FromSeconds(3)) return;
+            Flush();
+        }
+
+        public void Flush()
+        {
+            if (_pending is not { } p) return;
+            _last = DateTime.UtcNow;
+            _pending = null;
+            string losses = string.Join(" ", p.Losses.Select(kv => $"{kv.Key} {kv.Value:F4}"));
+            string val = p.LastValidationDice is { } d ? $" | val Dice {d:F4}" : "";
+            output.WriteLine($"it {p.Iteration}/{p.Total} | {losses} | lr {p.LearningRate:F5} | {p.IterationsPerSecond:F2} it/s | ETA {p.Remaining:hh\\:mm\\:ss}{val}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Text.Json;
+using GuidedNet.Imaging.Nifti;
+
+namespace GuidedNet.Data;
+
+/// <summary>One case of a dataset: its image and, when it has one, its label map.</summary>
+public sealed record DatasetCase(string Name, string ImagePath, string? LabelPath);
+
+/// <summary>
+/// A dataset in the Medical Segmentation Decathlon / nnU-Net layout: <c>dataset.json</c>,
+/// <c>imagesTr/&lt;case&gt;_0000.nii.gz</c>, <c>labelsTr/&lt;case&gt;.nii.gz</c>, <c>imagesTs/</c>.
+/// Training images without a label form the unlabeled pool.
+/// </summary>
+public sealed class MsdDataset
+{
+    private MsdDataset(string folder, IReadOnlyList<DatasetCase> training, IReadOnlyList<DatasetCase> test, IReadOnlyDictionary<int, string> labels)
+    {
+        Folder = folder;
+        Training = training;
+        Test = test;
+        LabelNames = labels;
+    }
+
+    public string Folder { get; }
+    public IReadOnlyList<DatasetCase> Training { get; }
+    public IReadOnlyList<DatasetCase> Test { get; }
+
+    /// <summary>Class names by label value, from dataset.json (empty if it names none).</summary>
+    public IReadOnlyDictionary<int, string> LabelNames { get; }
+
+    public IEnumerable<DatasetCase> Labeled => Training.Where(c => c.LabelPath is not null);
+    public IEnumerable<DatasetCase> Unlabeled => Training.Where(c => c.LabelPath is null);
+
+    public static MsdDataset Open(string folder)
+    {
+        string imagesTr = Path.Combine(folder, "imagesTr");
+        if (!Directory.Exists(imagesTr)) throw new DirectoryNotFoundException($"{folder}: no imagesTr folder (expected the MSD / nnU-Net dataset layout)");
+        var training = Cases(imagesTr, Path.Combine(folder, "labelsTr"));
+        if (training.Count == 0) throw new InvalidDataException($"{imagesTr}: no <case>_0000.nii.gz images");
+        var test = Directory.Exists(Path.Combine(folder, "imagesTs")) ? Cases(Path.Combine(folder, "imagesTs"), Path.Combine(folder, "labelsTs")) : new List<DatasetCase>();
+        string json = Path.Combine(folder, "dataset.json");
+        var labels = File.Exists(json) ? ReadLabels(json) : new Dictionary<int, string>();
+        var orphans = Directory.Exists(Path.Combine(folder, "labelsTr"))
+            ? Directory.EnumerateFiles(Path.Combine(folder, "labelsTr"), "*.nii*").Select(CaseName).Except(training.Select(c => c.Name)).ToList()
+            : new List<string>();
+        if (orphans.Count > 0) throw new InvalidDataException($"{folder}/labelsTr: labels without an image: {string.Join(", ", orphans)}");
+        return new MsdDataset(folder, training, test, labels);
+    }
+
+    private static List<DatasetCase> Cases(string images, string labels) =>
+        Directory.EnumerateFiles(images)
+            .Where(f => f.EndsWith(".nii.gz", StringComparison.Ordinal) || f.EndsWith(".nii", StringComparison.Ordinal))
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .Select(f =>
+            {
+                string name = CaseName(f);
+                string? label = new[] { ".nii.gz", ".nii" }.Select(e => Path.Combine(labels, name + e)).FirstOrDefault(File.Exists);
+                return new DatasetCase(name, f, label);
+            })
+            .ToList();
+
+    /// <summary><c>case_0000.nii.gz</c> → <c>case</c>.</summary>
+    public static string CaseName(string path)
+    {
+        string name = Path.GetFileName(path);
+        name = name.EndsWith(".nii.gz", StringComparison.Ordinal) ? name[..^7] : name.EndsWith(".nii", StringComparison.Ordinal) ? name[..^4] : name;
+        if (name.Length > 5 && name[^5] == '_' && name[^4..].All(char.IsDigit)) name = name[..^5];
+        return name;
+    }
+
+    /// <summary>Class names from MSD (<c>{"0": "background"}</c>) or nnU-Net v2 (<c>{"background": 0}</c>) labels.</summary>
+    public static Dictionary<int, string> ReadLabels(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var names = new Dictionary<int, string>();
+        if (!doc.RootElement.TryGetProperty("labels", out var labels) || labels.ValueKind != JsonValueKind.Object) return names;
+        foreach (var p in labels.EnumerateObject())
+        {
+            if (int.TryParse(p.Name, out int key) && p.Value.ValueKind == JsonValueKind.String) names[key] = p.Value.GetString()!;
+            else if (p.Value.ValueKind == JsonValueKind.Number) names[p.Value.GetInt32()] = p.Name;
+            else throw new InvalidDataException($"{path}: label entry '{p.Name}' is neither \"N\": \"name\" nor \"name\": N");
+        }
+        return names;
+    }
+
+    /// <summary>Reads and checks a case's image and label (same grid, labels within the class count).</summary>
+    public static (Imaging.Volume Image, Imaging.Volume? Label) Load(DatasetCase c, int numClasses)
+    {
+        var image = NiftiReader.Read(c.ImagePath);
+        if (c.LabelPath is null) return (image, null);
+        var label = NiftiReader.Read(c.LabelPath);
+        if (!image.SameGrid(label))
+            throw new InvalidDataException($"{c.LabelPath}: {label.SizeX}x{label.SizeY}x{label.SizeZ} voxels, but its image {c.ImagePath} has {image.SizeX}x{image.SizeY}x{image.SizeZ}");
+        float max = label.Voxels.Max();
+        if (max >= numClasses || label.Voxels.Any(v => v < 0 || v != MathF.Floor(v)))
+            throw new InvalidDataException($"{c.LabelPath}: label values must be integers in 0..{numClasses - 1}, found {max}");
+        return (image, label);
+    }
+}

@@ -1,0 +1,162 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using GuidedNet.Imaging;
+using GuidedNet.Imaging.Geometry;
+using GuidedNet.Imaging.Nifti;
+using GuidedNet.Imaging.Preprocessing;
+using GuidedNet.Training;
+
+namespace GuidedNet.Data;
+
+/// <summary>Which cases a run trains and validates on.</summary>
+public sealed record DatasetSplit(IReadOnlyList<DatasetCase> Labeled, IReadOnlyList<DatasetCase> Unlabeled, IReadOnlyList<DatasetCase> Validation)
+{
+    /// <summary>
+    /// Deterministic split: validation cases are drawn from the labeled cases first and never
+    /// trained on; then <c>--labeled N</c> / <c>--labeled-fraction F</c> (of all training cases)
+    /// of the remaining labeled cases keep their labels, and the rest join the unlabeled pool
+    /// with their labels hidden (the paper's 10% / 50% settings).
+    /// </summary>
+    public static DatasetSplit Create(MsdDataset dataset, TrainingOptions options)
+    {
+        var labeled = dataset.Labeled.ToList();
+        if (labeled.Count == 0) throw new InvalidDataException($"{dataset.Folder}: no case in imagesTr has a label in labelsTr");
+        List<DatasetCase> validation;
+        if (options.ValidationCases is { Length: > 0 } names)
+        {
+            var unknown = names.Except(labeled.Select(c => c.Name)).ToList();
+            if (unknown.Count > 0) throw new ArgumentException($"validation cases without labels or not in the dataset: {string.Join(", ", unknown)}");
+            validation = labeled.Where(c => names.Contains(c.Name)).ToList();
+        }
+        else
+        {
+            int count = (int)Math.Round(options.ValidationFraction * labeled.Count);
+            count = Math.Min(count, labeled.Count - 1);
+            var order = new DeterministicRandom(options.Seed, 10).Permutation(labeled.Count);
+            validation = order.Take(count).Select(i => labeled[i]).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        }
+        var remaining = labeled.Except(validation).ToList();
+        int total = remaining.Count + dataset.Unlabeled.Count();
+        int keep = options.LabeledCases ?? (options.LabeledFraction is { } f ? Math.Max(1, (int)Math.Round(f * total)) : remaining.Count);
+        if (keep > remaining.Count)
+            throw new ArgumentException($"{keep} labeled cases asked for, but only {remaining.Count} labeled cases remain after {validation.Count} validation cases");
+        var pick = new DeterministicRandom(options.Seed, 11).Permutation(remaining.Count);
+        var chosen = pick.Take(keep).Select(i => remaining[i]).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        var hidden = remaining.Except(chosen).Select(c => c with { LabelPath = null });
+        var unlabeled = dataset.Unlabeled.Concat(hidden).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        return new DatasetSplit(chosen, unlabeled, validation);
+    }
+}
+
+/// <summary>
+/// Preprocessed training data. The plan comes from the preset (FLARE22's fixed statistics) or
+/// from the data as nnU-Net does it (median spacing; intensity statistics of the labeled
+/// foreground of the labeled training cases). Preprocessed cases are cached on disk under a
+/// fingerprint of the plan, so later runs with the same plan read them instead of recomputing.
+/// </summary>
+public sealed class TrainingData
+{
+    private TrainingData(PreprocessingPlan plan, int numClasses, IReadOnlyList<TrainingCase> labeled, IReadOnlyList<TrainingCase> unlabeled,
+        IReadOnlyList<TrainingCase> validation, DatasetSplit split)
+    {
+        Plan = plan;
+        NumClasses = numClasses;
+        Labeled = labeled;
+        Unlabeled = unlabeled;
+        Validation = validation;
+        Split = split;
+    }
+
+    public PreprocessingPlan Plan { get; }
+    public int NumClasses { get; }
+    public IReadOnlyList<TrainingCase> Labeled { get; }
+    public IReadOnlyList<TrainingCase> Unlabeled { get; }
+    public IReadOnlyList<TrainingCase> Validation { get; }
+    public DatasetSplit Split { get; }
+
+    public static TrainingData Prepare(MsdDataset dataset, TrainingOptions options, string cacheFolder, TextWriter? log = null)
+    {
+        var split = DatasetSplit.Create(dataset, options);
+        int numClasses = options.NumClasses ?? (dataset.LabelNames.Count > 0 ? dataset.LabelNames.Keys.Max() + 1 : 0);
+        var plan = BuildPlan(dataset, split, options, ref numClasses);
+        string fingerprint = Fingerprint(plan);
+        string folder = Path.Combine(cacheFolder, fingerprint);
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "plan.json"), PlanJson(plan));
+
+        var preprocessor = new CasePreprocessor(plan);
+        int done = 0, total = split.Labeled.Count + split.Unlabeled.Count + split.Validation.Count;
+        TrainingCase Load(DatasetCase c)
+        {
+            var result = LoadOrPreprocess(c, preprocessor, numClasses, folder);
+            int n = Interlocked.Increment(ref done);
+            log?.WriteLine($"  preprocessed {n}/{total}: {c.Name} ({result.Depth}x{result.Height}x{result.Width})");
+            return result;
+        }
+        var labeled = split.Labeled.Select(Load).ToList();
+        var unlabeled = split.Unlabeled.Select(c => Load(c).WithoutLabels()).ToList();
+        var validation = split.Validation.Select(Load).ToList();
+        return new TrainingData(plan, numClasses, labeled, unlabeled, validation, split);
+    }
+
+    private static PreprocessingPlan BuildPlan(MsdDataset dataset, DatasetSplit split, TrainingOptions options, ref int numClasses)
+    {
+        if (options.Preset == "flare22") return PreprocessingPlan.Flare22;
+        var baseline = options.Preset == "amos" ? PreprocessingPlan.Amos : new PreprocessingPlan { Name = "auto", ReorientToCanonical = true };
+
+        var pairs = split.Labeled.Select(c => MsdDataset.Load(c, int.MaxValue)).ToList();
+        if (numClasses == 0) numClasses = (int)pairs.Max(p => p.Label!.Voxels.Max()) + 1;
+        foreach (var (c, (_, label)) in split.Labeled.Zip(pairs))
+            if (label!.Voxels.Max() >= numClasses)
+                throw new InvalidDataException($"{c.LabelPath}: label {label.Voxels.Max()} exceeds the {numClasses} classes");
+        var normalization = IntensityNormalization.FromLabeledForeground(pairs.Select(p => (p.Image, p.Label!)));
+
+        var spacing = baseline.TargetSpacing;
+        if (spacing is null)
+        {
+            var spacings = split.Labeled.Concat(split.Unlabeled).Select(c => CanonicalSpacing(NiftiReader.ReadHeader(c.ImagePath).Affine)).ToList();
+            double Median(Func<Vector3d, double> axis) => spacings.Select(axis).Order().ElementAt(spacings.Count / 2);
+            spacing = new Vector3d(Median(s => s.X), Median(s => s.Y), Median(s => s.Z));
+        }
+        return baseline with { NumClasses = numClasses, TargetSpacing = spacing, Normalization = normalization };
+    }
+
+    /// <summary>Spacing along R, A, S after canonical reorientation.</summary>
+    private static Vector3d CanonicalSpacing(Affine affine)
+    {
+        var r = AxisReorientation.ToCanonical(affine);
+        var s = affine.Spacing;
+        return new Vector3d(s[r.SourceAxis[0]], s[r.SourceAxis[1]], s[r.SourceAxis[2]]);
+    }
+
+    private static TrainingCase LoadOrPreprocess(DatasetCase c, CasePreprocessor preprocessor, int numClasses, string folder)
+    {
+        string imagePath = Path.Combine(folder, c.Name + ".nii");
+        string labelPath = Path.Combine(folder, c.Name + "_seg.nii");
+        if (!File.Exists(imagePath) || (c.LabelPath is not null && !File.Exists(labelPath)))
+        {
+            var (image, label) = MsdDataset.Load(c, numClasses);
+            var prepared = preprocessor.Prepare(image);
+            if (label is not null) NiftiWriter.Write(labelPath, preprocessor.PrepareLabels(label), NiftiDataType.UInt8);
+            NiftiWriter.Write(imagePath, prepared.Image, NiftiDataType.Float32);
+        }
+        var cachedImage = NiftiReader.Read(imagePath);
+        byte[]? labels = null;
+        if (c.LabelPath is not null) labels = NiftiReader.Read(labelPath).Voxels.Select(v => (byte)v).ToArray();
+        return new TrainingCase(c.Name, cachedImage.SizeZ, cachedImage.SizeY, cachedImage.SizeX, cachedImage.Voxels, labels);
+    }
+
+    public static string PlanJson(PreprocessingPlan plan) => JsonSerializer.Serialize(new
+    {
+        name = plan.Name,
+        numClasses = plan.NumClasses,
+        reorient = plan.ReorientToCanonical,
+        spacing = plan.TargetSpacing is { } s ? new[] { s.X, s.Y, s.Z } : null,
+        interpolation = plan.ImageInterpolation.ToString(),
+        normalization = plan.Normalization is { } n ? new[] { n.ClipLow, n.ClipHigh, n.Mean, n.StandardDeviation } : null,
+    }, new JsonSerializerOptions { WriteIndented = true });
+
+    private static string Fingerprint(PreprocessingPlan plan) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(PlanJson(plan))))[..12].ToLowerInvariant();
+}

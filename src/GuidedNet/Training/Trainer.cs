@@ -1,0 +1,327 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text.Json;
+using GuidedNet.Data;
+using GuidedNet.Evaluation;
+using GuidedNet.Inference;
+using GuidedNet.Models;
+using GuidedNet.Network;
+using GuidedNet.Training.Losses;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace GuidedNet.Training;
+
+/// <summary>One line of progress: where the run is and how it goes.</summary>
+public sealed record TrainingProgress(int Iteration, int Total, IReadOnlyDictionary<string, double> Losses, double LearningRate,
+    double IterationsPerSecond, TimeSpan Remaining, double? LastValidationDice);
+
+public sealed record TrainingResult(string ModelPath, int Iterations, double? BestMeanDice, int BestIteration, bool Completed);
+
+/// <summary>
+/// Semi-supervised training (reference README §2): two 3D U-Nets initialised differently
+/// (Kaiming / Xavier normal), SGD (momentum 0.9, weight decay 1e-4) with poly learning-rate decay,
+/// half-labeled batches, the full GuidedNet loss — or the supervised and plain-CPS baselines.
+/// Validates every N iterations on held-out cases and keeps the best; checkpoints atomically every
+/// N iterations and on cancellation; a resumed run continues with identical state.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    public const string CheckpointFile = "checkpoint.zip";
+    public const string ModelFileName = "model.guidednet";
+
+    private readonly TrainingOptions _options;
+    private readonly TrainingData _data;
+    private readonly Device _device;
+    private readonly string _folder;
+    private readonly IReadOnlyDictionary<int, string> _classNames;
+    private readonly UNet3D _net1;
+    private readonly UNet3D? _net2;
+    private readonly SGD _opt1;
+    private readonly SGD? _opt2;
+    private readonly KtCpsWeights _kt;
+    private readonly GuidedNetLoss _loss;
+    private TrainingHistory _history = new();
+    private int _iteration;
+
+    public Trainer(TrainingOptions options, TrainingData data, Device device, string folder, IReadOnlyDictionary<int, string> classNames)
+    {
+        options.Validate();
+        _options = options;
+        _data = data;
+        _device = device;
+        _folder = folder;
+        _classNames = classNames;
+        Directory.CreateDirectory(folder);
+
+        manual_seed(options.Seed);
+        _net1 = Initialise(new UNet3D(data.NumClasses, options.BaseChannels), kaiming: true);
+        _opt1 = Optimiser(_net1);
+        if (options.Mode != TrainingMode.Supervised)
+        {
+            _net2 = Initialise(new UNet3D(data.NumClasses, options.BaseChannels), kaiming: false);
+            _opt2 = Optimiser(_net2);
+        }
+        var histogram = new double[data.NumClasses];
+        foreach (var c in data.Labeled)
+            foreach (byte v in c.Labels!) histogram[v]++;
+        _kt = new KtCpsWeights(histogram);
+        _loss = new GuidedNetLoss(data.NumClasses, options.Lambda, options.Consistency);
+    }
+
+    public int Iteration => _iteration;
+
+    private UNet3D Initialise(UNet3D network, bool kaiming)
+    {
+        using (no_grad())
+            foreach (var module in network.modules())
+                if (module is Conv3d conv)
+                {
+                    if (kaiming) nn.init.kaiming_normal_(conv.weight, 0, nn.init.FanInOut.FanIn, nn.init.NonlinearityType.LeakyReLU);
+                    else nn.init.xavier_normal_(conv.weight);
+                }
+        network.to(_device);
+        network.train();
+        return network;
+    }
+
+    private SGD Optimiser(UNet3D network) =>
+        optim.SGD(network.parameters(), _options.BaseLearningRate, _options.Momentum, 0, _options.WeightDecay);
+
+    /// <summary>Trains until the iteration budget or cancellation (which checkpoints first).</summary>
+    public TrainingResult Run(bool resume, IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        if (resume) LoadCheckpoint();
+        var clock = Stopwatch.StartNew();
+        double previousWall = _history.WallSeconds, previousWait = _history.LoaderWaitSeconds;
+        int startIteration = _iteration;
+        var sampler = new PatchSampler(_data.Labeled, _data.Unlabeled, _options.Patch, _options.LabeledBatchSize, _options.UnlabeledBatchSize, _options.Seed);
+        using var prefetcher = new BatchPrefetcher(sampler, _iteration, _options.Iterations);
+        bool completed = true;
+        while (_iteration < _options.Iterations)
+        {
+            if (cancellation.IsCancellationRequested)
+            {
+                completed = false;
+                break;
+            }
+            var batch = prefetcher.Next();
+            var losses = Step(batch);
+            _iteration++;
+            double lr = Schedules.PolyLearningRate(_options.BaseLearningRate, _iteration, _options.Iterations);
+            SetLearningRate(lr);
+            _history.Iterations.Add(new IterationRecord(_iteration, lr, losses, previousWall + clock.Elapsed.TotalSeconds));
+
+            if (_data.Validation.Count > 0 && (_iteration % _options.ValidateEvery == 0 || _iteration == _options.Iterations)) Validate();
+            _history.WallSeconds = previousWall + clock.Elapsed.TotalSeconds;
+            _history.LoaderWaitSeconds = previousWait + prefetcher.Waited.TotalSeconds;
+            if (_iteration % _options.CheckpointEvery == 0) SaveCheckpoint();
+
+            double rate = (_iteration - startIteration) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+            progress?.Report(new TrainingProgress(_iteration, _options.Iterations, losses, lr, rate,
+                TimeSpan.FromSeconds((_options.Iterations - _iteration) / Math.Max(1e-9, rate)), _history.Validations.LastOrDefault()?.MeanDice));
+        }
+        _history.WallSeconds = previousWall + clock.Elapsed.TotalSeconds;
+        SaveCheckpoint();
+        string model = Path.Combine(_folder, ModelFileName);
+        if (completed)
+        {
+            // Without validation cases there is nothing to select on: the final networks are the model.
+            if (_data.Validation.Count == 0 || !File.Exists(Path.Combine(_folder, "best.guidednet"))) SaveModel(model);
+            else File.Copy(Path.Combine(_folder, "best.guidednet"), model, overwrite: true);
+        }
+        WriteHistory();
+        return new TrainingResult(model, _iteration, _history.BestMeanDice, _history.BestIteration, completed);
+    }
+
+    /// <summary>One optimisation step; returns the loss terms by name.</summary>
+    private Dictionary<string, double> Step(TrainingBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        // Dropout draws from the global generator: seed it per iteration so resumed runs match.
+        manual_seed(new DeterministicRandom(_options.Seed, 99, batch.Iteration).Next(int.MaxValue));
+        var p = batch.Patch;
+        var x = tensor(batch.Images, new long[] { batch.Size, 1, p[0], p[1], p[2] }).to(_device);
+        var y = tensor(batch.Labels, new long[] { batch.Size, p[0], p[1], p[2] }).to(_device);
+        var (logits1, features1) = _net1.forward(x);
+
+        Tensor total;
+        Dictionary<string, double> values;
+        switch (_options.Mode)
+        {
+            case TrainingMode.Supervised:
+            {
+                var (sup, _, _) = SupervisedLoss.Compute(logits1, y);
+                total = sup;
+                values = new Dictionary<string, double> { ["total"] = sup.item<float>(), ["sup1"] = sup.item<float>() };
+                break;
+            }
+            case TrainingMode.Cps:
+            {
+                var (logits2, _) = _net2!.forward(x);
+                var l = TensorIndex.Slice(0, batch.Labeled);
+                var (sup1, _, _) = SupervisedLoss.Compute(logits1[l], y[l]);
+                var (sup2, _, _) = SupervisedLoss.Compute(logits2[l], y[l]);
+                var cps = nn.functional.cross_entropy(logits1, logits2.detach().argmax(1)) + nn.functional.cross_entropy(logits2, logits1.detach().argmax(1));
+                double w = Schedules.ConsistencyWeight(batch.Iteration, _options.Consistency);
+                total = sup1 + sup2 + w * cps;
+                values = new Dictionary<string, double>
+                {
+                    ["total"] = total.item<float>(), ["sup1"] = sup1.item<float>(), ["sup2"] = sup2.item<float>(), ["cps"] = cps.item<float>(),
+                };
+                break;
+            }
+            default:
+            {
+                var (logits2, features2) = _net2!.forward(x);
+                var terms = _loss.Compute(logits1, features1, logits2, features2, y, batch.Labeled, _kt, batch.Iteration);
+                total = terms.Total;
+                values = new Dictionary<string, double>(terms.Values());
+                break;
+            }
+        }
+        _opt1.zero_grad();
+        _opt2?.zero_grad();
+        total.backward();
+        _opt1.step();
+        _opt2?.step();
+        return values;
+    }
+
+    private void SetLearningRate(double lr)
+    {
+        foreach (var g in _opt1.ParamGroups) g.LearningRate = lr;
+        if (_opt2 is not null) foreach (var g in _opt2.ParamGroups) g.LearningRate = lr;
+    }
+
+    /// <summary>Sliding-window Dice of network 1 on the validation cases; keeps the best model.</summary>
+    private void Validate()
+    {
+        _net1.eval();
+        var predictor = new SlidingWindowPredictor(_net1, _device, new SlidingWindowOptions { Patch = _options.Patch, Overlap = 0.5 });
+        var perCase = _data.Validation.Select(c =>
+            DiceScore.ByClass(predictor.Predict(c.Image, c.Depth, c.Height, c.Width).Labels, c.Labels!, _data.NumClasses)).ToList();
+        _net1.train();
+        var byClass = new Dictionary<string, double?>();
+        var classMeans = new List<double>();
+        for (int k = 1; k < _data.NumClasses; k++)
+        {
+            var values = perCase.Select(d => d[k - 1]).Where(v => v.HasValue).Select(v => v!.Value).ToList();
+            double? mean = values.Count > 0 ? values.Average() : null;
+            byClass[_classNames.TryGetValue(k, out var n) ? n : k.ToString(System.Globalization.CultureInfo.InvariantCulture)] = mean;
+            if (mean.HasValue) classMeans.Add(mean.Value);
+        }
+        double? meanDice = classMeans.Count > 0 ? classMeans.Average() : null;
+        _history.Validations.Add(new ValidationRecord(_iteration, meanDice, byClass));
+        if (meanDice is { } d && (_history.BestMeanDice is null || d > _history.BestMeanDice))
+        {
+            _history.BestMeanDice = d;
+            _history.BestIteration = _iteration;
+            SaveModel(Path.Combine(_folder, "best.guidednet"));
+        }
+        WriteHistory();
+    }
+
+    private void SaveModel(string path)
+    {
+        var plan = _data.Plan;
+        var metadata = new ModelMetadata
+        {
+            NumClasses = _data.NumClasses,
+            BaseChannels = _options.BaseChannels,
+            ClassNames = Enumerable.Range(0, _data.NumClasses).Select(k => _classNames.TryGetValue(k, out var n) ? n : $"class_{k}").ToArray(),
+            Preset = plan.Name,
+            TargetSpacing = plan.TargetSpacing is { } s ? new[] { s.X, s.Y, s.Z } : null,
+            Normalization = plan.Normalization is { } n ? new[] { n.ClipLow, n.ClipHigh, n.Mean, n.StandardDeviation } : null,
+            Patch = _options.Patch,
+        };
+        if (_net2 is null) ModelFile.Save(path, metadata, _net1);
+        else ModelFile.Save(path, metadata, _net1, _net2);
+    }
+
+    private void WriteHistory() => _history.Write(_folder, _options, new
+    {
+        plan = JsonDocument.Parse(TrainingData.PlanJson(_data.Plan)).RootElement,
+        labeled = _data.Labeled.Select(c => c.Name),
+        unlabeled = _data.Unlabeled.Select(c => c.Name),
+        validation = _data.Validation.Select(c => c.Name),
+    });
+
+    private sealed record CheckpointState(int Iteration, float[] KtWeights, TrainingHistory History, string Mode, int NumClasses, int BaseChannels);
+
+    /// <summary>Both networks, both optimisers, iteration, KT-CPS weights and history — written to a temporary file, then renamed.</summary>
+    private void SaveCheckpoint()
+    {
+        string path = Path.Combine(_folder, CheckpointFile);
+        string temp = path + ".partial";
+        using (var file = File.Create(temp))
+        using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+        {
+            var state = new CheckpointState(_iteration, _kt.Weights, _history, _options.Mode.ToString(), _data.NumClasses, _options.BaseChannels);
+            using (var s = zip.CreateEntry("state.json").Open()) JsonSerializer.Serialize(s, state, TrainingHistory.Json);
+            Entry(zip, "network1.safetensors", s => _net1.save_safetensors(s, leaveOpen: true));
+            Entry(zip, "optimizer1.pt", s => _opt1.save_py(s, leaveOpen: true));
+            if (_net2 is not null)
+            {
+                Entry(zip, "network2.safetensors", s => _net2.save_safetensors(s, leaveOpen: true));
+                Entry(zip, "optimizer2.pt", s => _opt2!.save_py(s, leaveOpen: true));
+            }
+        }
+        File.Move(temp, path, overwrite: true);
+        WriteHistory();
+    }
+
+    private static void Entry(ZipArchive zip, string name, Action<Stream> write)
+    {
+        using var buffer = new MemoryStream();
+        write(buffer);
+        buffer.Position = 0;
+        using var s = zip.CreateEntry(name, CompressionLevel.NoCompression).Open();
+        buffer.CopyTo(s);
+    }
+
+    private void LoadCheckpoint()
+    {
+        string path = Path.Combine(_folder, CheckpointFile);
+        if (!File.Exists(path)) throw new FileNotFoundException($"--resume: no {CheckpointFile} in {_folder}", path);
+        using var zip = ZipFile.OpenRead(path);
+        CheckpointState state;
+        using (var s = zip.GetEntry("state.json")!.Open())
+            state = JsonSerializer.Deserialize<CheckpointState>(s, TrainingHistory.Json) ?? throw new InvalidDataException($"{path}: empty state");
+        if (state.Mode != _options.Mode.ToString() || state.NumClasses != _data.NumClasses || state.BaseChannels != _options.BaseChannels)
+            throw new InvalidDataException($"{path} was written by a {state.Mode} run with {state.NumClasses} classes and width {state.BaseChannels}; " +
+                                           $"this run is {_options.Mode} with {_data.NumClasses} classes and width {_options.BaseChannels}");
+        Read(zip, "network1.safetensors", s => _net1.load_safetensors(s, strict: true, leaveOpen: true));
+        Read(zip, "optimizer1.pt", s => _opt1.load_py(s, leaveOpen: true));
+        if (_net2 is not null)
+        {
+            Read(zip, "network2.safetensors", s => _net2.load_safetensors(s, strict: true, leaveOpen: true));
+            Read(zip, "optimizer2.pt", s => _opt2!.load_py(s, leaveOpen: true));
+        }
+        _iteration = state.Iteration;
+        _kt.Restore(state.KtWeights);
+        _history = state.History;
+        _history.Iterations.RemoveAll(i => i.Iteration > _iteration);
+        _history.Validations.RemoveAll(v => v.Iteration > _iteration);
+        SetLearningRate(Schedules.PolyLearningRate(_options.BaseLearningRate, _iteration, _options.Iterations));
+    }
+
+    private static void Read(ZipArchive zip, string name, Action<Stream> read)
+    {
+        var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"checkpoint has no {name}");
+        using var buffer = new MemoryStream();
+        using (var s = entry.Open()) s.CopyTo(buffer);
+        buffer.Position = 0;
+        read(buffer);
+    }
+
+    public void Dispose()
+    {
+        _net1.Dispose();
+        _net2?.Dispose();
+        _opt1.Dispose();
+        _opt2?.Dispose();
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using GuidedNet.Imaging.Rendering;
+
+namespace GuidedNet.Training;
+
+public sealed record IterationRecord(int Iteration, double LearningRate, Dictionary<string, double> Losses, double Seconds);
+
+public sealed record ValidationRecord(int Iteration, double? MeanDice, Dictionary<string, double?> DiceByClass);
+
+/// <summary>
+/// What <c>training.json</c> holds: the settings, every iteration's loss terms and learning rate,
+/// each validation's Dice per class, the best iteration and the wall time; with curves.png beside it.
+/// </summary>
+public sealed class TrainingHistory
+{
+    public List<IterationRecord> Iterations { get; init; } = new();
+    public List<ValidationRecord> Validations { get; init; } = new();
+    public int BestIteration { get; set; }
+    public double? BestMeanDice { get; set; }
+    public double WallSeconds { get; set; }
+    public double LoaderWaitSeconds { get; set; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public void Write(string folder, TrainingOptions options, object data)
+    {
+        string path = Path.Combine(folder, "training.json");
+        string temp = path + ".partial";
+        File.WriteAllText(temp, JsonSerializer.Serialize(new { settings = options, data, history = this }, Json));
+        File.Move(temp, path, overwrite: true);
+        WriteCurves(Path.Combine(folder, "curves.png"));
+    }
+
+    /// <summary>Top: total loss (black), supervised losses (blue, orange). Bottom: validation mean Dice (green).</summary>
+    private void WriteCurves(string path)
+    {
+        ChartSeries Loss(string name, byte r, byte g, byte b) => new(name,
+            Iterations.Where(i => i.Losses.ContainsKey(name)).Select(i => ((double)i.Iteration, i.Losses[name])).ToList(), new[] { r, g, b });
+        var losses = new List<ChartSeries> { Loss("total", 0, 0, 0), Loss("sup1", 31, 119, 180), Loss("sup2", 255, 127, 14) };
+        var dice = new List<ChartSeries>
+        {
+            new("val_mean_dice", Validations.Where(v => v.MeanDice.HasValue).Select(v => ((double)v.Iteration, v.MeanDice!.Value)).ToList(), new byte[] { 44, 160, 44 }),
+        };
+        LineChart.Write(path, new[] { losses, dice });
+    }
+}

@@ -1,0 +1,165 @@
+using System.Text.Json;
+using GuidedNet.Data;
+using GuidedNet.GpuJob.Cli;
+using GuidedNet.Imaging.Nifti;
+using GuidedNet.Imaging.Synthetic;
+using GuidedNet.TestSupport;
+using GuidedNet.Training;
+using static TorchSharp.torch;
+
+namespace GuidedNet.Tests;
+
+/// <summary>A tiny synthetic dataset shared by the training tests (written once per test class).</summary>
+public sealed class PhantomDatasetFixture : IDisposable
+{
+    public PhantomDatasetFixture()
+    {
+        new PhantomGenerator(new PhantomOptions { Classes = 4, Size = (40, 40, 20) }).WriteDataset(Folder.File("ds"), 8, 6, 2, seed: 3);
+    }
+
+    public TempFolder Folder { get; } = new();
+    public string Dataset => Folder.File("ds");
+
+    public void Dispose() => Folder.Dispose();
+}
+
+public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<PhantomDatasetFixture>
+{
+    private static TrainingOptions Tiny(TrainingMode mode = TrainingMode.GuidedNet) => new()
+    {
+        Mode = mode, Iterations = 6, Patch = new[] { 16, 32, 32 }, BatchSize = mode == TrainingMode.Supervised ? 2 : 4, LabeledBatchSize = 2,
+        BaseChannels = 4, LabeledCases = 3, ValidationFraction = 0.3, ValidateEvery = 3, CheckpointEvery = 3, Seed = 7,
+    };
+
+    [Fact]
+    public void Split_is_deterministic_and_never_trains_on_validation_cases()
+    {
+        var dataset = MsdDataset.Open(fixture.Dataset);
+        var a = DatasetSplit.Create(dataset, Tiny());
+        var b = DatasetSplit.Create(dataset, Tiny());
+        Assert.Equal(a.Labeled.Select(c => c.Name), b.Labeled.Select(c => c.Name));
+        Assert.Equal(3, a.Labeled.Count);
+        Assert.Equal(2, a.Validation.Count); // round(0.3 * 6)
+        Assert.Empty(a.Validation.Select(c => c.Name).Intersect(a.Labeled.Concat(a.Unlabeled).Select(c => c.Name)));
+        // 6 labeled − 2 validation − 3 kept = 1 hidden, plus 2 never labeled.
+        Assert.Equal(3, a.Unlabeled.Count);
+        Assert.All(a.Unlabeled, c => Assert.Null(c.LabelPath));
+        var fraction = DatasetSplit.Create(dataset, Tiny() with { LabeledCases = null, LabeledFraction = 0.5 });
+        Assert.Equal(3, fraction.Labeled.Count); // round(0.5 * (4 + 2))
+    }
+
+    [Fact]
+    public void Sampler_keeps_images_and_labels_aligned_pads_small_volumes_and_repeats_per_iteration()
+    {
+        // Image value = label value, so any misalignment between the two would show.
+        int d = 10, h = 20, w = 12;
+        var labels = Enumerable.Range(0, d * h * w).Select(i => (byte)(i % 7)).ToArray();
+        var c = new TrainingCase("c", d, h, w, labels.Select(v => (float)v).ToArray(), labels);
+        var sampler = new PatchSampler(new[] { c }, new[] { c.WithoutLabels() }, new[] { 16, 16, 16 }, 1, 1, seed: 5);
+        for (int it = 0; it < 20; it++)
+        {
+            var batch = sampler.Sample(it);
+            long n = 16 * 16 * 16;
+            for (long i = 0; i < n; i++) Assert.Equal(batch.Labels[i], (long)batch.Images[i]);
+            // Depth 10 < 16: at least 6 padded slices of zeros in every labeled sample.
+            Assert.True(batch.Images.Take((int)n).Count(v => v == 0) >= 6 * 16 * 16 * 0.9);
+            Assert.All(batch.Labels.Skip((int)n), l => Assert.Equal(0, l)); // unlabeled sample: no labels
+            Assert.Equal(batch.Images, sampler.Sample(it).Images);
+        }
+        Assert.NotEqual(sampler.Sample(0).Images, sampler.Sample(1).Images);
+    }
+
+    [Fact]
+    public void Resumed_run_reproduces_the_losses_of_an_uninterrupted_run()
+    {
+        var dataset = MsdDataset.Open(fixture.Dataset);
+        var options = Tiny();
+        var data = TrainingData.Prepare(dataset, options, fixture.Folder.File("cache"));
+
+        string straight = fixture.Folder.File("straight");
+        using (var trainer = new Trainer(options, data, CPU, straight, dataset.LabelNames))
+            Assert.True(trainer.Run(resume: false).Completed);
+
+        string interrupted = fixture.Folder.File("interrupted");
+        using (var cancel = new CancellationTokenSource())
+        using (var trainer = new Trainer(options, data, CPU, interrupted, dataset.LabelNames))
+        {
+            var stopAtThree = new Progress3(() => cancel.Cancel());
+            var first = trainer.Run(resume: false, stopAtThree, cancel.Token);
+            Assert.False(first.Completed);
+            Assert.Equal(3, first.Iterations);
+        }
+        using (var trainer = new Trainer(options, data, CPU, interrupted, dataset.LabelNames))
+            Assert.True(trainer.Run(resume: true).Completed);
+
+        var a = Losses(straight);
+        var b = Losses(interrupted);
+        Assert.Equal(6, a.Count);
+        Assert.Equal(6, b.Count);
+        for (int i = 3; i < 6; i++)
+            foreach (var (name, value) in a[i])
+                Assert.True(Math.Abs(value - b[i][name]) <= 1e-6 * Math.Max(1, Math.Abs(value)),
+                    $"iteration {i + 1} {name}: {value} uninterrupted vs {b[i][name]} resumed");
+    }
+
+    private sealed class Progress3(Action cancel) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value)
+        {
+            if (value.Iteration == 3) cancel();
+        }
+    }
+
+    private static List<Dictionary<string, double>> Losses(string folder)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "training.json")));
+        return doc.RootElement.GetProperty("history").GetProperty("iterations").EnumerateArray()
+            .Select(e => e.GetProperty("losses").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble())).ToList();
+    }
+
+    [Theory]
+    [InlineData("guidednet")]
+    [InlineData("supervised")]
+    [InlineData("cps")]
+    public void Train_command_writes_a_model_that_predict_accepts(string mode)
+    {
+        string run = fixture.Folder.File("cli-" + mode);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = GuidedNetCli.Run(new[]
+        {
+            "train", "--dataset", fixture.Dataset, "--out", run, "--mode", mode, "--iterations", "4", "--patch", "16,32,32",
+            "--batch", mode == "supervised" ? "2" : "4", "--labeled-batch", "2", "--base-channels", "4", "--labeled", "3",
+            "--validate-every", "2", "--checkpoint-every", "2", "--device", "cpu", "--cache", fixture.Folder.File("cache"),
+        }, output, error);
+        Assert.True(code == 0, error.ToString() + output);
+        Assert.Contains("it 4/4", output.ToString());
+        Assert.True(File.Exists(Path.Combine(run, "model.guidednet")));
+        Assert.True(new FileInfo(Path.Combine(run, "curves.png")).Length > 500);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "training.json"))))
+        {
+            var history = doc.RootElement.GetProperty("history");
+            Assert.Equal(4, history.GetProperty("iterations").GetArrayLength());
+            Assert.Equal(2, history.GetProperty("validations").GetArrayLength());
+            var first = history.GetProperty("iterations")[0];
+            Assert.True(first.GetProperty("losses").GetProperty("total").GetDouble() > 0);
+            Assert.Equal(0.1 * Math.Pow(1 - 1 / 4.0, 0.9), first.GetProperty("learningRate").GetDouble(), 12);
+        }
+
+        code = GuidedNetCli.Run(new[]
+        {
+            "predict", "--model", Path.Combine(run, "model.guidednet"), "--input", Path.Combine(fixture.Dataset, "imagesTs"),
+            "--output", Path.Combine(run, "pred"), "--device", "cpu",
+        }, output, error);
+        Assert.True(code == 0, error.ToString() + output);
+        foreach (string image in Directory.GetFiles(Path.Combine(fixture.Dataset, "imagesTs")))
+        {
+            string name = MsdDataset.CaseName(image);
+            var scan = NiftiReader.Read(image);
+            var mask = NiftiReader.Read(Path.Combine(run, "pred", name + ".nii.gz"));
+            Assert.True(mask.SameGrid(scan));
+            Assert.True(mask.Affine.ApproximatelyEquals(scan.Affine, 1e-5));
+            Assert.All(mask.Voxels, v => Assert.InRange(v, 0, 3));
+        }
+    }
+}
