@@ -27,7 +27,11 @@ python3 -c "
 import gzip, numpy as np
 m=np.frombuffer(gzip.decompress(open('/tmp/w/tf32/demo.nii.gz','rb').read())[352:],dtype=np.uint8); r=np.load('.device/ref/sw_labels.npy').ravel()
 print('CUDA tf32 label mismatches', int((m!=r).sum()), 'of', r.size)"
-timeout 60 $G evaluate --pred $W/raw --truth $W/truth | tail -4
-timeout 300 $G bench predict --device cuda --modes raw,gaussian,tta
-timeout 100 $G bench predict --device cuda --modes raw,gaussian --tf32
-cp -r $W/raw $OUT/ 2>/dev/null; true
+# Training on CUDA: a short GuidedNet run on phantoms (checkpoint, validation, model file), then the step benchmark.
+$G synth --out $W/ds --cases 8 --labeled 5 --classes 4 --size 48,48,24
+timeout 150 $G train --dataset $W/ds --out $W/run --iterations 20 --patch 16,32,32 --batch 4 --labeled-batch 2 --base-channels 8 \
+  --validate-every 10 --checkpoint-every 10 --device cuda | grep -E "split|it 20/|done|error"
+ls -la $W/run
+timeout 240 $G bench train --device cuda --settings small,paper --steps 5
+timeout 120 $G bench train --device cuda --settings small,paper --steps 5 --tf32
+cp $W/run/training.json $OUT/ 2>/dev/null; true

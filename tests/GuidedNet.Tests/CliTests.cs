@@ -113,6 +113,32 @@ public class CliTests
         Assert.False(File.Exists(tmp.File("out/broken.nii.gz")));
     }
 
+    [Fact]
+    public void Synth_writes_an_msd_dataset_with_the_requested_split()
+    {
+        using var tmp = new TempFolder();
+        var (code, output, error) = Run("synth", "--out", tmp.File("ds"), "--cases", "4", "--labeled", "2", "--test", "1",
+            "--classes", "5", "--size", "32,32,16", "--seed", "4");
+        Assert.True(code == 0, error + output);
+        Assert.Equal(4, Directory.GetFiles(tmp.File("ds/imagesTr")).Length);
+        Assert.Equal(2, Directory.GetFiles(tmp.File("ds/labelsTr")).Length);
+        Assert.Single(Directory.GetFiles(tmp.File("ds/imagesTs")));
+        var image = NiftiReader.Read(tmp.File("ds/imagesTr/phantom_000_0000.nii.gz"));
+        var label = NiftiReader.Read(tmp.File("ds/labelsTr/phantom_000.nii.gz"));
+        Assert.True(image.SameGrid(label));
+        Assert.Equal((32, 32, 16), (image.SizeX, image.SizeY, image.SizeZ));
+        // Every organ class appears, with very different sizes; air, body and organs differ in intensity.
+        var counts = Enumerable.Range(1, 4).Select(k => label.Voxels.Count(v => v == k)).ToArray();
+        Assert.All(counts, c => Assert.True(c > 0));
+        Assert.True(counts[0] > 5 * counts[3], $"organ sizes {string.Join(",", counts)} should differ strongly");
+        Assert.True(image.Voxels.Min() < -800 && image.Voxels.Max() > 0);
+        using var json = JsonDocument.Parse(File.ReadAllText(tmp.File("ds/dataset.json")));
+        Assert.Equal(5, json.RootElement.GetProperty("labels").EnumerateObject().Count());
+        // The same seed gives the same data.
+        Run("synth", "--out", tmp.File("again"), "--cases", "1", "--classes", "5", "--size", "32,32,16", "--seed", "4");
+        Assert.Equal(image.Voxels, NiftiReader.Read(tmp.File("again/imagesTr/phantom_000_0000.nii.gz")).Voxels);
+    }
+
     [Theory]
     [InlineData("predict --model m.pth --input x --output y --patch 10,32,32", "multiples of 16")]
     [InlineData("predict --model m.pth --input x --output y --stride 8,8,8 --overlap 0.5", "not both")]
@@ -120,6 +146,9 @@ public class CliTests
     [InlineData("predict --model m.pth --input x --output y --devise cpu", "--devise")]
     [InlineData("predict --input x --output y", "--model is required")]
     [InlineData("evaluate --pred a", "--truth is required")]
+    [InlineData("train --dataset d --out o --mode guidednet --batch 4 --labeled-batch 1", "as many unlabeled as labeled")]
+    [InlineData("train --dataset d --out o --labeled 3 --labeled-fraction 0.1", "not both")]
+    [InlineData("synth --out x --cases 2 --labeled 3", "--labeled must be within")]
     public void Usage_errors_are_explained(string line, string message)
     {
         var (code, _, error) = Run(line.Split(' '));

@@ -15,7 +15,7 @@ public static class GuidedNetCli
           evaluate    Dice, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
           synth       write a synthetic phantom dataset (tests, demos, experiments)
           convert     a NumPy (z, y, x) volume to NIfTI
-          bench       bench predict: throughput and memory of sliding-window prediction
+          bench       bench predict | bench train: throughput and memory
         run 'guidednet <command> --help' for its options
         """;
 
@@ -53,7 +53,12 @@ public static class GuidedNetCli
                     if (WantsHelp(rest)) { output.Write(ConvertCommand.Usage); return 0; }
                     return ConvertCommand.Run(new CommandLineArguments(rest, ConvertCommand.Flags), output);
                 case "bench":
-                    if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest)) { output.Write(BenchCommand.Usage); return rest.Length == 0 ? 2 : 0; }
+                    if (rest.Length > 0 && rest[0] == "train")
+                    {
+                        if (WantsHelp(rest)) { output.Write(TrainBenchmark.Usage); return 0; }
+                        return TrainBenchmark.Run(new CommandLineArguments(rest.Skip(1), TrainBenchmark.Flags), output);
+                    }
+                    if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest)) { output.Write(BenchCommand.Usage + TrainBenchmark.Usage); return rest.Length == 0 ? 2 : 0; }
                     return BenchCommand.Run(new CommandLineArguments(rest.Skip(1), BenchCommand.Flags), output);
                 default:
                     error.WriteLine($"error: unknown command '{command}'");

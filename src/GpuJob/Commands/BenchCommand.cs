@@ -13,7 +13,7 @@ namespace GuidedNet.GpuJob.Commands;
 
 /// <summary>
 /// <c>guidednet bench predict</c>: sliding-window throughput and peak memory. Each mode runs in
-/// its own child process so that its peak RSS is its own.
+/// its own child process so that its peak RSS is its own. (<c>bench train</c>: <see cref="TrainBenchmark"/>.)
 /// </summary>
 public static class BenchCommand
 {
@@ -72,7 +72,7 @@ public static class BenchCommand
                 "--threads", compute.Threads.ToString(CultureInfo.InvariantCulture) };
             if (model is not null) childArgs.AddRange(new[] { "--model", model });
             if (compute.AllowTf32) childArgs.Add("--tf32");
-            var r = RunChild(childArgs);
+            var r = RunChild<Result>(childArgs);
             string comparison = mode == "raw" && size.SequenceEqual(new[] { 80, 200, 200 })
                 ? $"{ReferenceSeconds / r.Seconds:F2}x throughput, RSS {r.PeakRssGb / ReferencePeakGb:F2}x"
                 : "";
@@ -137,7 +137,7 @@ public static class BenchCommand
         return v;
     }
 
-    private static Result RunChild(IEnumerable<string> args)
+    internal static T RunChild<T>(IEnumerable<string> args)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
@@ -149,7 +149,7 @@ public static class BenchCommand
         process.WaitForExit();
         if (process.ExitCode != 0) throw new InvalidOperationException($"benchmark child failed ({process.ExitCode}): {stderr}{stdout}");
         string line = stdout.Split('\n').Last(l => l.TrimStart().StartsWith('{'));
-        return JsonSerializer.Deserialize<Result>(line)!;
+        return JsonSerializer.Deserialize<T>(line)!;
     }
 
     /// <summary>Peak resident set size of this process (VmHWM), in bytes.</summary>
@@ -161,7 +161,7 @@ public static class BenchCommand
         return 0;
     }
 
-    private static string MachineDescription()
+    internal static string MachineDescription()
     {
         try
         {

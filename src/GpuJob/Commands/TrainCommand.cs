@@ -22,6 +22,7 @@ public static class TrainCommand
           --batch B               (preset: 8)        --labeled-batch L (preset: 4)
           --base-channels C       network width (default 16, the paper's)
           --lr F                  base learning rate (default 0.1)
+          --rampup-iterations N   consistency/CPS ramp length (default 30000, the reference's iteration//150 over 200)
           --classes K             classes including background (default: from dataset.json)
           --validate-every N      (default 200)      --checkpoint-every N (default 200)
           --device D              auto | cpu | cuda  --threads N   --tf32
@@ -56,6 +57,7 @@ public static class TrainCommand
             LabeledBatchSize = args.Int("labeled-batch", options.LabeledBatchSize),
             BaseChannels = args.Int("base-channels", options.BaseChannels),
             BaseLearningRate = args.Double("lr", options.BaseLearningRate),
+            RampupIterations = args.Int("rampup-iterations", options.RampupIterations),
             NumClasses = args.Has("classes") ? args.Int("classes", 0) : options.NumClasses,
             ValidateEvery = args.Int("validate-every", options.ValidateEvery),
             CheckpointEvery = args.Int("checkpoint-every", options.CheckpointEvery),

@@ -75,6 +75,12 @@ public sealed class TrainingData
     public IReadOnlyList<TrainingCase> Validation { get; }
     public DatasetSplit Split { get; }
 
+    /// <summary>Data already in the model grid (benchmarks, tests): no dataset folder, no cache.</summary>
+    public static TrainingData InMemory(int numClasses, IReadOnlyList<TrainingCase> labeled, IReadOnlyList<TrainingCase> unlabeled,
+        IReadOnlyList<TrainingCase> validation) =>
+        new(PreprocessingPlan.Raw with { NumClasses = numClasses }, numClasses, labeled, unlabeled, validation,
+            new DatasetSplit(Array.Empty<DatasetCase>(), Array.Empty<DatasetCase>(), Array.Empty<DatasetCase>()));
+
     public static TrainingData Prepare(MsdDataset dataset, TrainingOptions options, string cacheFolder, TextWriter? log = null)
     {
         var split = DatasetSplit.Create(dataset, options);

@@ -13,11 +13,18 @@ public static class Schedules
 
     /// <summary>
     /// Weight of the CGMM consistency and CPS terms at an iteration: consistency ·
-    /// sigmoid_rampup(iteration // 150, 200). The integer division is the reference's: the ramp
-    /// completes at iteration 30,000, after the 20,000 the paper trains.
+    /// sigmoid_rampup(iteration // (R/200), 200). With the reference's R = 30,000 that is
+    /// iteration // 150 — a ramp that completes after the 20,000 iterations the paper trains;
+    /// shorter runs can scale R to their budget.
     /// </summary>
-    public static double ConsistencyWeight(int iteration, double consistency = 0.1, int stepsPerEpoch = 150, double rampLength = 200) =>
-        consistency * SigmoidRampup(iteration / stepsPerEpoch, rampLength);
+    public static double ConsistencyWeight(int iteration, double consistency = 0.1, int rampupIterations = ReferenceRampupIterations)
+    {
+        int stepsPerEpoch = Math.Max(1, rampupIterations / 200);
+        return consistency * SigmoidRampup(iteration / stepsPerEpoch, 200);
+    }
+
+    /// <summary>150 iterations per ramp "epoch" × 200 epochs, as the reference computes it.</summary>
+    public const int ReferenceRampupIterations = 30_000;
 
     /// <summary>Poly decay lr · (1 − iteration/max)^0.9.</summary>
     public static double PolyLearningRate(double baseLr, int iteration, int maxIterations) =>

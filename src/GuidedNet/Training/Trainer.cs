@@ -68,7 +68,7 @@ public sealed class Trainer : IDisposable
         foreach (var c in data.Labeled)
             foreach (byte v in c.Labels!) histogram[v]++;
         _kt = new KtCpsWeights(histogram);
-        _loss = new GuidedNetLoss(data.NumClasses, options.Lambda, options.Consistency);
+        _loss = new GuidedNetLoss(data.NumClasses, options.Lambda, options.Consistency, options.RampupIterations);
     }
 
     public int Iteration => _iteration;
@@ -165,7 +165,7 @@ public sealed class Trainer : IDisposable
                 var (sup1, _, _) = SupervisedLoss.Compute(logits1[l], y[l]);
                 var (sup2, _, _) = SupervisedLoss.Compute(logits2[l], y[l]);
                 var cps = nn.functional.cross_entropy(logits1, logits2.detach().argmax(1)) + nn.functional.cross_entropy(logits2, logits1.detach().argmax(1));
-                double w = Schedules.ConsistencyWeight(batch.Iteration, _options.Consistency);
+                double w = Schedules.ConsistencyWeight(batch.Iteration, _options.Consistency, _options.RampupIterations);
                 total = sup1 + sup2 + w * cps;
                 values = new Dictionary<string, double>
                 {

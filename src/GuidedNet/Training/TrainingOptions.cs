@@ -27,6 +27,9 @@ public sealed record TrainingOptions
     public double Lambda { get; init; } = 0.3;
     public double Consistency { get; init; } = 0.1;
 
+    /// <summary>Iterations over which the consistency/CPS weight ramps up (reference: 30,000).</summary>
+    public int RampupIterations { get; init; } = Schedules.ReferenceRampupIterations;
+
     /// <summary>Labeled cases used as labeled (the rest of the labeled cases join the unlabeled pool); null = all.</summary>
     public int? LabeledCases { get; init; }
     public double? LabeledFraction { get; init; }
@@ -73,5 +76,6 @@ public sealed record TrainingOptions
         if (ValidationFraction is < 0 or >= 1) throw new ArgumentException("validation fraction must be in [0, 1)");
         if (ValidateEvery < 1 || CheckpointEvery < 1) throw new ArgumentException("validation and checkpoint intervals must be positive");
         if (BaseChannels < 1) throw new ArgumentException("base channels must be positive");
+        if (RampupIterations < 1) throw new ArgumentException("ramp-up iterations must be positive");
     }
 }

@@ -50,16 +50,19 @@ public sealed record LossTerms
 /// The full GuidedNet objective of reference README §2 for two networks on a batch whose first
 /// <c>labeled</c> samples carry labels:
 /// total = sup1 + λ(gmm1 + gmm1_u + cons) + sup2 + λ(gmm2 + gmm2_u + cons) + w·cps,
-/// with w = consistency · sigmoid_rampup(iteration // 150, 200).
+/// with w = consistency · sigmoid_rampup(iteration // 150, 200) (<see cref="Schedules.ConsistencyWeight"/>).
 /// </summary>
 public sealed class GuidedNetLoss
 {
-    public GuidedNetLoss(int numClasses, double lambda = 0.3, double consistency = 0.1)
+    public GuidedNetLoss(int numClasses, double lambda = 0.3, double consistency = 0.1, int rampupIterations = Schedules.ReferenceRampupIterations)
     {
         NumClasses = numClasses;
         Lambda = lambda;
         Consistency = consistency;
+        RampupIterations = rampupIterations;
     }
+
+    public int RampupIterations { get; }
 
     public int NumClasses { get; }
     public double Lambda { get; }
@@ -87,7 +90,7 @@ public sealed class GuidedNetLoss
         var (gmm1, gmm1U, p1, r1, r1U) = Gmm(soft1, features1, y, l, u);
         var (gmm2, gmm2U, p2, r2, r2U) = Gmm(soft2, features2, y, l, u);
 
-        double w = Schedules.ConsistencyWeight(iteration, Consistency);
+        double w = Schedules.ConsistencyWeight(iteration, Consistency, RampupIterations);
         var cons = CgmmConsistency.Compute(r1, r2, w);
 
         var weightsA = kt.Update(logits1[l], y);

@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json;
+using GuidedNet.Data;
+using GuidedNet.GpuJob.Cli;
+using GuidedNet.Imaging.Synthetic;
+using GuidedNet.Runtime;
+using GuidedNet.Training;
+
+namespace GuidedNet.GpuJob.Commands;
+
+/// <summary>
+/// <c>guidednet bench train</c>: seconds per GuidedNet training step (two networks, full loss,
+/// backward, two SGD steps) and peak RSS, each setting in its own child process. The data are
+/// synthetic phantoms already in the model grid; the first step (allocation, kernel selection)
+/// is reported apart from the steady-state mean.
+/// </summary>
+public static class TrainBenchmark
+{
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "tf32" };
+
+    public const string Usage = """
+        guidednet bench train [options]
+          --settings LIST    comma list of small (32x64x64, batch 4 = 2+2: the issue's CPU setting) and
+                             paper (64x128x128, batch 8 = 4+4) (default small)
+          --steps N          timed steps after the first (default 4)
+          --classes K        (default 14)     --base-channels C (default 16)
+          --mode M           guidednet | cps | supervised (default guidednet)
+          --device D         auto | cpu | cuda     --threads N     --tf32
+        """;
+
+    // The authors' code (PyTorch 1.13 CPU, 2 threads) on this machine kind, small setting, as given in the issue.
+    private const double ReferenceSeconds = 7.6;
+    private const double ReferencePeakGb = 6.1;
+
+    public sealed record Result(string Setting, string Device, double FirstStepSeconds, double SecondsPerStep, double PeakRssGb);
+
+    public static int Run(CommandLineArguments args, TextWriter output)
+    {
+        string? child = args.String("child");
+        string settings = args.String("settings") ?? "small";
+        int steps = args.Int("steps", 4);
+        int classes = args.Int("classes", 14), width = args.Int("base-channels", 16);
+        string mode = args.String("mode") ?? "guidednet";
+        var compute = new ComputeOptions { Device = args.String("device") ?? "auto", Threads = args.Int("threads", 0), AllowTf32 = args.Flag("tf32") };
+        args.EnsureAllUsed();
+        compute.Validate();
+        if (steps < 1) throw new UsageException("--steps must be at least 1");
+
+        if (child is not null)
+        {
+            output.WriteLine(JsonSerializer.Serialize(Measure(child, steps, classes, width, mode, compute)));
+            return 0;
+        }
+        output.WriteLine($"machine: {Environment.ProcessorCount} cores, {BenchCommand.MachineDescription()}; {mode}, {classes} classes, width {width}");
+        output.WriteLine();
+        output.WriteLine("| setting | device | first step s | s / step | peak RSS GB | vs reference |");
+        output.WriteLine("|---|---|---:|---:|---:|---|");
+        foreach (string setting in settings.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var childArgs = new List<string> { "bench", "train", "--child", setting, "--steps", steps.ToString(CultureInfo.InvariantCulture),
+                "--classes", classes.ToString(CultureInfo.InvariantCulture), "--base-channels", width.ToString(CultureInfo.InvariantCulture),
+                "--mode", mode, "--device", compute.Device, "--threads", compute.Threads.ToString(CultureInfo.InvariantCulture) };
+            if (compute.AllowTf32) childArgs.Add("--tf32");
+            var r = BenchCommand.RunChild<Result>(childArgs);
+            string comparison = setting == "small" && mode == "guidednet" && classes == 14 && width == 16
+                ? FormattableString.Invariant($"{r.SecondsPerStep / ReferenceSeconds:F2}x time, {r.PeakRssGb / ReferencePeakGb:F2}x RSS")
+                : "";
+            output.WriteLine(FormattableString.Invariant(
+                $"| {r.Setting} | {r.Device} | {r.FirstStepSeconds:F2} | {r.SecondsPerStep:F2} | {r.PeakRssGb:F2} | {comparison} |"));
+        }
+        output.WriteLine();
+        output.WriteLine($"reference (authors' code, PyTorch 1.13 CPU, 2 threads, small setting): {ReferenceSeconds} s/step, {ReferencePeakGb} GB peak RSS");
+        return 0;
+    }
+
+    private static Result Measure(string setting, int steps, int classes, int width, string mode, ComputeOptions compute)
+    {
+        var (patch, batch, labeledBatch) = setting switch
+        {
+            "small" => (new[] { 32, 64, 64 }, 4, 2),
+            "paper" => (new[] { 64, 128, 128 }, 8, 4),
+            _ => throw new UsageException($"unknown setting '{setting}' (small, paper)"),
+        };
+        var trainingMode = mode switch
+        {
+            "guidednet" => TrainingMode.GuidedNet,
+            "cps" => TrainingMode.Cps,
+            "supervised" => TrainingMode.Supervised,
+            _ => throw new UsageException($"unknown mode '{mode}'"),
+        };
+        if (trainingMode == TrainingMode.Supervised) batch = labeledBatch;
+        var device = TorchRuntime.Configure(compute);
+        // Phantoms a little larger than the patch, in the model grid already.
+        var generator = new PhantomGenerator(new PhantomOptions { Classes = Math.Min(classes, 14), Size = (patch[2] + 8, patch[1] + 8, patch[0] + 4) });
+        TrainingCase Case(int seed)
+        {
+            var (image, label) = generator.Generate(seed);
+            var normalized = image.Voxels.Select(v => (v - 40f) / 100f).ToArray();
+            return new TrainingCase($"p{seed}", image.SizeZ, image.SizeY, image.SizeX, normalized, label.Voxels.Select(v => (byte)v).ToArray());
+        }
+        var labeled = Enumerable.Range(0, 2).Select(Case).ToList();
+        var unlabeled = Enumerable.Range(2, 2).Select(s => Case(s).WithoutLabels()).ToList();
+        var data = TrainingData.InMemory(classes, labeled, unlabeled, Array.Empty<TrainingCase>());
+        var options = new TrainingOptions
+        {
+            Mode = trainingMode, Iterations = steps + 1, Patch = patch, BatchSize = batch, LabeledBatchSize = labeledBatch,
+            BaseChannels = width, ValidationFraction = 0, CheckpointEvery = int.MaxValue, ValidateEvery = int.MaxValue,
+        };
+        string folder = Path.Combine(Path.GetTempPath(), "guidednet-bench-train-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var trainer = new Trainer(options, data, device, folder, new Dictionary<int, string>());
+            trainer.Run(resume: false);
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "training.json")));
+            var seconds = doc.RootElement.GetProperty("history").GetProperty("iterations").EnumerateArray()
+                .Select(e => e.GetProperty("seconds").GetDouble()).ToList();
+            double first = seconds[0];
+            double perStep = (seconds[^1] - seconds[0]) / (seconds.Count - 1);
+            return new Result(setting, TorchRuntime.Describe(device), first, perStep, BenchCommand.PeakRssBytes() / 1e9);
+        }
+        finally
+        {
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+}
