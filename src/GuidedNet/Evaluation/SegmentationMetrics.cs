@@ -49,7 +49,7 @@ public static class SegmentationMetrics
         double[] truthToPred = SurfaceDistances(t, p, grid, spacing);
         var pooled = predToTruth.Concat(truthToPred).ToArray();
         Array.Sort(pooled);
-        double hd95 = Percentile(pooled, 95);
+        double hd95 = Imaging.Statistics.Percentile(pooled, 95);
         double hd = Math.Max(predToTruth.Max(), truthToPred.Max());
         double asd = predToTruth.Average();
         double assd = (asd + truthToPred.Average()) / 2;
@@ -74,15 +74,6 @@ public static class SegmentationMetrics
             var (z, y, x) = grid.Coordinates(i);
             return Math.Sqrt(squared[((long)(z - box.Z0) * h + (y - box.Y0)) * w + (x - box.X0)]);
         }).ToArray();
-    }
-
-    /// <summary>NumPy's default percentile: linear interpolation between order statistics.</summary>
-    public static double Percentile(double[] sorted, double percent)
-    {
-        double rank = percent / 100 * (sorted.Length - 1);
-        int lo = (int)Math.Floor(rank);
-        int hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (rank - lo) * (sorted[hi] - sorted[lo]);
     }
 
     private readonly record struct Grid(int Depth, int Height, int Width)

@@ -54,15 +54,6 @@ public sealed record IntensityNormalization(double ClipLow, double ClipHigh, dou
         samples.Sort();
         double mean = samples.Average(v => (double)v);
         double variance = samples.Sum(v => (v - mean) * (v - mean)) / samples.Count;
-        return new IntensityNormalization(Percentile(samples, 0.5), Percentile(samples, 99.5), mean, Math.Sqrt(variance));
-    }
-
-    /// <summary>Percentile with linear interpolation between order statistics (NumPy's default).</summary>
-    public static double Percentile(IReadOnlyList<float> sorted, double percent)
-    {
-        double rank = percent / 100 * (sorted.Count - 1);
-        int lo = (int)Math.Floor(rank);
-        int hi = Math.Min(lo + 1, sorted.Count - 1);
-        return sorted[lo] + (rank - lo) * (sorted[hi] - sorted[lo]);
+        return new IntensityNormalization(Statistics.Percentile(samples, 0.5), Statistics.Percentile(samples, 99.5), mean, Math.Sqrt(variance));
     }
 }

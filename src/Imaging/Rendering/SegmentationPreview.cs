@@ -1,5 +1,4 @@
 using GuidedNet.Imaging.Geometry;
-using GuidedNet.Imaging.Preprocessing;
 
 namespace GuidedNet.Imaging.Rendering;
 
@@ -30,8 +29,8 @@ public static class SegmentationPreview
         var seg = orientation.Apply(mask);
 
         var sorted = Subsample(img.Voxels);
-        float lo = (float)IntensityNormalization.Percentile(sorted, 0.5);
-        float hi = (float)IntensityNormalization.Percentile(sorted, 99.5);
+        float lo = (float)Statistics.Percentile(sorted, 0.5);
+        float hi = (float)Statistics.Percentile(sorted, 99.5);
         if (hi <= lo) hi = lo + 1;
 
         var s = img.Spacing;
