@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job, for now the inference core end to end (the Azurite pipeline builds on it):
-# the authors' released weights segment the authors' sliding-window test volume through the
-# `guidednet` command line, reproducing their labels, then the same scan goes through the
-# FLARE22 preprocessing with Gaussian weighting, and both are scored.
+# The main job, for now the method end to end on the command line (the Azurite pipeline builds
+# on it): the authors' released weights segment the authors' sliding-window test volume,
+# reproducing their labels; the same scan goes through the FLARE22 preprocessing with Gaussian
+# weighting and TTA; then a small GuidedNet is trained on synthetic phantoms with 3 labeled
+# cases, predicts the test scans and is scored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ref="${GUIDEDNET_REFERENCE:-$(cd .. && pwd)/shared/reference}"
@@ -27,5 +28,15 @@ guidednet predict --model "$ref/unet_gmm_k14.pth" --input "$out/scans" --output 
   --preset flare22 --patch 16,32,32 --overlap 0.5 --gaussian --tta --device "${DEVICE:-auto}" --preview
 guidednet evaluate --pred "$out/flare22" --truth "$out/truth"
 
+echo; echo "== semi-supervised training: phantoms, 3 labeled + 9 unlabeled cases, a small network on the CPU"
+guidednet synth --out "$out/phantoms" --cases 14 --labeled 14 --test 2 --classes 4 --size 48,48,24 --seed 5
+guidednet train --dataset "$out/phantoms" --out "$out/training" --labeled 3 --val-fraction 0.15 --iterations 120 \
+  --patch 16,32,32 --batch 4 --labeled-batch 2 --base-channels 8 --rampup-iterations 60 --validate-every 40 \
+  --checkpoint-every 40 --device "${DEVICE:-auto}" --cache "$out/cache"
+guidednet predict --model "$out/training/model.guidednet" --input "$out/phantoms/imagesTs" --output "$out/training/test" \
+  --device "${DEVICE:-auto}" --preview
+guidednet evaluate --pred "$out/training/test" --truth "$out/phantoms/labelsTs" --labels "$out/phantoms/dataset.json"
+
 echo
-echo "Results: $out/raw and $out/flare22 hold <case>.nii.gz masks, <case>.png previews, metrics.json and metrics.csv"
+echo "Results: $out/raw and $out/flare22 hold <case>.nii.gz masks, <case>.png previews, metrics.json and metrics.csv;"
+echo "$out/training holds the trained model (model.guidednet), training.json, curves.png and the test predictions"
