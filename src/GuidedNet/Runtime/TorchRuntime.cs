@@ -32,6 +32,7 @@ public static class TorchRuntime
     public static Device Configure(ComputeOptions options)
     {
         options.Validate();
+        NativeAllocator.KeepLargeBlocksOnHeap();
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         set_num_threads(threads);
         var device = ResolveDevice(options.Device);

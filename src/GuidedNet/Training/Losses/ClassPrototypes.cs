@@ -26,10 +26,11 @@ public sealed class ClassPrototypes
 
     /// <param name="features">[B, C, D, H, W] of the labeled samples</param>
     /// <param name="labels">[B, D, H, W]</param>
-    public static ClassPrototypes Compute(Tensor features, Tensor labels, int numClasses)
+    /// <param name="oneHot">one-hot labels [B, K, V] when the caller has them already</param>
+    public static ClassPrototypes Compute(Tensor features, Tensor labels, int numClasses, Tensor? oneHot = null)
     {
         long b = features.shape[0], c = features.shape[1];
-        var oneHot = LabelEncoding.OneHot(labels, numClasses);            // [B, K, V]
+        oneHot ??= LabelEncoding.OneHot(labels, numClasses);              // [B, K, V]
         var counts = oneHot.sum(2);                                         // [B, K]
         var presence = oneHot.amax(new long[] { 2 });                       // [B, K]
         var sums = matmul(oneHot, features.reshape(b, c, -1).transpose(1, 2)); // [B, K, C]

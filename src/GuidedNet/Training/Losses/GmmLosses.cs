@@ -13,11 +13,11 @@ public static class GmmLosses
     /// L2 = the same with BCE(onehot(y), r), over voxels whose label is a valid class.
     /// The separation loss is added by the caller. probabilities/responses [B, K, D, H, W], presence [B, K], labels [B, D, H, W].
     /// </summary>
-    public static Tensor Labeled(Tensor probabilities, Tensor responses, Tensor presence, Tensor labels)
+    public static Tensor Labeled(Tensor probabilities, Tensor responses, Tensor presence, Tensor labels, Tensor? oneHot = null)
     {
-        long b = probabilities.shape[0], k = probabilities.shape[1];
+        long k = probabilities.shape[1];
         var l1 = PresenceWeightedBce(responses, probabilities, presence).mean();
-        var target = LabelEncoding.OneHot(labels, (int)k).reshape(probabilities.shape);
+        var target = (oneHot ?? LabelEncoding.OneHot(labels, (int)k)).reshape(probabilities.shape);
         var l2PerVoxel = PresenceWeightedBce(target, responses, presence);           // [B, D, H, W]
         var valid = labels < k;
         var l2 = l2PerVoxel.masked_select(valid).mean();

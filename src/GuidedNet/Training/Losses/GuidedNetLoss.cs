@@ -81,14 +81,16 @@ public sealed class GuidedNetLoss
         var l = TensorIndex.Slice(0, labeled);
         var u = TensorIndex.Slice(labeled, batch);
         var y = labels[l];
-
-        var (sup1, ce1, dice1) = SupervisedLoss.Compute(logits1[l], y);
-        var (sup2, ce2, dice2) = SupervisedLoss.Compute(logits2[l], y);
-
+        // Shared by every term of both networks: [L, K, V] one-hot labels and the softmaxes.
+        var oneHot = LabelEncoding.OneHot(y, NumClasses);
         var soft1 = logits1.softmax(1);
         var soft2 = logits2.softmax(1);
-        var (gmm1, gmm1U, p1, r1, r1U) = Gmm(soft1, features1, y, l, u);
-        var (gmm2, gmm2U, p2, r2, r2U) = Gmm(soft2, features2, y, l, u);
+
+        var (sup1, ce1, dice1) = SupervisedLoss.Compute(logits1[l], y, soft1[l], oneHot);
+        var (sup2, ce2, dice2) = SupervisedLoss.Compute(logits2[l], y, soft2[l], oneHot);
+
+        var (gmm1, gmm1U, p1, r1, r1U) = Gmm(soft1, features1, y, oneHot, l, u);
+        var (gmm2, gmm2U, p2, r2, r2U) = Gmm(soft2, features2, y, oneHot, l, u);
 
         double w = Schedules.ConsistencyWeight(iteration, Consistency, RampupIterations);
         var cons = CgmmConsistency.Compute(r1, r2, w);
@@ -113,11 +115,11 @@ public sealed class GuidedNetLoss
 
     /// <summary>Labeled GMM loss (+ separation) and unlabeled GMM loss of one network.</summary>
     private (Tensor Labeled, Tensor Unlabeled, ClassPrototypes Prototypes, Tensor Responses, Tensor ResponsesUnlabeled) Gmm(
-        Tensor probabilities, Tensor features, Tensor labels, TensorIndex l, TensorIndex u)
+        Tensor probabilities, Tensor features, Tensor labels, Tensor oneHot, TensorIndex l, TensorIndex u)
     {
-        var prototypes = ClassPrototypes.Compute(features[l], labels, NumClasses);
+        var prototypes = ClassPrototypes.Compute(features[l], labels, NumClasses, oneHot);
         var responses = CgmmResponses.Labeled(features[l], prototypes.Prototypes, prototypes.Presence);
-        var labeledLoss = GmmLosses.Labeled(probabilities[l], responses, prototypes.Presence, labels) + prototypes.SeparationLoss;
+        var labeledLoss = GmmLosses.Labeled(probabilities[l], responses, prototypes.Presence, labels, oneHot) + prototypes.SeparationLoss;
         var responsesU = CgmmResponses.Unlabeled(features[u], prototypes.Prototypes);
         var unlabeledLoss = GmmLosses.Unlabeled(probabilities[u], responsesU, prototypes.Presence);
         return (labeledLoss, unlabeledLoss, prototypes, responses, responsesU);

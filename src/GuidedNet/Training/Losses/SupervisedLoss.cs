@@ -11,19 +11,23 @@ public static class SupervisedLoss
 {
     /// <param name="logits">[B, K, D, H, W]</param>
     /// <param name="labels">[B, D, H, W] int64</param>
-    public static (Tensor Total, Tensor CrossEntropy, Tensor Dice) Compute(Tensor logits, Tensor labels)
+    /// <param name="probabilities">softmax(logits) when the caller has it already</param>
+    /// <param name="oneHot">one-hot labels [B, K, V] when the caller has them already</param>
+    public static (Tensor Total, Tensor CrossEntropy, Tensor Dice) Compute(Tensor logits, Tensor labels,
+        Tensor? probabilities = null, Tensor? oneHot = null)
     {
         int k = (int)logits.shape[1];
         var ce = nn.functional.cross_entropy(logits, labels);
-        var dice = SoftDice(logits.softmax(1), labels, k);
+        var dice = SoftDice(probabilities ?? logits.softmax(1), oneHot ?? LabelEncoding.OneHot(labels, k), k);
         return (0.5 * (ce + dice), ce, dice);
     }
 
-    public static Tensor SoftDice(Tensor probabilities, Tensor labels, int numClasses)
+    /// <param name="oneHot">[B, K, V]</param>
+    public static Tensor SoftDice(Tensor probabilities, Tensor oneHot, int numClasses)
     {
         long b = probabilities.shape[0];
         var p = probabilities.reshape(b, numClasses, -1).transpose(0, 1).reshape(numClasses, -1); // [K, B·V]
-        var t = LabelEncoding.OneHot(labels, numClasses).transpose(0, 1).reshape(numClasses, -1);
+        var t = oneHot.transpose(0, 1).reshape(numClasses, -1);
         var intersect = (p * t).sum(1);
         var denominator = (p * p).sum(1) + (t * t).sum(1);
         return (1 - (2 * intersect + 1e-5) / (denominator + 1e-5)).mean();
