@@ -37,9 +37,6 @@ public sealed class Volume
     public long VoxelCount => (long)SizeX * SizeY * SizeZ;
     public Vector3d Spacing => Affine.Spacing;
 
-    /// <summary>Shape as (D, H, W) = (z, y, x), the order arrays and patches are given in.</summary>
-    public (int D, int H, int W) ShapeZyx => (SizeZ, SizeY, SizeX);
-
     public float this[int x, int y, int z]
     {
         get => Voxels[x + (long)SizeX * (y + (long)SizeY * z)];

@@ -14,7 +14,6 @@ public sealed class SegmentationResult
     public float[]? Scores { get; init; }
 
     public required int Windows { get; init; }
-    public required TimeSpan Elapsed { get; init; }
 }
 
 /// <summary>
@@ -101,7 +100,7 @@ public sealed class SlidingWindowPredictor
                 finalizedUpTo = nextStart;
             }
         }
-        return new SegmentationResult { Labels = labels, Scores = scores, Windows = total, Elapsed = clock.Elapsed };
+        return new SegmentationResult { Labels = labels, Scores = scores, Windows = total };
     }
 
     /// <summary>0, s, 2s, … with the last start clamped to size − patch (the reference's tiling).</summary>

@@ -12,16 +12,14 @@ namespace GuidedNet.Models;
 /// <summary>A network ready for prediction together with the metadata that says how to feed it.</summary>
 public sealed class LoadedModel : IDisposable
 {
-    public LoadedModel(UNet3D network, ModelMetadata metadata, string source)
+    public LoadedModel(UNet3D network, ModelMetadata metadata)
     {
         Network = network;
         Metadata = metadata;
-        Source = source;
     }
 
     public UNet3D Network { get; }
     public ModelMetadata Metadata { get; }
-    public string Source { get; }
 
     /// <summary>The preprocessing the metadata describes.</summary>
     public PreprocessingPlan Plan()
@@ -86,7 +84,7 @@ public static class ModelFile
         if (presetOverride is not null) metadata = metadata with { Preset = presetOverride };
         network.to(device);
         network.eval();
-        return new LoadedModel(network, metadata, path);
+        return new LoadedModel(network, metadata);
     }
 
     private static (ModelMetadata, UNet3D) LoadPyTorchStateDict(string path)

@@ -25,8 +25,6 @@ public sealed class Affine
     /// <summary>Millimetres per voxel step along i, j, k: the norms of the first three columns.</summary>
     public Vector3d Spacing => new(ColumnNorm(0), ColumnNorm(1), ColumnNorm(2));
 
-    public Vector3d Origin => new(_m[0, 3], _m[1, 3], _m[2, 3]);
-
     private double ColumnNorm(int c) => Math.Sqrt(_m[0, c] * _m[0, c] + _m[1, c] * _m[1, c] + _m[2, c] * _m[2, c]);
 
     public Vector3d Apply(double i, double j, double k) => new(
@@ -46,8 +44,6 @@ public sealed class Affine
             }
         return new Affine(r);
     }
-
-    public double[,] ToArray() => (double[,])_m.Clone();
 
     public bool ApproximatelyEquals(Affine other, double tolerance)
     {

@@ -61,16 +61,6 @@ public sealed class NiftiHeader
 
     public string MagicText => Encoding.ASCII.GetString(Magic).TrimEnd('\0');
 
-    public string Description
-    {
-        get => Encoding.ASCII.GetString(Descrip).TrimEnd('\0');
-        set
-        {
-            Array.Clear(Descrip);
-            Encoding.ASCII.GetBytes(value.Length > 79 ? value[..79] : value).CopyTo(Descrip, 0);
-        }
-    }
-
     public NiftiHeader Clone()
     {
         var copy = (NiftiHeader)MemberwiseClone();
