@@ -141,6 +141,9 @@ public class CliTests
 
     [Theory]
     [InlineData("predict --model m.pth --input x --output y --patch 10,32,32", "multiples of 16")]
+    [InlineData("predict --model m.pth --input x --output y --patch 16,a,32", "three positive integers")]
+    [InlineData("convert --input a.npy --output b.nii --spacing 2.5,-1,1", "three positive numbers")]
+    [InlineData("predict --model m.pth --input x --output y --threads 1.5", "expects an integer")]
     [InlineData("predict --model m.pth --input x --output y --stride 8,8,8 --overlap 0.5", "not both")]
     [InlineData("predict --model m.pth --input x --output y --raw --tta", "--raw")]
     [InlineData("predict --model m.pth --input x --output y --devise cpu", "--devise")]

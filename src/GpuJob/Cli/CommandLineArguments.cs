@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Globalization;
 
 namespace GuidedNet.GpuJob.Cli;
@@ -56,33 +57,33 @@ public sealed class CommandLineArguments
 
     public string Required(string name) => String(name) ?? throw new UsageException($"--{name} is required");
 
-    public int Int(string name, int fallback)
+    public int Int(string name, int fallback) => Number(name, fallback, NumberStyles.Integer, "an integer");
+
+    public double Double(string name, double fallback) => Number(name, fallback, NumberStyles.Float, "a number");
+
+    /// <summary>Three comma-separated positive integers, e.g. <c>64,160,160</c> (D,H,W).</summary>
+    public int[]? Triple(string name) => PositiveTriple<int>(name, NumberStyles.Integer, "integers");
+
+    /// <summary>Three comma-separated positive numbers, e.g. a spacing <c>2.5,0.8,0.8</c> (D,H,W).</summary>
+    public double[]? DoubleTriple(string name) => PositiveTriple<double>(name, NumberStyles.Float, "numbers");
+
+    private T Number<T>(string name, T fallback, NumberStyles style, string what) where T : struct, INumber<T>
     {
         string? s = String(name);
         if (s is null) return fallback;
-        return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
-            ? v
-            : throw new UsageException($"--{name} expects an integer, got '{s}'");
+        return T.TryParse(s, style, CultureInfo.InvariantCulture, out T v) ? v : throw new UsageException($"--{name} expects {what}, got '{s}'");
     }
 
-    public double Double(string name, double fallback)
-    {
-        string? s = String(name);
-        if (s is null) return fallback;
-        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
-            ? v
-            : throw new UsageException($"--{name} expects a number, got '{s}'");
-    }
-
-    /// <summary>Three comma-separated integers, e.g. <c>64,160,160</c> (D,H,W).</summary>
-    public int[]? Triple(string name)
+    private T[]? PositiveTriple<T>(string name, NumberStyles style, string what) where T : struct, INumber<T>
     {
         string? s = String(name);
         if (s is null) return null;
-        var parts = s.Split(',', StringSplitOptions.TrimEntries);
-        if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v <= 0))
-            throw new UsageException($"--{name} expects three positive integers D,H,W, got '{s}'");
-        return parts.Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        var values = s.Split(',', StringSplitOptions.TrimEntries)
+            .Select(p => T.TryParse(p, style, CultureInfo.InvariantCulture, out T v) && v > T.Zero ? v : (T?)null)
+            .ToArray();
+        if (values.Length != 3 || values.Any(v => v is null))
+            throw new UsageException($"--{name} expects three positive {what} D,H,W, got '{s}'");
+        return values.Select(v => v!.Value).ToArray();
     }
 
     /// <summary>Fails on options no command read.</summary>

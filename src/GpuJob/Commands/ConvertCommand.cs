@@ -26,11 +26,7 @@ public static class ConvertCommand
     {
         string input = args.Required("input");
         string outPath = args.Required("output");
-        double[] spacing = (args.String("spacing") ?? "1,1,1").Split(',').Select(s =>
-            double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v) && v > 0
-                ? v
-                : throw new UsageException($"--spacing expects three positive numbers D,H,W, got '{args.String("spacing")}'")).ToArray();
-        if (spacing.Length != 3) throw new UsageException("--spacing expects three numbers D,H,W");
+        double[] spacing = args.DoubleTriple("spacing") ?? new[] { 1.0, 1.0, 1.0 };
         bool labels = args.Flag("labels");
         args.EnsureAllUsed();
 
