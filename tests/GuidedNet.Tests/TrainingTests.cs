@@ -49,6 +49,27 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
     }
 
     [Fact]
+    public void Plan_is_computed_once_and_reused_from_the_cache()
+    {
+        var dataset = MsdDataset.Open(fixture.Dataset);
+        string cache = fixture.Folder.File("plan-cache");
+        var first = TrainingData.Prepare(dataset, Tiny(), cache);
+        var plans = Directory.GetFiles(Path.Combine(cache, "plans"), "*.json");
+        Assert.Single(plans);
+        // A cached plan is what planning produced, including the statistics from the labeled foreground.
+        string json = TrainingData.PlanJson(first.Plan);
+        Assert.Equal(json, File.ReadAllText(plans[0]));
+        Assert.Equal(json, TrainingData.PlanJson(TrainingData.PlanFromJson(json)));
+        Assert.NotNull(first.Plan.Normalization);
+        var second = TrainingData.Prepare(dataset, Tiny(), cache);
+        Assert.Equal(json, TrainingData.PlanJson(second.Plan));
+        Assert.Equal(first.Labeled[0].Image, second.Labeled[0].Image);
+        // Another split is another plan.
+        TrainingData.Prepare(dataset, Tiny() with { LabeledCases = 2 }, cache);
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(cache, "plans"), "*.json").Length);
+    }
+
+    [Fact]
     public void Sampler_keeps_images_and_labels_aligned_pads_small_volumes_and_repeats_per_iteration()
     {
         // Image value = label value, so any misalignment between the two would show.

@@ -85,8 +85,8 @@ public sealed class TrainingData
     {
         var split = DatasetSplit.Create(dataset, options);
         int numClasses = options.NumClasses ?? (dataset.LabelNames.Count > 0 ? dataset.LabelNames.Keys.Max() + 1 : 0);
-        var plan = BuildPlan(dataset, split, options, ref numClasses);
-        string fingerprint = Fingerprint(plan);
+        var plan = CachedPlan(dataset, split, options, cacheFolder, ref numClasses);
+        string fingerprint = Hash(PlanJson(plan));
         string folder = Path.Combine(cacheFolder, fingerprint);
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "plan.json"), PlanJson(plan));
@@ -104,6 +104,30 @@ public sealed class TrainingData
         var unlabeled = split.Unlabeled.Select(c => Load(c).WithoutLabels()).ToList();
         var validation = split.Validation.Select(Load).ToList();
         return new TrainingData(plan, numClasses, labeled, unlabeled, validation, split);
+    }
+
+    /// <summary>
+    /// The plan for this split, computed once: planning reads every labeled case (statistics) and
+    /// every header (spacing), so the result is kept under a key of the preset, class count and the
+    /// split's files (names, sizes, modification times) and reused while none of them changes.
+    /// </summary>
+    private static PreprocessingPlan CachedPlan(MsdDataset dataset, DatasetSplit split, TrainingOptions options, string cacheFolder, ref int numClasses)
+    {
+        var files = split.Labeled.SelectMany(c => new[] { c.ImagePath, c.LabelPath! }).Concat(split.Unlabeled.Select(c => c.ImagePath))
+            .Select(f => new FileInfo(f)).Select(f => $"{f.FullName}|{f.Length}|{f.LastWriteTimeUtc.Ticks}");
+        string key = Hash(string.Join("\n", new[] { options.Preset, numClasses.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(files)));
+        string path = Path.Combine(cacheFolder, "plans", key + ".json");
+        if (File.Exists(path))
+        {
+            var cached = PlanFromJson(File.ReadAllText(path));
+            numClasses = cached.NumClasses ?? numClasses;
+            return cached;
+        }
+        var plan = BuildPlan(dataset, split, options, ref numClasses) with { NumClasses = numClasses };
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path + ".partial", PlanJson(plan));
+        File.Move(path + ".partial", path, overwrite: true);
+        return plan;
     }
 
     private static PreprocessingPlan BuildPlan(MsdDataset dataset, DatasetSplit split, TrainingOptions options, ref int numClasses)
@@ -163,6 +187,27 @@ public sealed class TrainingData
         normalization = plan.Normalization is { } n ? new[] { n.ClipLow, n.ClipHigh, n.Mean, n.StandardDeviation } : null,
     }, new JsonSerializerOptions { WriteIndented = true });
 
-    private static string Fingerprint(PreprocessingPlan plan) =>
-        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(PlanJson(plan))))[..12].ToLowerInvariant();
+    /// <summary>The inverse of <see cref="PlanJson"/>.</summary>
+    public static PreprocessingPlan PlanFromJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement;
+        double[]? Numbers(string name) => r.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.Array
+            ? e.EnumerateArray().Select(x => x.GetDouble()).ToArray()
+            : null;
+        var spacing = Numbers("spacing");
+        var normalization = Numbers("normalization");
+        return new PreprocessingPlan
+        {
+            Name = r.GetProperty("name").GetString()!,
+            NumClasses = r.TryGetProperty("numClasses", out var k) && k.ValueKind == JsonValueKind.Number ? k.GetInt32() : null,
+            ReorientToCanonical = r.GetProperty("reorient").GetBoolean(),
+            TargetSpacing = spacing is null ? null : new Vector3d(spacing[0], spacing[1], spacing[2]),
+            ImageInterpolation = Enum.Parse<Interpolation>(r.GetProperty("interpolation").GetString()!),
+            Normalization = normalization is null ? null : new IntensityNormalization(normalization[0], normalization[1], normalization[2], normalization[3]),
+        };
+    }
+
+    private static string Hash(string text) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12].ToLowerInvariant();
 }
