@@ -28,14 +28,14 @@ public static class EvaluateCommand
 
         var names = labelsFile is null ? new Dictionary<int, string>() : Data.MsdDataset.ReadLabels(labelsFile);
         var truthFiles = CaseFiles.Find(truthDir);
-        var predictions = CaseFiles.Find(predDir).ToDictionary(CaseFiles.CaseName);
-        var missing = truthFiles.Select(CaseFiles.CaseName).Where(c => !predictions.ContainsKey(c)).ToList();
+        var predictions = CaseFiles.Find(predDir).ToDictionary(Data.MsdDataset.CaseName);
+        var missing = truthFiles.Select(Data.MsdDataset.CaseName).Where(c => !predictions.ContainsKey(c)).ToList();
         if (missing.Count > 0) throw new UsageException($"no prediction in {predDir} for: {string.Join(", ", missing)}");
 
         var cases = new List<CaseMetrics>();
         foreach (string truthFile in truthFiles)
         {
-            string name = CaseFiles.CaseName(truthFile);
+            string name = Data.MsdDataset.CaseName(truthFile);
             var truth = NiftiReader.Read(truthFile);
             var pred = NiftiReader.Read(predictions[name]);
             if (!truth.SameGrid(pred))

@@ -83,7 +83,7 @@ public static class PredictCommand
         int failures = 0;
         foreach (string file in files)
         {
-            string name = CaseFiles.CaseName(file);
+            string name = Data.MsdDataset.CaseName(file);
             var clock = Stopwatch.StartNew();
             try
             {

@@ -49,7 +49,7 @@ public sealed class MsdDataset
 
     private static List<DatasetCase> Cases(string images, string labels) =>
         Directory.EnumerateFiles(images)
-            .Where(f => f.EndsWith(".nii.gz", StringComparison.Ordinal) || f.EndsWith(".nii", StringComparison.Ordinal))
+            .Where(IsNifti)
             .OrderBy(f => f, StringComparer.Ordinal)
             .Select(f =>
             {
@@ -59,11 +59,14 @@ public sealed class MsdDataset
             })
             .ToList();
 
-    /// <summary><c>case_0000.nii.gz</c> → <c>case</c>.</summary>
+    public static bool IsNifti(string path) =>
+        path.EndsWith(".nii", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary><c>case_0000.nii.gz</c> → <c>case</c>: the channel suffix is dropped as nnU-Net does.</summary>
     public static string CaseName(string path)
     {
         string name = Path.GetFileName(path);
-        name = name.EndsWith(".nii.gz", StringComparison.Ordinal) ? name[..^7] : name.EndsWith(".nii", StringComparison.Ordinal) ? name[..^4] : name;
+        name = name.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase) ? name[..^7] : name.EndsWith(".nii", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name;
         if (name.Length > 5 && name[^5] == '_' && name[^4..].All(char.IsDigit)) name = name[..^5];
         return name;
     }
