@@ -59,17 +59,10 @@ public sealed class MsdDataset
             })
             .ToList();
 
-    public static bool IsNifti(string path) =>
-        path.EndsWith(".nii", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase);
+    public static bool IsNifti(string path) => NiftiFileNames.IsNifti(path);
 
     /// <summary><c>case_0000.nii.gz</c> → <c>case</c>: the channel suffix is dropped as nnU-Net does.</summary>
-    public static string CaseName(string path)
-    {
-        string name = Path.GetFileName(path);
-        name = name.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase) ? name[..^7] : name.EndsWith(".nii", StringComparison.OrdinalIgnoreCase) ? name[..^4] : name;
-        if (name.Length > 5 && name[^5] == '_' && name[^4..].All(char.IsDigit)) name = name[..^5];
-        return name;
-    }
+    public static string CaseName(string path) => NiftiFileNames.CaseName(path);
 
     /// <summary>Class names from MSD (<c>{"0": "background"}</c>) or nnU-Net v2 (<c>{"background": 0}</c>) labels.</summary>
     public static Dictionary<int, string> ReadLabels(string path)

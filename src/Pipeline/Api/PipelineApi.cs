@@ -1,0 +1,103 @@
+using System.Text.Json;
+using GuidedNet.Pipeline.Activities;
+using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Options;
+using GuidedNet.Pipeline.Orchestrations;
+using GuidedNet.Pipeline.Storage;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+
+namespace GuidedNet.Pipeline.Api;
+
+/// <summary>An HTTP answer independent of the host: status code and a JSON body.</summary>
+public sealed record ApiResult(int StatusCode, object Body)
+{
+    public static ApiResult Error(int status, string message) => new(status, new { error = message });
+}
+
+/// <summary>
+/// The HTTP routes of both hosts (Functions and the local host call these):
+/// <c>POST /api/datasets/{name}/train</c>, <c>GET /api/runs/{id}</c>, <c>POST /api/runs/{id}/cancel</c>.
+/// </summary>
+public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, TimeProvider? clock = null)
+{
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    public async Task<ApiResult> StartTrainingAsync(string dataset, string? body, CancellationToken cancellation = default)
+    {
+        if (!BlobLayout.IsValidName(dataset)) return ApiResult.Error(400, $"'{dataset}' is not a dataset name (letters, digits, '-', '_', '.')");
+        TrainRequest request;
+        try
+        {
+            request = string.IsNullOrWhiteSpace(body) ? new TrainRequest() : JsonSerializer.Deserialize<TrainRequest>(body, PipelineStorage.Json) ?? new TrainRequest();
+            request.Validate();
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            return ApiResult.Error(400, $"request body: {e.Message}");
+        }
+        if (!await storage.ExistsAsync(BlobLayout.DatasetJson(dataset), cancellation))
+            return ApiResult.Error(404, $"{BlobLayout.DatasetJson(dataset)} not found: upload the dataset (MSD / nnU-Net layout) first");
+        string id = await StartTrainingAsync(client, dataset, request, jobs, promotion, _clock.GetUtcNow().UtcDateTime, cancellation);
+        return new ApiResult(202, new { id, dataset, statusUri = $"/api/runs/{id}" });
+    }
+
+    /// <summary>Starts a training run; the version is the start time, which is also the run's id suffix.</summary>
+    public static async Task<string> StartTrainingAsync(DurableTaskClient client, string dataset, TrainRequest request, JobOptions jobs,
+        PromotionOptions promotion, DateTime nowUtc, CancellationToken cancellation = default)
+    {
+        string version = "v" + nowUtc.ToString("yyyyMMdd-HHmmss-fff", System.Globalization.CultureInfo.InvariantCulture);
+        string id = $"train-{dataset}-{version}";
+        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainDataset,
+            new TrainDatasetInput(dataset, version, request, MonitorSettings.From(jobs), promotion.Margin),
+            new StartOrchestrationOptions { InstanceId = id }, cancellation);
+        return id;
+    }
+
+    public async Task<ApiResult> GetRunAsync(string id, CancellationToken cancellation = default)
+    {
+        var run = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellation);
+        if (run is null) return ApiResult.Error(404, $"no run '{id}'");
+        var progress = Read<RunProgress>(run.SerializedCustomStatus);
+        JobStatus? job = progress?.JobId is { } jobId ? await storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(jobId), cancellation) : null;
+        return new ApiResult(200, new
+        {
+            id = run.InstanceId,
+            name = run.Name,
+            state = run.RuntimeStatus.ToString(),
+            createdUtc = run.CreatedAt.UtcDateTime,
+            lastUpdatedUtc = run.LastUpdatedAt.UtcDateTime,
+            elapsedSeconds = (run.LastUpdatedAt - run.CreatedAt).TotalSeconds,
+            progress = new
+            {
+                phase = progress?.Phase,
+                casesDone = progress?.CasesDone,
+                casesTotal = progress?.CasesTotal,
+                quarantined = progress?.Quarantined,
+                job = job is null ? null : new
+                {
+                    job.JobId, job.State, job.Phase, job.Attempt, job.Iteration, job.TotalIterations, job.Losses,
+                    job.ValidationDice, job.ResumedFromIteration, job.HeartbeatUtc, job.Timings,
+                },
+            },
+            output = run.SerializedOutput is { } o ? JsonSerializer.Deserialize<JsonElement>(o) : (JsonElement?)null,
+            error = run.FailureDetails?.ErrorMessage ?? job?.Error,
+        });
+    }
+
+    /// <summary>Stops the run (and its monitor) and asks the worker running its job to stop.</summary>
+    public async Task<ApiResult> CancelRunAsync(string id, CancellationToken cancellation = default)
+    {
+        var run = await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellation);
+        if (run is null) return ApiResult.Error(404, $"no run '{id}'");
+        if (run.IsCompleted) return ApiResult.Error(409, $"run '{id}' already ended ({run.RuntimeStatus})");
+        var progress = Read<RunProgress>(run.SerializedCustomStatus);
+        if (progress?.JobId is { } jobId)
+            await storage.WriteJsonAsync(BlobLayout.JobCancel(jobId), new { jobId, requestedUtc = _clock.GetUtcNow().UtcDateTime, run = id }, cancellation);
+        await client.TerminateInstanceAsync(id, new TerminateInstanceOptions { Output = "cancelled by request", Recursive = true }, cancellation);
+        return new ApiResult(202, new { id, state = "Terminating", job = progress?.JobId });
+    }
+
+    private static T? Read<T>(string? json) where T : class =>
+        string.IsNullOrEmpty(json) ? null : JsonSerializer.Deserialize<T>(json, PipelineStorage.Json);
+}
