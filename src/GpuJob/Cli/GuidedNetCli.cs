@@ -16,6 +16,8 @@ public static class GuidedNetCli
           synth       write a synthetic phantom dataset (tests, demos, experiments)
           convert     a NumPy (z, y, x) volume to NIfTI
           bench       bench predict | bench train: throughput and memory
+          upload      put a dataset or scans into the pipeline's blob storage
+          worker      the GPU job worker: runs training / prediction jobs from the job queue
         run 'guidednet <command> --help' for its options
         """;
 
@@ -52,6 +54,12 @@ public static class GuidedNetCli
                 case "convert":
                     if (WantsHelp(rest)) { output.Write(ConvertCommand.Usage); return 0; }
                     return ConvertCommand.Run(new CommandLineArguments(rest, ConvertCommand.Flags), output);
+                case "upload":
+                    if (WantsHelp(rest)) { output.Write(UploadCommand.Usage); return 0; }
+                    return UploadCommand.Run(new CommandLineArguments(rest, UploadCommand.Flags), output, Cancellation);
+                case "worker":
+                    if (WantsHelp(rest)) { output.Write(WorkerCommand.Usage); return 0; }
+                    return WorkerCommand.Run(new CommandLineArguments(rest, WorkerCommand.Flags), output, Cancellation);
                 case "bench":
                     if (rest.Length > 0 && rest[0] == "train")
                     {

@@ -40,8 +40,8 @@ public static class EvaluateCommand
             var pred = NiftiReader.Read(predictions[name]);
             if (!truth.SameGrid(pred))
                 throw new UsageException($"{predictions[name]}: {pred.SizeX}x{pred.SizeY}x{pred.SizeZ} voxels, but the truth {truthFile} has {truth.SizeX}x{truth.SizeY}x{truth.SizeZ}");
-            int[] p = ToLabels(pred.Voxels, predictions[name]);
-            int[] t = ToLabels(truth.Voxels, truthFile);
+            int[] p = LabelMap.ToLabels(pred.Voxels, predictions[name]);
+            int[] t = LabelMap.ToLabels(truth.Voxels, truthFile);
             var labels = names.Count > 0
                 ? names.Keys.Where(k => k > 0).Order().ToArray()
                 : p.Concat(t).Where(v => v > 0).Distinct().Order().ToArray();
@@ -59,18 +59,5 @@ public static class EvaluateCommand
         output.Write(report.ToTable());
         output.WriteLine($"wrote {Path.Combine(outDir, "metrics.json")} and metrics.csv");
         return 0;
-    }
-
-    private static int[] ToLabels(float[] voxels, string file)
-    {
-        var labels = new int[voxels.Length];
-        for (int i = 0; i < voxels.Length; i++)
-        {
-            float v = voxels[i];
-            if (!(v >= 0) || v != MathF.Round(v) || v > 65535)
-                throw new UsageException($"{file}: voxel {i} has value {v}; a label map holds non-negative integers");
-            labels[i] = (int)v;
-        }
-        return labels;
     }
 }

@@ -40,13 +40,7 @@ public static class TrainCommand
         string? mode = args.String("mode");
         options = options with
         {
-            Mode = mode is null ? options.Mode : mode.ToLowerInvariant() switch
-            {
-                "guidednet" => TrainingMode.GuidedNet,
-                "supervised" => TrainingMode.Supervised,
-                "cps" => TrainingMode.Cps,
-                _ => throw new UsageException($"--mode must be guidednet, supervised or cps, not '{mode}'"),
-            },
+            Mode = mode is null ? options.Mode : ParseMode(mode),
             LabeledCases = args.Has("labeled") ? args.Int("labeled", 0) : null,
             LabeledFraction = args.Has("labeled-fraction") ? args.Double("labeled-fraction", 0) : null,
             ValidationFraction = args.Double("val-fraction", options.ValidationFraction),
@@ -97,6 +91,18 @@ public static class TrainCommand
         }
         output.WriteLine($"done: {result.ModelPath} (best validation mean Dice {result.BestMeanDice?.ToString("F4") ?? "n/a"} at iteration {result.BestIteration})");
         return 0;
+    }
+
+    private static TrainingMode ParseMode(string mode)
+    {
+        try
+        {
+            return TrainingOptions.ParseMode(mode);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("--" + e.Message);
+        }
     }
 
     /// <summary>A progress line every few seconds: iteration, each loss term, lr, it/s, ETA, last validation Dice.</summary>

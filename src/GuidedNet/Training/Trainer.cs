@@ -73,6 +73,9 @@ public sealed class Trainer : IDisposable
 
     public int Iteration => _iteration;
 
+    /// <summary>What training.json records: losses, validations, the best iteration.</summary>
+    public TrainingHistory History => _history;
+
     private UNet3D Initialise(UNet3D network, bool kaiming)
     {
         using (no_grad())

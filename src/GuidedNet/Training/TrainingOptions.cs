@@ -58,6 +58,15 @@ public sealed record TrainingOptions
         _ => throw new ArgumentException($"unknown preset '{preset}' (flare22, amos, auto)"),
     };
 
+    /// <summary><c>guidednet</c> | <c>supervised</c> | <c>cps</c> (the command line's and the pipeline's spelling).</summary>
+    public static TrainingMode ParseMode(string mode) => mode.ToLowerInvariant() switch
+    {
+        "guidednet" => TrainingMode.GuidedNet,
+        "supervised" => TrainingMode.Supervised,
+        "cps" => TrainingMode.Cps,
+        _ => throw new ArgumentException($"mode must be guidednet, supervised or cps, not '{mode}'"),
+    };
+
     public int UnlabeledBatchSize => Mode == TrainingMode.Supervised ? 0 : BatchSize - LabeledBatchSize;
 
     public void Validate()

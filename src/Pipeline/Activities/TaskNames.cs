@@ -9,7 +9,6 @@ public static class TaskNames
 {
     public const string TrainDataset = "TrainDataset";
     public const string SegmentScan = "SegmentScan";
-    public const string MonitorJob = "MonitorJob";
 
     public const string ListDatasetCases = "ListDatasetCases";
     public const string ValidateCases = "ValidateCases";

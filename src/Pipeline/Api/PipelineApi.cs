@@ -88,16 +88,21 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
     /// <summary>Stops the run (and its monitor) and asks the worker running its job to stop.</summary>
     public async Task<ApiResult> CancelRunAsync(string id, CancellationToken cancellation = default)
     {
-        var run = await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellation);
+        var run = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellation);
         if (run is null) return ApiResult.Error(404, $"no run '{id}'");
         if (run.IsCompleted) return ApiResult.Error(409, $"run '{id}' already ended ({run.RuntimeStatus})");
         var progress = Read<RunProgress>(run.SerializedCustomStatus);
-        if (progress?.JobId is { } jobId)
-            await storage.WriteJsonAsync(BlobLayout.JobCancel(jobId), new { jobId, requestedUtc = _clock.GetUtcNow().UtcDateTime, run = id }, cancellation);
         await client.TerminateInstanceAsync(id, new TerminateInstanceOptions { Output = "cancelled by request", Recursive = true }, cancellation);
+        if (progress?.JobId is { } jobId)
+        {
+            await storage.WriteJsonAsync(BlobLayout.JobCancel(jobId), new { jobId, requestedUtc = _clock.GetUtcNow().UtcDateTime, run = id }, cancellation);
+        }
         return new ApiResult(202, new { id, state = "Terminating", job = progress?.JobId });
     }
 
+    // The durable data converter writes PascalCase; read it either way.
+    private static readonly JsonSerializerOptions DurableJson = new(PipelineStorage.Json) { PropertyNameCaseInsensitive = true };
+
     private static T? Read<T>(string? json) where T : class =>
-        string.IsNullOrEmpty(json) ? null : JsonSerializer.Deserialize<T>(json, PipelineStorage.Json);
+        string.IsNullOrEmpty(json) ? null : JsonSerializer.Deserialize<T>(json, DurableJson);
 }

@@ -10,7 +10,6 @@ public static class PipelineTasks
     {
         registry.AddOrchestrator(TaskNames.TrainDataset, typeof(TrainDatasetOrchestrator));
         registry.AddOrchestrator(TaskNames.SegmentScan, typeof(SegmentScanOrchestrator));
-        registry.AddOrchestrator(TaskNames.MonitorJob, typeof(MonitorJobOrchestrator));
         registry.AddActivity(TaskNames.ListDatasetCases, typeof(ListDatasetCasesActivity));
         registry.AddActivity(TaskNames.ValidateCases, typeof(ValidateCasesActivity));
         registry.AddActivity(TaskNames.WriteManifest, typeof(WriteManifestActivity));

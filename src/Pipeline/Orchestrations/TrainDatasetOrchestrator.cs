@@ -5,13 +5,17 @@ using Microsoft.DurableTask;
 
 namespace GuidedNet.Pipeline.Orchestrations;
 
-/// <summary>Input of <see cref="TrainDatasetOrchestrator"/>: the run, and the configuration captured when it started.</summary>
-public sealed record TrainDatasetInput(string Dataset, string Version, TrainRequest Request, MonitorSettings Monitor, double PromotionMargin);
+/// <summary>Where a training run stands once its job is dispatched; carried across continue-as-new.</summary>
+public sealed record TrainingStage(JobMessage Job, string ManifestPath, int CasesTotal, int Cases, int Quarantined);
+
+/// <summary>Input of <see cref="TrainDatasetOrchestrator"/>: the run, the configuration captured when it started, and its stage.</summary>
+public sealed record TrainDatasetInput(string Dataset, string Version, TrainRequest Request, MonitorSettings Monitor, double PromotionMargin,
+    TrainingStage? Stage = null);
 
 /// <summary>
 /// Dataset to model: validate every case in parallel (quarantining the bad), write the versioned
-/// manifest, run one GPU training job under the monitor, then register the model and promote it
-/// when it beats production.
+/// manifest, run one GPU training job and watch it, then register the model and promote it when it
+/// beats production.
 /// </summary>
 public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInput, TrainRunResult>
 {
@@ -20,11 +24,40 @@ public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInpu
 
     public override async Task<TrainRunResult> RunAsync(TaskOrchestrationContext context, TrainDatasetInput input)
     {
-        var retry = MonitorJobOrchestrator.ActivityRetry;
+        var stage = input.Stage;
+        if (stage is null)
+        {
+            stage = await PrepareAsync(context, input);
+            await JobMonitor.DispatchAsync(context, stage.Job);
+        }
+
+        context.SetCustomStatus(new RunProgress("training", stage.Job.JobId, stage.CasesTotal, stage.CasesTotal, stage.Quarantined, stage.Job.Attempt));
+        var (status, job) = await JobMonitor.WatchAsync(context, stage.Job, input.Monitor);
+        if (status is null)
+        {
+            context.ContinueAsNew(input with { Stage = stage with { Job = job } });
+            return null!; // not observed: the run continues as new
+        }
+        if (status.State != JobState.Succeeded)
+            throw new InvalidOperationException($"training job {job.JobId} {status.State.ToString().ToLowerInvariant()}: {status.Error}");
+
+        context.SetCustomStatus(new RunProgress("registering", job.JobId, stage.CasesTotal, stage.CasesTotal, stage.Quarantined, job.Attempt));
+        var registration = await context.CallActivityAsync<ModelRegistration>(TaskNames.RegisterModel,
+            new RegisterModelInput(input.Dataset, input.Version, job.Train!.ModelPrefix, stage.ManifestPath, input.Request, input.Request.PromotionMargin ?? input.PromotionMargin),
+            JobMonitor.ActivityRetry);
+        context.SetCustomStatus(new RunProgress("done", job.JobId, stage.CasesTotal, stage.CasesTotal, stage.Quarantined, job.Attempt));
+        return new TrainRunResult(input.Dataset, input.Version, job.Train.ModelPrefix, stage.Cases, stage.Quarantined,
+            registration.ValidationMeanDice, registration.ProductionMeanDice, registration.Promoted, registration.Decision);
+    }
+
+    /// <summary>Lists and validates the cases (fan-out), writes the manifest; returns the job to run.</summary>
+    private static async Task<TrainingStage> PrepareAsync(TaskOrchestrationContext context, TrainDatasetInput input)
+    {
+        var retry = JobMonitor.ActivityRetry;
         context.SetCustomStatus(new RunProgress("listing"));
         var listing = await context.CallActivityAsync<DatasetListing>(TaskNames.ListDatasetCases, input.Dataset, retry);
 
-        int total = listing.Cases.Count, done = 0;
+        int total = listing.Cases.Count;
         context.SetCustomStatus(new RunProgress("validating", CasesTotal: total, CasesDone: 0));
         var pending = listing.Cases.Chunk(CasesPerBatch)
             .Select(batch => context.CallActivityAsync<CaseCheck[]>(TaskNames.ValidateCases, new ValidateCasesInput(input.Dataset, input.Version, listing.NumClasses, batch), retry))
@@ -35,8 +68,7 @@ public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInpu
             var finished = await Task.WhenAny(pending);
             pending.Remove(finished);
             checks.AddRange(await finished);
-            done = checks.Count;
-            context.SetCustomStatus(new RunProgress("validating", CasesTotal: total, CasesDone: done, Quarantined: checks.Count(c => !c.Accepted)));
+            context.SetCustomStatus(new RunProgress("validating", CasesTotal: total, CasesDone: checks.Count, Quarantined: checks.Count(c => !c.Accepted)));
         }
 
         var accepted = checks.Where(c => c.Accepted).Select(c => c.Name).ToHashSet();
@@ -47,27 +79,13 @@ public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInpu
 
         var manifest = new DatasetManifest(input.Dataset, input.Version, context.CurrentUtcDateTime, listing.NumClasses, cases, quarantined);
         string manifestPath = await context.CallActivityAsync<string>(TaskNames.WriteManifest, manifest, retry);
-
-        string jobId = $"{context.InstanceId}-train";
-        string modelPrefix = BlobLayout.ModelPrefix(input.Dataset, input.Version);
-        var message = new JobMessage
+        var job = new JobMessage
         {
-            JobId = jobId,
+            JobId = $"{context.InstanceId}-train",
             Kind = JobKind.Train,
             OrchestrationId = context.InstanceId,
-            Train = new TrainJob(input.Dataset, input.Version, manifestPath, modelPrefix, input.Request),
+            Train = new TrainJob(input.Dataset, input.Version, manifestPath, BlobLayout.ModelPrefix(input.Dataset, input.Version), input.Request),
         };
-        context.SetCustomStatus(new RunProgress("training", jobId, total, done, quarantined.Count));
-        var status = await context.CallSubOrchestratorAsync<JobStatus>(TaskNames.MonitorJob, new MonitorJobInput(message, input.Monitor),
-            new SubOrchestrationOptions { InstanceId = jobId + "-monitor" });
-        if (status.State != JobState.Succeeded)
-            throw new InvalidOperationException($"training job {jobId} {status.State.ToString().ToLowerInvariant()}: {status.Error}");
-
-        context.SetCustomStatus(new RunProgress("registering", jobId, total, done, quarantined.Count));
-        var registration = await context.CallActivityAsync<ModelRegistration>(TaskNames.RegisterModel,
-            new RegisterModelInput(input.Dataset, input.Version, modelPrefix, manifestPath, input.Request, input.Request.PromotionMargin ?? input.PromotionMargin), retry);
-        context.SetCustomStatus(new RunProgress("done", jobId, total, done, quarantined.Count));
-        return new TrainRunResult(input.Dataset, input.Version, modelPrefix, cases.Count, quarantined.Count,
-            registration.ValidationMeanDice, registration.ProductionMeanDice, registration.Promoted, registration.Decision);
+        return new TrainingStage(job, manifestPath, total, cases.Count, quarantined.Count);
     }
 }

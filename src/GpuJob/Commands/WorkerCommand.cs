@@ -1,0 +1,99 @@
+using GuidedNet.GpuJob.Cli;
+using GuidedNet.GpuJob.Worker;
+using GuidedNet.Pipeline.Options;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Transport;
+using GuidedNet.Runtime;
+using Microsoft.Extensions.Configuration;
+
+namespace GuidedNet.GpuJob.Commands;
+
+/// <summary><c>guidednet worker</c>: the GPU job container's entry point.</summary>
+public static class WorkerCommand
+{
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
+
+    public const string Usage = """
+        guidednet worker [options]
+          Takes job messages (training, prediction) from the job queue and runs them against blob storage.
+          Configuration comes from environment variables (Storage__ConnectionString or Storage__AccountName,
+          Jobs__Transport = StorageQueue | ServiceBus, Jobs__QueueName, Jobs__ServiceBusNamespace,
+          Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Worker__WorkFolder, Worker__Device, ...);
+          these options override them:
+          --storage CONN          storage connection string (Azurite: UseDevelopmentStorage=true or a full string)
+          --transport T           storagequeue | servicebus (default storagequeue)
+          --queue NAME            job queue (default guidednet-jobs)
+          --max-deliveries N      deliveries before a failing message is poisoned (default 3)
+          --visibility SECONDS    message lease, renewed while a job runs (default 60)
+          --work DIR              local scratch folder
+          --device D              auto | cpu | cuda   --threads N
+          --heartbeat SECONDS     status.json interval (default 5, at most 10)
+          --idle-exit SECONDS     exit after this long without messages (default: never)
+          --name NAME             worker name shown in status.json
+        Stops cleanly on SIGTERM / Ctrl+C: a training job checkpoints and its message is released.
+        """;
+
+    public static int Run(CommandLineArguments args, TextWriter output, CancellationToken stop)
+    {
+        var overrides = new Dictionary<string, string?>();
+        void Map(string option, string key)
+        {
+            if (args.String(option) is { } value) overrides[key] = value;
+        }
+        Map("storage", "Storage:ConnectionString");
+        Map("transport", "Jobs:Transport");
+        Map("queue", "Jobs:QueueName");
+        Map("max-deliveries", "Jobs:MaxDeliveryCount");
+        Map("work", "Worker:WorkFolder");
+        Map("device", "Worker:Device");
+        Map("threads", "Worker:Threads");
+        Map("name", "Worker:Name");
+        if (args.String("visibility") is { } v) overrides["Jobs:VisibilityTimeout"] = TimeSpan.FromSeconds(args.Double("visibility", 60)).ToString();
+        if (args.String("heartbeat") is { } h) overrides["Worker:Heartbeat"] = TimeSpan.FromSeconds(args.Double("heartbeat", 5)).ToString();
+        if (args.String("idle-exit") is { } i) overrides["Worker:IdleExit"] = TimeSpan.FromSeconds(args.Double("idle-exit", 0)).ToString();
+        args.EnsureAllUsed();
+
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(overrides).Build();
+        var storageOptions = Bind<StorageOptions>(configuration, StorageOptions.Section);
+        var jobOptions = Bind<JobOptions>(configuration, JobOptions.Section);
+        var workerOptions = Bind<WorkerOptions>(configuration, WorkerOptions.Section);
+        try
+        {
+            storageOptions.Validate();
+            jobOptions.Validate();
+            workerOptions.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads });
+        var storage = PipelineStorage.Create(storageOptions);
+        output.WriteLine($"worker {workerOptions.Name}: {jobOptions.Transport} queue '{jobOptions.QueueName}', device {TorchRuntime.Describe(device)}, work folder {workerOptions.WorkFolder}");
+        return RunAsync(storage, jobOptions, storageOptions, workerOptions, device, output, stop).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(PipelineStorage storage, JobOptions jobs, StorageOptions storageOptions, WorkerOptions options,
+        TorchSharp.torch.Device device, TextWriter output, CancellationToken stop)
+    {
+        await storage.EnsureContainersAsync(stop);
+        await using var worker = new JobWorker(storage, JobQueue.Create(jobs, storageOptions), jobs, options, device, output);
+        await worker.RunAsync(stop);
+        return 0;
+    }
+
+    private static T Bind<T>(IConfiguration configuration, string section) where T : new()
+    {
+        var options = new T();
+        try
+        {
+            configuration.GetSection(section).Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UsageException($"configuration section {section}: {e.Message}");
+        }
+        return options;
+    }
+}

@@ -1,0 +1,87 @@
+using GuidedNet.Pipeline.Contracts;
+
+namespace GuidedNet.GpuJob.Worker;
+
+/// <summary>
+/// The running job's progress, written by the job on its thread and read by the heartbeat loop;
+/// <see cref="Apply"/> turns it into the next status.json.
+/// </summary>
+public sealed class JobProgress
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<string, double> _timings = new();
+    private string _phase = "starting";
+    private DateTime _phaseStarted = DateTime.UtcNow;
+    private int? _iteration, _total, _resumedFrom;
+    private Dictionary<string, double>? _losses;
+    private double? _validationDice;
+    private string? _checkpoint;
+
+    public void Phase(string phase)
+    {
+        lock (_gate)
+        {
+            CloseTiming();
+            _phase = phase;
+            _phaseStarted = DateTime.UtcNow;
+        }
+    }
+
+    public void Training(int iteration, int total, IReadOnlyDictionary<string, double> losses, double? validationDice)
+    {
+        lock (_gate)
+        {
+            _iteration = iteration;
+            _total = total;
+            _losses = new Dictionary<string, double>(losses);
+            _validationDice = validationDice;
+        }
+    }
+
+    public void Resumed(int iteration)
+    {
+        lock (_gate) _resumedFrom = iteration;
+    }
+
+    public void Checkpoint(string path)
+    {
+        lock (_gate) _checkpoint = path;
+    }
+
+    public void AddTiming(string name, double seconds)
+    {
+        lock (_gate) _timings[name] = _timings.GetValueOrDefault(name) + seconds;
+    }
+
+    public Dictionary<string, double> Timings()
+    {
+        lock (_gate)
+        {
+            CloseTiming();
+            _phaseStarted = DateTime.UtcNow;
+            return new Dictionary<string, double>(_timings);
+        }
+    }
+
+    public JobStatus Apply(JobStatus status)
+    {
+        lock (_gate)
+            return status with
+            {
+                Phase = _phase,
+                Iteration = _iteration ?? status.Iteration,
+                TotalIterations = _total ?? status.TotalIterations,
+                Losses = _losses ?? status.Losses,
+                ValidationDice = _validationDice ?? status.ValidationDice,
+                ResumedFromIteration = _resumedFrom ?? status.ResumedFromIteration,
+                LastCheckpoint = _checkpoint ?? status.LastCheckpoint,
+            };
+    }
+
+    // Time in the phase so far is added to the phase's total when the phase changes or timings are read.
+    private void CloseTiming()
+    {
+        double seconds = (DateTime.UtcNow - _phaseStarted).TotalSeconds;
+        if (_phase != "starting") _timings[_phase] = _timings.GetValueOrDefault(_phase) + seconds;
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using GuidedNet.Evaluation;
+using GuidedNet.Imaging;
+using GuidedNet.Imaging.Nifti;
+using GuidedNet.Imaging.Rendering;
+using GuidedNet.Inference;
+using GuidedNet.Models;
+using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Storage;
+using TorchSharp;
+
+namespace GuidedNet.GpuJob.Worker;
+
+/// <summary>
+/// Runs a prediction job: the model stays loaded across messages (reloaded only when a job names
+/// another one); the mask (in the scan's own geometry), the preview and then report.json are
+/// uploaded under their final names — report.json last, as the mark of a complete result.
+/// </summary>
+public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, string workFolder, TextWriter log) : IDisposable
+{
+    private string? _modelPath;
+    private LoadedModel? _model;
+    private CasePredictor? _predictor;
+
+    public async Task<string[]> RunAsync(JobMessage message, JobProgress progress, CancellationToken cancellation)
+    {
+        var job = message.Predict ?? throw new InvalidDataException($"job {message.JobId}: a predict job without its predict section");
+        using var temp = new TempFolder();
+        var clock = Stopwatch.StartNew();
+
+        progress.Phase("downloading");
+        await LoadModelAsync(job.ModelPath, cancellation);
+        string scanFile = temp.File("scan" + (job.ScanPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii"));
+        await storage.DownloadFileAsync(job.ScanPath, scanFile, cancellation);
+        var scan = NiftiReader.Read(scanFile);
+        Volume? truth = null;
+        if (job.LabelPath is not null)
+        {
+            string labelFile = temp.File("label.nii.gz");
+            await storage.DownloadFileAsync(job.LabelPath, labelFile, cancellation);
+            truth = NiftiReader.Read(labelFile);
+        }
+
+        progress.Phase("predicting");
+        var prediction = _predictor!.Predict(scan, job.ScanPath, null, cancellation);
+        progress.AddTiming("preprocess", prediction.Preprocessing.TotalSeconds);
+        progress.AddTiming("model", prediction.Model.TotalSeconds);
+        progress.AddTiming("restore", prediction.Restoring.TotalSeconds);
+
+        progress.Phase("metrics");
+        var organs = Organs(prediction.Mask, truth, job.LabelPath);
+
+        progress.Phase("uploading");
+        string maskName = $"{job.Case}_seg.nii.gz", previewName = "preview.png";
+        string maskFile = temp.File(maskName), previewFile = temp.File(previewName);
+        NiftiWriter.Write(maskFile, prediction.Mask, NiftiDataType.UInt8);
+        SegmentationPreview.Write(previewFile, scan, prediction.Mask);
+        await storage.UploadFileAsync(job.ResultPrefix + maskName, maskFile, cancellation);
+        await storage.UploadFileAsync(job.ResultPrefix + previewName, previewFile, cancellation);
+
+        var timings = progress.Timings();
+        timings["total"] = clock.Elapsed.TotalSeconds;
+        var labeled = organs.Where(o => o.Dice.HasValue).ToList();
+        var report = new ScanReport
+        {
+            Project = job.Project,
+            Case = job.Case,
+            Model = job.ModelPath,
+            ModelVersion = job.ModelVersion,
+            Mask = job.ResultPrefix + maskName,
+            Preview = job.ResultPrefix + previewName,
+            Size = new[] { scan.SizeX, scan.SizeY, scan.SizeZ },
+            SpacingMm = new[] { scan.Spacing.X, scan.Spacing.Y, scan.Spacing.Z },
+            Organs = organs,
+            MeanDice = labeled.Count > 0 ? labeled.Average(o => o.Dice!.Value) : null,
+            TimingsSeconds = timings,
+            CreatedUtc = DateTime.UtcNow,
+            JobId = message.JobId,
+        };
+        string reportPath = BlobLayout.Report(job.ResultPrefix);
+        await storage.WriteJsonAsync(reportPath, report, cancellation);
+        log.WriteLine($"{message.JobId}: {job.Case} segmented in {clock.Elapsed.TotalSeconds:F1} s (model {prediction.Model.TotalSeconds:F1} s)" +
+                      (report.MeanDice is { } d ? $", mean Dice {d:F4}" : ""));
+        return new[] { job.ResultPrefix + maskName, job.ResultPrefix + previewName, reportPath };
+    }
+
+    private async Task LoadModelAsync(string modelPath, CancellationToken cancellation)
+    {
+        if (_modelPath == modelPath && _model is not null) return;
+        string local = Path.Combine(workFolder, "models", modelPath.Replace('/', '_'));
+        if (!File.Exists(local)) await storage.DownloadFileAsync(modelPath, local, cancellation);
+        _model?.Dispose();
+        _model = ModelFile.Load(local, device);
+        _predictor = new CasePredictor(_model, device, new SlidingWindowOptions { Patch = _model.Metadata.Patch, Gaussian = true }, _model.Plan());
+        _modelPath = modelPath;
+        log.WriteLine($"model {modelPath} loaded: {_model.Metadata.NumClasses} classes, width {_model.Metadata.BaseChannels}");
+    }
+
+    /// <summary>Volume of each organ in the mask; with ground truth, its Dice, HD95 and ASD (MedPy's definitions).</summary>
+    private List<OrganReport> Organs(Volume mask, Volume? truth, string? truthPath)
+    {
+        var names = _model!.Metadata.ClassNames;
+        int classes = _model.Metadata.NumClasses;
+        var s = mask.Spacing;
+        double voxelMl = s.X * s.Y * s.Z / 1000.0;
+        int[] predicted = LabelMap.ToLabels(mask.Voxels, "mask");
+        var counts = new long[classes];
+        foreach (int v in predicted) if (v < classes) counts[v]++;
+        IReadOnlyList<ClassMetrics>? metrics = null;
+        if (truth is not null)
+        {
+            if (!truth.SameGrid(mask))
+                throw new InvalidDataException($"{truthPath}: {truth.SizeX}x{truth.SizeY}x{truth.SizeZ} voxels, but the scan has {mask.SizeX}x{mask.SizeY}x{mask.SizeZ}");
+            metrics = SegmentationMetrics.Compute(predicted, LabelMap.ToLabels(truth.Voxels, truthPath!), mask.SizeZ, mask.SizeY, mask.SizeX,
+                (s.Z, s.Y, s.X), Enumerable.Range(1, classes - 1));
+        }
+        return Enumerable.Range(1, classes - 1).Select(k =>
+        {
+            var m = metrics?.FirstOrDefault(x => x.Label == k);
+            return new OrganReport(k, names is not null && k < names.Length ? names[k] : $"class_{k}", counts[k] * voxelMl, counts[k],
+                m is { Absent: false } ? m.Dice : null, m is { Absent: false } ? m.Hd95 : null, m is { Absent: false } ? m.Asd : null);
+        }).ToList();
+    }
+
+    public void Dispose() => _model?.Dispose();
+}

@@ -1,0 +1,32 @@
+namespace GuidedNet.GpuJob.Worker;
+
+/// <summary>The worker's own settings (section <c>Worker</c>; environment <c>Worker__Name</c> etc.).</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Worker";
+
+    /// <summary>Shown in status.json; defaults to host name and process id.</summary>
+    public string Name { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>Local scratch space for downloads, preprocessing caches and checkpoints.</summary>
+    public string WorkFolder { get; set; } = Path.Combine(Path.GetTempPath(), "guidednet-worker");
+
+    public string Device { get; set; } = "auto";
+    public int Threads { get; set; }
+
+    /// <summary>How often status.json is rewritten while a job runs (the issue asks for at most 10 s).</summary>
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Exit after this long without messages (Container Apps jobs: one replica per burst); zero waits forever.</summary>
+    public TimeSpan IdleExit { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Wait between empty receives.</summary>
+    public TimeSpan EmptyPoll { get; set; } = TimeSpan.FromSeconds(1);
+
+    public void Validate()
+    {
+        if (Heartbeat <= TimeSpan.Zero || Heartbeat > TimeSpan.FromSeconds(10)) throw new ArgumentException($"{Section}:Heartbeat must be within (0, 10 s]");
+        if (IdleExit < TimeSpan.Zero) throw new ArgumentException($"{Section}:IdleExit must not be negative");
+        if (string.IsNullOrWhiteSpace(WorkFolder)) throw new ArgumentException($"{Section}:WorkFolder is empty");
+    }
+}

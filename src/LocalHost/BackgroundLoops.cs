@@ -1,0 +1,58 @@
+using GuidedNet.Pipeline.Options;
+using GuidedNet.Pipeline.Scheduling;
+using Microsoft.Extensions.Options;
+
+namespace GuidedNet.LocalHost;
+
+/// <summary>Polls the drop zone: the workstation's stand-in for the Functions blob trigger.</summary>
+public sealed class DropZonePoller(DropZone dropZone, IOptions<ScheduleOptions> schedule, ILogger<DropZonePoller> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(schedule.Value.DropZonePoll);
+        do
+        {
+            try
+            {
+                foreach (string id in await dropZone.PollAsync(stop))
+                    log.LogInformation("scan dropped: started run {RunId}", id);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogWarning("drop-zone poll failed: {Error}", e.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stop).AsTask().ContinueWith(t => !t.IsCanceled && t.Result));
+    }
+}
+
+/// <summary>Runs <see cref="RetrainPlanner"/> on the NCRONTAB schedule, as the Functions timer trigger does.</summary>
+public sealed class RetrainTimer(RetrainPlanner planner, IOptions<ScheduleOptions> schedule, TimeProvider clock, ILogger<RetrainTimer> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        var cron = schedule.Value.RetrainSchedule();
+        while (!stop.IsCancellationRequested)
+        {
+            var now = clock.GetUtcNow().UtcDateTime;
+            var next = cron.GetNextOccurrence(now);
+            try
+            {
+                await Task.Delay(next - now, clock, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                var started = await planner.RunAsync(stop);
+                log.LogInformation("scheduled retraining at {Time:O}: {Count} run(s) started {Runs}", next, started.Count, string.Join(", ", started));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogWarning("scheduled retraining failed: {Error}", e.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using DurableTask.AzureStorage;
+using DurableTask.Core;
+using GuidedNet.Pipeline.Options;
+
+namespace GuidedNet.LocalHost;
+
+/// <summary>
+/// The durable backend of the workstation: Azure Storage (Azurite) tables, queues and blobs under
+/// the task hub's name — the provider Durable Functions uses by default, so state survives restarts.
+/// </summary>
+public static class DurableBackend
+{
+    public static async Task<AzureStorageOrchestrationService> CreateAsync(StorageOptions storage, LocalHostOptions host, ILoggerFactory loggers)
+    {
+        if (storage.ConnectionString is not { Length: > 0 } connection)
+            throw new ArgumentException("the local host needs Storage:ConnectionString (Azurite)");
+        var service = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+        {
+            TaskHubName = host.TaskHub,
+            StorageAccountClientProvider = new StorageAccountClientProvider(connection),
+            LoggerFactory = loggers,
+            CustomMessageTypeBinder = new ProtobufTagsTypeBinder(),
+            PartitionCount = 1,
+            // Short polling and leases: a workstation wants seconds of latency, and a restarted host
+            // must take its partition back quickly.
+            MaxQueuePollingInterval = TimeSpan.FromSeconds(1),
+            LeaseInterval = TimeSpan.FromSeconds(10),
+            LeaseRenewInterval = TimeSpan.FromSeconds(3),
+            LeaseAcquireInterval = TimeSpan.FromSeconds(2),
+            PartitionTableOperationTimeout = TimeSpan.FromSeconds(10),
+            MaxConcurrentTaskActivityWorkItems = 8,
+            MaxConcurrentTaskOrchestrationWorkItems = 8,
+        });
+        await service.CreateIfNotExistsAsync();
+        return service;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Net;
+using DurableTask.Core;
+using GuidedNet.LocalHost;
+using GuidedNet.Pipeline.Api;
+using GuidedNet.Pipeline.Options;
+using GuidedNet.Pipeline.Orchestrations;
+using GuidedNet.Pipeline.Scheduling;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Transport;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing.Sidecar.Grpc;
+using Microsoft.DurableTask.Worker;
+using Microsoft.Extensions.Options;
+
+// guidednet-local: the pipeline on a workstation. Same orchestrators, activities and HTTP routes
+// as the Functions app; the durable backend is Azure Storage on Azurite behind the durabletask gRPC
+// sidecar; the drop zone is polled; a worker process can run beside it.
+var builder = WebApplication.CreateBuilder(args);
+builder.Logging.AddFilter("DurableTask", LogLevel.Warning).AddFilter("Microsoft.DurableTask", LogLevel.Warning)
+    .AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning);
+
+T Bind<T>(string section, Action<T> validate) where T : class, new()
+{
+    var options = builder.Configuration.GetSection(section).Get<T>() ?? new T();
+    validate(options);
+    builder.Services.AddSingleton(options);
+    builder.Services.AddSingleton<IOptions<T>>(Options.Create(options));
+    return options;
+}
+LocalHostOptions host;
+StorageOptions storageOptions;
+JobOptions jobOptions;
+PromotionOptions promotion;
+try
+{
+    host = Bind<LocalHostOptions>(LocalHostOptions.Section, o => o.Validate());
+    storageOptions = Bind<StorageOptions>(StorageOptions.Section, o => o.Validate());
+    jobOptions = Bind<JobOptions>(JobOptions.Section, o => o.Validate());
+    promotion = Bind<PromotionOptions>(PromotionOptions.Section, o => o.Validate());
+    Bind<ScheduleOptions>(ScheduleOptions.Section, o => o.Validate());
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: configuration: {e.Message}");
+    return 2;
+}
+
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.Listen(IPAddress.Loopback, host.ApiPort, o => o.Protocols = HttpProtocols.Http1);
+    kestrel.Listen(IPAddress.Loopback, host.EffectiveGrpcPort, o => o.Protocols = HttpProtocols.Http2);
+});
+
+using var startupLogs = LoggerFactory.Create(b => b.AddConsole().SetMinimumLevel(LogLevel.Warning));
+var storage = PipelineStorage.Create(storageOptions);
+await storage.EnsureContainersAsync();
+var backend = await DurableBackend.CreateAsync(storageOptions, host, startupLogs);
+
+builder.Services.AddGrpc();
+builder.Services.AddSingleton<IOrchestrationService>(backend);
+builder.Services.AddSingleton<IOrchestrationServiceClient>(backend);
+builder.Services.AddSingleton<TaskHubGrpcServer>();
+var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.EffectiveGrpcPort}");
+builder.Services.AddDurableTaskWorker(b =>
+{
+    b.UseGrpc(channel);
+    b.AddTasks(r => r.AddPipelineTasks());
+});
+builder.Services.AddDurableTaskClient(b =>
+{
+    b.UseGrpc(channel);
+    b.RegisterDirectly();
+});
+builder.Services.AddSingleton(storage);
+builder.Services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobOptions, storageOptions));
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<PipelineApi>();
+builder.Services.AddSingleton<DropZone>();
+builder.Services.AddSingleton<RetrainPlanner>();
+builder.Services.AddHostedService<DropZonePoller>();
+builder.Services.AddHostedService<RetrainTimer>();
+if (!string.IsNullOrWhiteSpace(host.WorkerCommand)) builder.Services.AddHostedService<LocalWorkerProcess>();
+
+var app = builder.Build();
+app.MapGrpcService<TaskHubGrpcServer>().RequireHost($"*:{host.EffectiveGrpcPort}");
+
+static IResult Answer(ApiResult result) => Results.Json(result.Body, PipelineStorage.Json, statusCode: result.StatusCode);
+var api = app.MapGroup("/api").RequireHost($"*:{host.ApiPort}");
+api.MapPost("/datasets/{name}/train", async (string name, HttpRequest request, PipelineApi pipeline, CancellationToken ct) =>
+    Answer(await pipeline.StartTrainingAsync(name, await new StreamReader(request.Body).ReadToEndAsync(ct), ct)));
+api.MapGet("/runs/{id}", async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.GetRunAsync(id, ct)));
+api.MapPost("/runs/{id}/cancel", async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.CancelRunAsync(id, ct)));
+api.MapPost("/retrain", async (RetrainPlanner planner, CancellationToken ct) => Results.Json(new { started = await planner.RunAsync(ct) }, statusCode: 202));
+api.MapGet("/health", () => Results.Json(new { status = "ok", taskHub = host.TaskHub }));
+
+app.Lifetime.ApplicationStarted.Register(() =>
+    app.Logger.LogInformation("guidednet-local: API http://127.0.0.1:{Api}/api, task hub {Hub}, queue {Queue}", host.ApiPort, host.TaskHub, jobOptions.QueueName));
+await app.RunAsync();
+return 0;
