@@ -1,0 +1,124 @@
+using System.Text.Json;
+using GuidedNet.Imaging.Nifti;
+using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Tests.Infrastructure;
+
+namespace GuidedNet.Pipeline.Tests;
+
+/// <summary>
+/// The product's main path with real processes (guidednet-local on Azurite, guidednet worker):
+/// a dataset becomes a production model, a worse one stays a candidate, dropped scans come back
+/// as masks, reports and summaries exactly once, and the schedule retrains only when there is
+/// something new.
+/// </summary>
+[Collection(PipelineCollection.Name)]
+public sealed class DatasetToModelTests(Azurite azurite)
+{
+    [Fact]
+    public async Task Dataset_becomes_a_production_model_then_scans_are_segmented_once_and_join_the_pool()
+    {
+        await using var pipeline = new PipelineHarness(azurite, "main");
+        const string project = "liver-ct";
+        await pipeline.UploadDatasetAsync(project, cases: 8, labeled: 4, seed: 11);
+        await pipeline.StartHostAsync(withWorker: true);
+
+        // (2) dataset to model: the first model of a dataset is promoted.
+        string first = await pipeline.StartTrainingAsync(project, PipelineHarness.TinyTraining());
+        var run = await pipeline.WaitForRunAsync(first, TimeSpan.FromMinutes(3));
+        Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
+        var output = run.GetProperty("output");
+        Assert.True(output.GetProperty("Promoted").GetBoolean(), output.ToString());
+        Assert.Equal(8, output.GetProperty("Cases").GetInt32());
+        Assert.Equal(0, output.GetProperty("Quarantined").GetInt32());
+        Assert.Equal("done", run.GetProperty("progress").GetProperty("phase").GetString());
+        var job = run.GetProperty("progress").GetProperty("job");
+        Assert.Equal("succeeded", job.GetProperty("state").GetString());
+        Assert.Equal(20, job.GetProperty("iteration").GetInt32());
+        Assert.True(job.GetProperty("losses").GetProperty("total").GetDouble() > 0);
+
+        string version = output.GetProperty("Version").GetString()!;
+        var production = await pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(project));
+        Assert.NotNull(production);
+        Assert.Equal(version, production.Version);
+        foreach (string file in new[] { "model.guidednet", "training.json", "curves.png", "metrics.json", "model-card.md", "registration.json" })
+            Assert.True(await pipeline.Storage.ExistsAsync($"models/{project}/{version}/{file}"), $"models/{project}/{version}/{file} missing");
+        var metrics = await pipeline.Storage.ReadJsonAsync<ModelMetrics>($"models/{project}/{version}/metrics.json");
+        Assert.NotNull(metrics!.ValidationMeanDice);
+        Assert.InRange(metrics.ValidationMeanDice!.Value, 0, 1);
+        Assert.Equal(metrics.ValidationMeanDice, production.ValidationMeanDice);
+        var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(production.ManifestPath);
+        Assert.Equal(8, manifest!.Cases.Count);
+        Assert.Equal(4, manifest.Cases.Count(c => c.LabelPath is not null));
+
+        // (3) the schedule with nothing new: no run.
+        var retrain = await pipeline.Http.PostAsync("api/retrain", null);
+        Assert.Equal(0, JsonDocument.Parse(await retrain.Content.ReadAsStringAsync()).RootElement.GetProperty("started").GetArrayLength());
+
+        // (2) a model that cannot beat production by the margin stays a candidate.
+        string second = await pipeline.StartTrainingAsync(project, PipelineHarness.TinyTraining(margin: 1.0));
+        run = await pipeline.WaitForRunAsync(second, TimeSpan.FromMinutes(3));
+        Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
+        Assert.False(run.GetProperty("output").GetProperty("Promoted").GetBoolean());
+        string candidate = run.GetProperty("output").GetProperty("Version").GetString()!;
+        Assert.NotEqual(version, candidate);
+        Assert.Equal(version, (await pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(project)))!.Version);
+        Assert.True(await pipeline.Storage.ExistsAsync($"models/{project}/{candidate}/model.guidednet"));
+        string card = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync($"models/{project}/{candidate}/model-card.md", 1 << 20));
+        Assert.Contains("candidate", card);
+
+        // (1) drop to mask, with ground truth: mask in the scan's geometry, report with Dice/HD95/ASD, preview, summary.
+        var (image, label) = pipeline.Phantom("patient-007", seed: 501);
+        await pipeline.Storage.UploadFileAsync(BlobLayout.ScanLabel(project, "patient-007"), label);
+        var dropped = DateTime.UtcNow;
+        await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(project, "patient-007.nii.gz"), image);
+        string reportPath = BlobLayout.Report(BlobLayout.ResultPrefix(project, "patient-007"));
+        var report = await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<ScanReport>(reportPath), TimeSpan.FromMinutes(2), "the scan's report");
+        Assert.Equal(version, report.ModelVersion);
+        Assert.Equal(3, report.Organs.Count);
+        Assert.All(report.Organs, o => Assert.True(o.Dice is >= 0 and <= 1, $"{o.Name}: Dice {o.Dice}"));
+        Assert.Contains(report.Organs, o => o.Hd95 is not null && o.Asd is not null);
+        Assert.True(report.MeanDice is > 0, $"mean Dice {report.MeanDice}");
+        var scan = NiftiReader.Read(image);
+        using var temp = new Storage.TempFolder();
+        await pipeline.Storage.DownloadFileAsync(report.Mask, temp.File("mask.nii.gz"));
+        var mask = NiftiReader.Read(temp.File("mask.nii.gz"));
+        Assert.True(mask.SameGrid(scan));
+        Assert.True(mask.Affine.ApproximatelyEquals(scan.Affine, 1e-5));
+        double voxelMl = scan.Spacing.X * scan.Spacing.Y * scan.Spacing.Z / 1000;
+        foreach (var organ in report.Organs)
+            Assert.Equal(mask.Voxels.Count(v => v == organ.Label) * voxelMl, organ.VolumeMl, 6);
+        Assert.True(await pipeline.Storage.ExistsAsync(report.Preview!));
+        var summary = await pipeline.WaitForAsync(async () =>
+            (await pipeline.Storage.ExistsAsync(BlobLayout.Summary(project))) ? await pipeline.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20) : null,
+            TimeSpan.FromSeconds(30), "the project summary");
+        using (var doc = JsonDocument.Parse(summary))
+            Assert.Equal(1, doc.RootElement.GetProperty("cases").GetInt32());
+        string csv = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync(BlobLayout.SummaryCsv(project), 1 << 20));
+        Assert.StartsWith("case,model_version,mean_dice", csv);
+        Assert.Contains("patient-007," + version, csv);
+
+        // The scan joined the dataset's unlabeled pool.
+        Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.TrainingImage(project, "patient-007")));
+
+        // (4) the same scan dropped again: no second run, the result is untouched.
+        var firstReportTime = report.CreatedUtc;
+        await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(project, "patient-007.nii.gz"), image);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var again = await pipeline.Storage.ReadJsonAsync<ScanReport>(reportPath);
+        Assert.Equal(firstReportTime, again!.CreatedUtc);
+        var jobs = await pipeline.Storage.ListFoldersAsync("jobs/");
+        Assert.Single(jobs, j => j.StartsWith($"scan-{project}-patient-007-", StringComparison.Ordinal));
+
+        // (3) the schedule with a new case (the dropped scan): one retraining run, which can be cancelled.
+        retrain = await pipeline.Http.PostAsync("api/retrain", null);
+        var started = JsonDocument.Parse(await retrain.Content.ReadAsStringAsync()).RootElement.GetProperty("started");
+        Assert.Equal(1, started.GetArrayLength());
+        string scheduled = started[0].GetString()!;
+        Assert.StartsWith($"train-{project}-v", scheduled);
+        var cancel = await pipeline.Http.PostAsync($"api/runs/{scheduled}/cancel", null);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, cancel.StatusCode);
+        run = await pipeline.WaitForRunAsync(scheduled, TimeSpan.FromMinutes(1));
+        Assert.Equal("Terminated", run.GetProperty("state").GetString());
+    }
+}

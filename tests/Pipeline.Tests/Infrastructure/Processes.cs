@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using GuidedNet.TestSupport;
+
+namespace GuidedNet.Pipeline.Tests.Infrastructure;
+
+/// <summary>The built programs the tests run as real processes, and process helpers.</summary>
+public static partial class Processes
+{
+    private static string Configuration => AppContext.BaseDirectory.Contains("/Debug/") ? "Debug" : "Release";
+
+    public static string GuidedNet => Output("GpuJob", "guidednet.dll");
+    public static string LocalHost => Output("LocalHost", "guidednet-local.dll");
+
+    private static string Output(string project, string dll)
+    {
+        string path = Path.Combine(Reference.RepositoryRoot, "src", project, "bin", Configuration, "net10.0", "linux-x64", dll);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path}: build the solution first", path);
+    }
+
+    public static void Signal(Process process, int signal)
+    {
+        try
+        {
+            if (!process.HasExited) _ = Kill(process.Id, signal);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
+}
+
+/// <summary>A child process whose output is kept for the test's failure message.</summary>
+public sealed class ChildProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public ChildProcess(string dll, IEnumerable<string> arguments, IDictionary<string, string> environment)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(dll);
+        foreach (string a in arguments) info.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) info.Environment[k] = v;
+        info.Environment["Logging__Console__FormatterName"] = "simple";
+        _process = Process.Start(info)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public bool HasExited => _process.HasExited;
+    public int Id => _process.Id;
+
+    public string Output => string.Join("\n", _lines.TakeLast(200));
+
+    public bool Printed(string text) => _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
+
+    /// <summary>SIGTERM, then wait for a clean exit.</summary>
+    public bool Stop(TimeSpan grace)
+    {
+        Processes.Signal(_process, 15);
+        return _process.WaitForExit((int)grace.TotalMilliseconds);
+    }
+
+    /// <summary>SIGKILL: the process dies without any chance to clean up.</summary>
+    public void KillHard()
+    {
+        Processes.Signal(_process, 9);
+        _process.WaitForExit(10000);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Stop(TimeSpan.FromSeconds(10));
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        _process.Dispose();
+    }
+}
