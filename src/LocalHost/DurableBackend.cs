@@ -21,6 +21,7 @@ public static class DurableBackend
             LoggerFactory = loggers,
             CustomMessageTypeBinder = new ProtobufTagsTypeBinder(),
             PartitionCount = 1,
+            UseTablePartitionManagement = true,
             // Short polling and leases: a workstation wants seconds of latency, and a restarted host
             // must take its partition back quickly.
             MaxQueuePollingInterval = TimeSpan.FromSeconds(1),
@@ -28,6 +29,10 @@ public static class DurableBackend
             LeaseRenewInterval = TimeSpan.FromSeconds(3),
             LeaseAcquireInterval = TimeSpan.FromSeconds(2),
             PartitionTableOperationTimeout = TimeSpan.FromSeconds(10),
+            // A message a stopped host was working on comes back after this long (default 5 min):
+            // a restarted host picks its orchestrations up within half a minute.
+            ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
+            WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
             MaxConcurrentTaskActivityWorkItems = 8,
             MaxConcurrentTaskOrchestrationWorkItems = 8,
         });

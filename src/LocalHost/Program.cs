@@ -58,6 +58,10 @@ var storage = PipelineStorage.Create(storageOptions);
 await storage.EnsureContainersAsync();
 var backend = await DurableBackend.CreateAsync(storageOptions, host, startupLogs);
 
+// The durabletask worker keeps a gRPC stream open to the sidecar in this same process; waiting for
+// it to drain would hold shutdown for the default 30 s. Work in flight is safe to abandon: the
+// backend redelivers it.
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 builder.Services.AddGrpc();
 builder.Services.AddSingleton<IOrchestrationService>(backend);
 builder.Services.AddSingleton<IOrchestrationServiceClient>(backend);
@@ -98,4 +102,6 @@ api.MapGet("/health", () => Results.Json(new { status = "ok", taskHub = host.Tas
 app.Lifetime.ApplicationStarted.Register(() =>
     app.Logger.LogInformation("guidednet-local: API http://127.0.0.1:{Api}/api, task hub {Hub}, queue {Queue}", host.ApiPort, host.TaskHub, jobOptions.QueueName));
 await app.RunAsync();
+// Release the partition lease now, so a restarted host takes over at once.
+await backend.StopAsync(isForced: true).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
 return 0;

@@ -13,12 +13,12 @@ namespace GuidedNet.Pipeline.Tests;
 /// something new.
 /// </summary>
 [Collection(PipelineCollection.Name)]
-public sealed class DatasetToModelTests(Azurite azurite)
+public sealed class DatasetToModelTests
 {
     [Fact]
     public async Task Dataset_becomes_a_production_model_then_scans_are_segmented_once_and_join_the_pool()
     {
-        await using var pipeline = new PipelineHarness(azurite, "main");
+        await using var pipeline = new PipelineHarness("main");
         const string project = "liver-ct";
         await pipeline.UploadDatasetAsync(project, cases: 8, labeled: 4, seed: 11);
         await pipeline.StartHostAsync(withWorker: true);

@@ -80,7 +80,7 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
                     job.ValidationDice, job.ResumedFromIteration, job.HeartbeatUtc, job.Timings,
                 },
             },
-            output = run.SerializedOutput is { } o ? JsonSerializer.Deserialize<JsonElement>(o) : (JsonElement?)null,
+            output = ReadElement(run.SerializedOutput),
             error = run.FailureDetails?.ErrorMessage ?? job?.Error,
         });
     }
@@ -103,6 +103,29 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
     // The durable data converter writes PascalCase; read it either way.
     private static readonly JsonSerializerOptions DurableJson = new(PipelineStorage.Json) { PropertyNameCaseInsensitive = true };
 
-    private static T? Read<T>(string? json) where T : class =>
-        string.IsNullOrEmpty(json) ? null : JsonSerializer.Deserialize<T>(json, DurableJson);
+    private static T? Read<T>(string? json) where T : class
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, DurableJson);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static JsonElement? ReadElement(string? json)
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<JsonElement>(json);
+        }
+        catch (JsonException)
+        {
+            return JsonSerializer.SerializeToElement(json); // a plain string (e.g. a termination reason)
+        }
+    }
 }

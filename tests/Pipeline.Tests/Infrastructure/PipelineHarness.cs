@@ -6,15 +6,15 @@ using GuidedNet.Pipeline.Storage;
 
 namespace GuidedNet.Pipeline.Tests.Infrastructure;
 
-/// <summary>One Azurite for the whole test collection.</summary>
-[CollectionDefinition(Name)]
-public sealed class PipelineCollection : ICollectionFixture<Azurite>
+/// <summary>The pipeline tests run one at a time: each starts several processes on a 2-core machine.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PipelineCollection
 {
     public const string Name = "pipeline";
 }
 
 /// <summary>
-/// One test's pipeline: its own task hub and job queue on the shared Azurite, the real
+/// One test's pipeline: its own Azurite (so no test sees another's drop zone), task hub and job queue, the real
 /// guidednet-local host and guidednet worker processes, an HTTP client for the API and direct
 /// storage access for arranging inputs and checking outputs.
 /// </summary>
@@ -23,12 +23,14 @@ public sealed class PipelineHarness : IAsyncDisposable
     private readonly List<ChildProcess> _processes = new();
     private readonly string _work;
 
-    public PipelineHarness(Azurite azurite, string name)
+    private readonly Azurite _azurite = new();
+
+    public PipelineHarness(string name)
     {
         string suffix = Guid.NewGuid().ToString("N")[..6];
         TaskHub = ("t" + name + suffix).Replace("-", "")[..Math.Min(40, ("t" + name + suffix).Replace("-", "").Length)];
         Queue = $"jobs-{name}-{suffix}".ToLowerInvariant();
-        ConnectionString = azurite.ConnectionString;
+        ConnectionString = _azurite.ConnectionString;
         Storage = PipelineStorage.Create(new StorageOptions { ConnectionString = ConnectionString });
         Storage.EnsureContainersAsync().GetAwaiter().GetResult();
         ApiPort = Azurite.FreePort();
@@ -185,6 +187,7 @@ public sealed class PipelineHarness : IAsyncDisposable
     {
         foreach (var p in _processes) p.Dispose();
         Http.Dispose();
+        _azurite.Dispose();
         try
         {
             Directory.Delete(_work, recursive: true);
