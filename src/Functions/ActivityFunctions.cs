@@ -1,0 +1,61 @@
+using GuidedNet.Pipeline.Activities;
+using GuidedNet.Pipeline.Contracts;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GuidedNet.Functions;
+
+/// <summary>One-line shims: each activity function runs the Pipeline's activity class, built from the app's services.</summary>
+public sealed class ActivityFunctions(IServiceProvider services)
+{
+    [Function(TaskNames.ListDatasetCases)]
+    public Task<DatasetListing> ListDatasetCases([ActivityTrigger] string dataset, FunctionContext context) =>
+        Run<ListDatasetCasesActivity, string, DatasetListing>(TaskNames.ListDatasetCases, dataset, context);
+
+    [Function(TaskNames.ValidateCases)]
+    public Task<CaseCheck[]> ValidateCases([ActivityTrigger] ValidateCasesInput input, FunctionContext context) =>
+        Run<ValidateCasesActivity, ValidateCasesInput, CaseCheck[]>(TaskNames.ValidateCases, input, context);
+
+    [Function(TaskNames.WriteManifest)]
+    public Task<string> WriteManifest([ActivityTrigger] DatasetManifest manifest, FunctionContext context) =>
+        Run<WriteManifestActivity, DatasetManifest, string>(TaskNames.WriteManifest, manifest, context);
+
+    [Function(TaskNames.DispatchJob)]
+    public Task<JobStatus> DispatchJob([ActivityTrigger] JobMessage message, FunctionContext context) =>
+        Run<DispatchJobActivity, JobMessage, JobStatus>(TaskNames.DispatchJob, message, context);
+
+    [Function(TaskNames.ReadJobStatus)]
+    public Task<JobStatus?> ReadJobStatus([ActivityTrigger] string jobId, FunctionContext context) =>
+        Run<ReadJobStatusActivity, string, JobStatus?>(TaskNames.ReadJobStatus, jobId, context);
+
+    [Function(TaskNames.FailJob)]
+    public Task<JobStatus?> FailJob([ActivityTrigger] FailJobInput input, FunctionContext context) =>
+        Run<FailJobActivity, FailJobInput, JobStatus?>(TaskNames.FailJob, input, context);
+
+    [Function(TaskNames.RegisterModel)]
+    public Task<ModelRegistration> RegisterModel([ActivityTrigger] RegisterModelInput input, FunctionContext context) =>
+        Run<RegisterModelActivity, RegisterModelInput, ModelRegistration>(TaskNames.RegisterModel, input, context);
+
+    [Function(TaskNames.ValidateScan)]
+    public Task<ScanCheck> ValidateScan([ActivityTrigger] ScanDrop drop, FunctionContext context) =>
+        Run<ValidateScanActivity, ScanDrop, ScanCheck>(TaskNames.ValidateScan, drop, context);
+
+    [Function(TaskNames.FindProductionModel)]
+    public Task<ProductionModel?> FindProductionModel([ActivityTrigger] string project, FunctionContext context) =>
+        Run<FindProductionModelActivity, string, ProductionModel?>(TaskNames.FindProductionModel, project, context);
+
+    [Function(TaskNames.PublishScanResult)]
+    public Task<int> PublishScanResult([ActivityTrigger] PublishScanInput input, FunctionContext context) =>
+        Run<PublishScanResultActivity, PublishScanInput, int>(TaskNames.PublishScanResult, input, context);
+
+    private Task<TOut> Run<TActivity, TIn, TOut>(string name, TIn input, FunctionContext context) where TActivity : TaskActivity<TIn, TOut> =>
+        services.GetRequiredService<TActivity>().RunAsync(new ShimActivityContext(name, context.InvocationId), input);
+
+    /// <summary>What a class-based activity sees of its invocation when a Functions shim runs it.</summary>
+    private sealed class ShimActivityContext(string name, string instanceId) : TaskActivityContext
+    {
+        public override TaskName Name => name;
+        public override string InstanceId => instanceId;
+    }
+}

@@ -1,0 +1,49 @@
+using GuidedNet.Pipeline.Activities;
+using GuidedNet.Pipeline.Api;
+using GuidedNet.Pipeline.Options;
+using GuidedNet.Pipeline.Scheduling;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Transport;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace GuidedNet.Functions;
+
+/// <summary>The Functions host: configuration bound and validated at start-up, the pipeline's services registered.</summary>
+public static class FunctionsApp
+{
+    public static IHost CreateHost(string[] args) =>
+        new HostBuilder()
+            .ConfigureFunctionsWorkerDefaults()
+            .ConfigureAppConfiguration(c => c.AddCommandLine(args))
+            .ConfigureServices((context, services) => AddPipeline(services, context.Configuration))
+            .Build();
+
+    /// <summary>Binds and validates every options area and registers the pipeline; a bad setting stops start-up with its name.</summary>
+    public static void AddPipeline(IServiceCollection services, IConfiguration configuration)
+    {
+        var storage = Bind<StorageOptions>(configuration, StorageOptions.Section, o => o.Validate());
+        var jobs = Bind<JobOptions>(configuration, JobOptions.Section, o => o.Validate());
+        var promotion = Bind<PromotionOptions>(configuration, PromotionOptions.Section, o => o.Validate());
+        Bind<ScheduleOptions>(configuration, ScheduleOptions.Section, o => o.Validate());
+        services.AddSingleton(storage).AddSingleton(jobs).AddSingleton(promotion);
+        services.AddSingleton(_ => PipelineStorage.Create(storage));
+        services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobs, storage));
+        services.AddSingleton(TimeProvider.System);
+        foreach (var activity in new[]
+                 {
+                     typeof(ListDatasetCasesActivity), typeof(ValidateCasesActivity), typeof(WriteManifestActivity), typeof(DispatchJobActivity),
+                     typeof(ReadJobStatusActivity), typeof(FailJobActivity), typeof(RegisterModelActivity), typeof(ValidateScanActivity),
+                     typeof(FindProductionModelActivity), typeof(PublishScanResultActivity),
+                 })
+            services.AddTransient(activity);
+    }
+
+    private static T Bind<T>(IConfiguration configuration, string section, Action<T> validate) where T : class, new()
+    {
+        var options = configuration.GetSection(section).Get<T>() ?? new T();
+        validate(options);
+        return options;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Net;
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using GuidedNet.Pipeline.Api;
+using GuidedNet.Pipeline.Options;
+using GuidedNet.Pipeline.Scheduling;
+using GuidedNet.Pipeline.Storage;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.Http;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+
+namespace GuidedNet.Functions;
+
+/// <summary>How work starts in Azure: a blob in the drop zone, the retraining schedule, and the HTTP API (function keys).</summary>
+public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, ILogger<TriggerFunctions> log)
+{
+    /// <summary>A scan dropped under scans/incoming/&lt;project&gt;/ (Event Grid delivers it on Flex Consumption).</summary>
+    [Function("ScanDropped")]
+    public async Task ScanDropped(
+        [BlobTrigger("scans/incoming/{project}/{name}", Source = BlobTriggerSource.EventGrid, Connection = "AzureWebJobsStorage")] BlobClient blob,
+        [DurableClient] DurableTaskClient client, CancellationToken cancellation)
+    {
+        var properties = await blob.GetPropertiesAsync(cancellationToken: cancellation);
+        string hash = properties.Value.ContentHash is { Length: > 0 } h ? Convert.ToHexString(h).ToLowerInvariant() : properties.Value.ETag.ToString().Trim('"');
+        string? id = await new DropZone(client, storage, jobs).StartAsync($"{blob.BlobContainerName}/{blob.Name}", hash, cancellation);
+        log.LogInformation("scan {Blob}: {Outcome}", blob.Name, id is null ? "already processed" : $"run {id} started");
+    }
+
+    [Function("ScheduledRetrain")]
+    public async Task ScheduledRetrain([TimerTrigger("%Schedule:Retrain%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellation)
+    {
+        var started = await new RetrainPlanner(client, storage, jobs, promotion).RunAsync(cancellation);
+        log.LogInformation("scheduled retraining: {Count} run(s) started {Runs}", started.Count, string.Join(", ", started));
+    }
+
+    [Function("StartTraining")]
+    public async Task<HttpResponseData> StartTraining(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{name}/train")] HttpRequestData request, string name,
+        [DurableClient] DurableTaskClient client, CancellationToken cancellation) =>
+        await Respond(request, await Api(client).StartTrainingAsync(name, await request.ReadAsStringAsync(), cancellation));
+
+    [Function("GetRun")]
+    public async Task<HttpResponseData> GetRun(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "runs/{id}")] HttpRequestData request, string id,
+        [DurableClient] DurableTaskClient client, CancellationToken cancellation) =>
+        await Respond(request, await Api(client).GetRunAsync(id, cancellation));
+
+    [Function("CancelRun")]
+    public async Task<HttpResponseData> CancelRun(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "runs/{id}/cancel")] HttpRequestData request, string id,
+        [DurableClient] DurableTaskClient client, CancellationToken cancellation) =>
+        await Respond(request, await Api(client).CancelRunAsync(id, cancellation));
+
+    private PipelineApi Api(DurableTaskClient client) => new(client, storage, jobs, promotion);
+
+    private static async Task<HttpResponseData> Respond(HttpRequestData request, ApiResult result)
+    {
+        var response = request.CreateResponse((HttpStatusCode)result.StatusCode);
+        response.Headers.Add("Content-Type", "application/json; charset=utf-8");
+        await response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(result.Body, PipelineStorage.Json));
+        return response;
+    }
+}
