@@ -1,42 +1,98 @@
 #!/usr/bin/env bash
-# The main job, for now the method end to end on the command line (the Azurite pipeline builds
-# on it): the authors' released weights segment the authors' sliding-window test volume,
-# reproducing their labels; the same scan goes through the FLARE22 preprocessing with Gaussian
-# weighting and TTA; then a small GuidedNet is trained on synthetic phantoms with 3 labeled
-# cases, predicts the test scans and is scored.
+# The main job: the whole pipeline on this machine. Azurite (installed through npm when missing)
+# holds the blobs, queues and durable state; guidednet-local runs the orchestrations and the
+# HTTP API on 127.0.0.1 and starts a guidednet worker (CPU, or a local GPU with DEVICE=cuda).
+# A synthetic dataset with 4 labeled cases is uploaded and trained (small width, a few minutes on
+# CPU), two scans are dropped into the drop zone, and their masks, reports and previews come back.
+# Ctrl+C or the end of the demo stops every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ref="${GUIDEDNET_REFERENCE:-$(cd .. && pwd)/shared/reference}"
-[ -f "$ref/unet_gmm_k14.pth" ] || { echo "reference fixtures not found in $ref (set GUIDEDNET_REFERENCE)" >&2; exit 1; }
-out=artifacts/demo
-rm -rf "$out"; mkdir -p "$out/scans" "$out/truth"
-
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-dotnet build src/GpuJob -c Release -nologo -v:q
+demo=artifacts/pipeline-demo
+rm -rf "$demo"; mkdir -p "$demo"
+api_port=${API_PORT:-7071}; blob_port=${BLOB_PORT:-10100}
+project=demo-abdomen
+started=$(date +%s)
+
+azurite=$(bash scripts/azurite.sh)
+echo "== building"
+dotnet build src/LocalHost -c Release -nologo -v:q >/dev/null
+dotnet build src/GpuJob -c Release -nologo -v:q >/dev/null
 guidednet() { dotnet src/GpuJob/bin/Release/net10.0/linux-x64/guidednet.dll "$@"; }
+json() { node -e "const d=JSON.parse(require('fs').readFileSync(0,'utf8')); $1"; }
 
-guidednet convert --input "$ref/sw_volume.npy" --output "$out/scans/demo_0000.nii.gz" --spacing 2.5,1.2225,1.2225
-guidednet convert --input "$ref/sw_labels.npy" --output "$out/truth/demo.nii.gz" --spacing 2.5,1.2225,1.2225 --labels
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo; echo "== stopping"
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do
+    pid=${pids[$i]}
+    # Azurite may need a second SIGTERM; the host stops its worker itself.
+    for _ in 1 2; do kill -TERM "$pid" 2>/dev/null || true; for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT INT TERM
 
-echo; echo "== reference behaviour (--raw): must reproduce the authors' labels exactly"
-guidednet predict --model "$ref/unet_gmm_k14.pth" --input "$out/scans" --output "$out/raw" \
-  --raw --patch 16,32,32 --stride 8,16,16 --device "${DEVICE:-auto}" --preview
-guidednet evaluate --pred "$out/raw" --truth "$out/truth"
+echo "== Azurite on 127.0.0.1:$blob_port-$((blob_port + 2)) (data in $demo/azurite)"
+"$azurite" --silent --skipApiVersionCheck --location "$demo/azurite" \
+  --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
+  --blobPort "$blob_port" --queuePort "$((blob_port + 1))" --tablePort "$((blob_port + 2))" > "$demo/azurite.log" 2>&1 &
+pids+=($!)
+export Storage__ConnectionString="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob_port/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$((blob_port + 1))/devstoreaccount1;TableEndpoint=http://127.0.0.1:$((blob_port + 2))/devstoreaccount1;"
+for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$((blob_port + 2))") 2>/dev/null && break; sleep 0.2; done
 
-echo; echo "== FLARE22 preprocessing, Gaussian weighting, mirroring TTA"
-guidednet predict --model "$ref/unet_gmm_k14.pth" --input "$out/scans" --output "$out/flare22" \
-  --preset flare22 --patch 16,32,32 --overlap 0.5 --gaussian --tta --device "${DEVICE:-auto}" --preview
-guidednet evaluate --pred "$out/flare22" --truth "$out/truth"
+echo "== guidednet-local on http://127.0.0.1:$api_port/api with a ${DEVICE:-auto} worker (log: $demo/host.log)"
+export LocalHost__TaskHub="demo$(date +%H%M%S)" LocalHost__ApiPort="$api_port" \
+  LocalHost__WorkerCommand="dotnet $PWD/src/GpuJob/bin/Release/net10.0/linux-x64/guidednet.dll" \
+  LocalHost__WorkerArguments="--device ${DEVICE:-auto} --work $PWD/$demo/worker" \
+  Jobs__PollInterval=00:00:01 Jobs__QueueName=guidednet-jobs Schedule__DropZonePoll=00:00:01
+dotnet src/LocalHost/bin/Release/net10.0/linux-x64/guidednet-local.dll > "$demo/host.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$api_port/api/health" >/dev/null && break; sleep 0.2; done
 
-echo; echo "== semi-supervised training: phantoms, 3 labeled + 9 unlabeled cases, a small network on the CPU"
-guidednet synth --out "$out/phantoms" --cases 14 --labeled 14 --test 2 --classes 4 --size 48,48,24 --seed 5
-guidednet train --dataset "$out/phantoms" --out "$out/training" --labeled 3 --val-fraction 0.15 --iterations 120 \
-  --patch 16,32,32 --batch 4 --labeled-batch 2 --base-channels 8 --rampup-iterations 60 --validate-every 40 \
-  --checkpoint-every 40 --device "${DEVICE:-auto}" --cache "$out/cache"
-guidednet predict --model "$out/training/model.guidednet" --input "$out/phantoms/imagesTs" --output "$out/training/test" \
-  --device "${DEVICE:-auto}" --preview
-guidednet evaluate --pred "$out/training/test" --truth "$out/phantoms/labelsTs" --labels "$out/phantoms/dataset.json"
+echo "== a synthetic dataset: 14 phantoms, 4 labeled, 4 classes -> datasets/$project"
+guidednet synth --out "$demo/dataset" --cases 14 --labeled 4 --test 2 --classes 4 --size 48,48,24 --seed 5
+guidednet upload --from "$demo/dataset/dataset.json" --to "datasets/$project"
+guidednet upload --from "$demo/dataset/imagesTr" --to "datasets/$project/imagesTr"
+guidednet upload --from "$demo/dataset/labelsTr" --to "datasets/$project/labelsTr"
+
+echo "== POST /api/datasets/$project/train"
+body='{"iterations": 150, "patch": [16, 32, 32], "batch": 4, "labeledBatch": 2, "baseChannels": 8, "rampupIterations": 75, "validateEvery": 50, "checkpointEvery": 50, "validationFraction": 0.25}'
+run=$(curl -sf -X POST "http://127.0.0.1:$api_port/api/datasets/$project/train" -H 'Content-Type: application/json' -d "$body" | json 'console.log(d.id)')
+echo "run $run"
+last=""
+while true; do
+  status=$(curl -sf "http://127.0.0.1:$api_port/api/runs/$run")
+  state=$(echo "$status" | json 'console.log(d.state)')
+  line=$(echo "$status" | json 'const p=d.progress||{}, j=p.job||{}; const l=j.losses||{};
+    console.log(`  ${d.state} | ${p.phase||""} | cases ${p.casesDone??"-"}/${p.casesTotal??"-"} | job ${j.state||"-"} ${j.phase||""} it ${j.iteration??"-"}/${j.totalIterations??"-"}` +
+      (l.total!==undefined ? ` | loss ${l.total.toFixed(4)}` : "") + (j.validationDice!==undefined ? ` | val Dice ${j.validationDice.toFixed(4)}` : ""))')
+  [ "$line" != "$last" ] && echo "$line"; last=$line
+  case "$state" in Completed) break;; Failed|Terminated) echo "training run $state: $status" >&2; exit 1;; esac
+  sleep 4
+done
+echo "$status" | json 'const o=d.output; console.log(`model ${o.ModelPrefix}: validation mean Dice ${o.ValidationMeanDice.toFixed(4)}, ${o.Promoted ? "promoted to production" : "kept as a candidate"} (${o.Decision})`)'
+
+echo "== dropping two scans (with ground truth) into scans/incoming/$project/"
+for c in phantom_ts000 phantom_ts001; do
+  guidednet upload --from "$demo/dataset/labelsTs/$c.nii.gz" --to "scans/labels/$project"
+  guidednet upload --from "$demo/dataset/imagesTs/${c}_0000.nii.gz" --to "scans/incoming/$project"
+done
+for _ in $(seq 1 120); do
+  guidednet download --from "results/$project" --to "$demo/results" >/dev/null
+  [ -f "$demo/results/phantom_ts000/report.json" ] && [ -f "$demo/results/phantom_ts001/report.json" ] && [ -f "$demo/results/summary.csv" ] && break
+  sleep 2
+done
+for c in phantom_ts000 phantom_ts001; do
+  json 'console.log(`${d.case}: model ${d.modelVersion}, mean Dice ${d.meanDice.toFixed(4)} | ` + d.organs.map(o => `${o.name} ${o.volumeMl.toFixed(1)} mL Dice ${o.dice===undefined||o.dice===null ? "-" : o.dice.toFixed(3)}`).join(", ") +
+    ` | queue ${(d.timingsSeconds.queueWait||0).toFixed(2)} s, download ${(d.timingsSeconds.downloading||0).toFixed(2)} s, preprocess ${(d.timingsSeconds.preprocess||0).toFixed(2)} s, model ${(d.timingsSeconds.model||0).toFixed(2)} s, upload ${(d.timingsSeconds.uploading||0).toFixed(2)} s`)' < "$demo/results/$c/report.json"
+done
+guidednet download --from "models/$project" --to "$demo/models" >/dev/null
 
 echo
-echo "Results: $out/raw and $out/flare22 hold <case>.nii.gz masks, <case>.png previews, metrics.json and metrics.csv;"
-echo "$out/training holds the trained model (model.guidednet), training.json, curves.png and the test predictions"
+echo "Done in $(( $(date +%s) - started )) s. Look at:"
+echo "  $demo/results/<case>/   <case>_seg.nii.gz (mask in the scan's geometry), report.json, preview.png"
+echo "  $demo/results/summary.json, summary.csv   the project's batch summary"
+echo "  $demo/models/           production.json, <version>/model.guidednet, training.json, curves.png, model-card.md"
+echo "  $demo/host.log          orchestrations and worker progress; the API: curl http://127.0.0.1:$api_port/api/runs/$run"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian 12 machine: installs the Debian packages whose
-# NIfTI files the tests read, builds, tests, and prints one "N passed, N failed" line.
+# NIfTI files the tests read and Azurite, builds, tests, and prints one "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The pipeline tests start their own Azurite instances (private ports and folders).
+export AZURITE="$(bash scripts/azurite.sh)"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build GuidedNet.Cloud.sln -c Release -nologo -v:q

@@ -17,6 +17,7 @@ public static class GuidedNetCli
           convert     a NumPy (z, y, x) volume to NIfTI
           bench       bench predict | bench train: throughput and memory
           upload      put a dataset or scans into the pipeline's blob storage
+          download    copy results (or any prefix) from the pipeline's blob storage
           worker      the GPU job worker: runs training / prediction jobs from the job queue
         run 'guidednet <command> --help' for its options
         """;
@@ -55,8 +56,11 @@ public static class GuidedNetCli
                     if (WantsHelp(rest)) { output.Write(ConvertCommand.Usage); return 0; }
                     return ConvertCommand.Run(new CommandLineArguments(rest, ConvertCommand.Flags), output);
                 case "upload":
-                    if (WantsHelp(rest)) { output.Write(UploadCommand.Usage); return 0; }
-                    return UploadCommand.Run(new CommandLineArguments(rest, UploadCommand.Flags), output, Cancellation);
+                    if (WantsHelp(rest)) { output.Write(TransferCommands.UploadUsage); return 0; }
+                    return TransferCommands.Upload(new CommandLineArguments(rest, TransferCommands.Flags), output, Cancellation);
+                case "download":
+                    if (WantsHelp(rest)) { output.Write(TransferCommands.DownloadUsage); return 0; }
+                    return TransferCommands.Download(new CommandLineArguments(rest, TransferCommands.Flags), output, Cancellation);
                 case "worker":
                     if (WantsHelp(rest)) { output.Write(WorkerCommand.Usage); return 0; }
                     return WorkerCommand.Run(new CommandLineArguments(rest, WorkerCommand.Flags), output, Cancellation);

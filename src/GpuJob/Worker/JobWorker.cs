@@ -154,6 +154,7 @@ public sealed class JobWorker : IAsyncDisposable
         });
 
         JobState outcome;
+        bool permanent = false;
         string[] outputs = Array.Empty<string>();
         string? error = null;
         try
@@ -178,7 +179,8 @@ public sealed class JobWorker : IAsyncDisposable
         {
             outcome = JobState.Failed;
             error = $"{e.GetType().Name}: {e.Message}";
-            _log.WriteLine($"{message.JobId}: failed: {error}");
+            permanent = e is ArgumentException or InvalidDataException or Imaging.Nifti.NiftiFormatException;
+            _log.WriteLine($"{message.JobId}: failed{(permanent ? " (not retried: the job itself is invalid)" : "")}: {error}");
         }
         heartbeatStop.Cancel();
         await heartbeat;
@@ -204,7 +206,11 @@ public sealed class JobWorker : IAsyncDisposable
                 break;
             default:
                 var failed = final with { Error = error };
-                if (delivery.DeliveryCount >= _jobs.MaxDeliveryCount)
+                if (permanent)
+                {
+                    await PoisonAsync(delivery, statusPath, failed, $"invalid job: {error}");
+                }
+                else if (delivery.DeliveryCount >= _jobs.MaxDeliveryCount)
                 {
                     await PoisonAsync(delivery, statusPath, failed, $"failed on each of {delivery.DeliveryCount} deliveries; last error: {error}");
                 }

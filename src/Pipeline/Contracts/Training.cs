@@ -37,7 +37,8 @@ public sealed record TrainRequest
         Check(LabeledFraction is null or > 0 and <= 1, "labeledFraction must be in (0, 1]");
         Check(ValidationFraction is >= 0 and < 1, "validationFraction must be in [0, 1)");
         Check(Iterations is null or > 0, "iterations must be positive");
-        Check(Patch is null || (Patch.Length == 3 && Patch.All(p => p >= 8)), "patch must be three sizes of at least 8");
+        Check(Patch is null || (Patch.Length == 3 && Patch.All(p => p >= 16 && p % 16 == 0)),
+            "patch must be three positive multiples of 16 (the U-Net halves the resolution four times)");
         Check(Batch is null or > 0 && LabeledBatch is null or > 0, "batch sizes must be positive");
         Check(BaseChannels is null or > 0, "baseChannels must be positive");
         Check(PromotionMargin is null or >= -1 and <= 1, "promotionMargin must be within [-1, 1]");
