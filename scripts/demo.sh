@@ -59,6 +59,7 @@ guidednet upload --from "$demo/dataset/labelsTr" --to "datasets/$project/labelsT
 
 echo "== POST /api/datasets/$project/train"
 body='{"iterations": 150, "patch": [16, 32, 32], "batch": 4, "labeledBatch": 2, "baseChannels": 8, "rampupIterations": 75, "validateEvery": 50, "checkpointEvery": 50, "validationFraction": 0.25}'
+train_started=$(date +%s)
 run=$(curl -sf -X POST "http://127.0.0.1:$api_port/api/datasets/$project/train" -H 'Content-Type: application/json' -d "$body" | json 'console.log(d.id)')
 echo "run $run"
 last=""
@@ -73,6 +74,7 @@ while true; do
   sleep 4
 done
 echo "$status" | json 'const o=d.output; console.log(`model ${o.ModelPrefix}: validation mean Dice ${o.ValidationMeanDice.toFixed(4)}, ${o.Promoted ? "promoted to production" : "kept as a candidate"} (${o.Decision})`)'
+echo "$status" | json "const t=d.progress.job.timings; console.log('training run $(( $(date +%s) - train_started )) s from POST to registration; job: ' + Object.entries(t).map(([k, v]) => k + ' ' + v.toFixed(2) + ' s').join(', '))"
 
 echo "== dropping two scans (with ground truth) into scans/incoming/$project/"
 for c in phantom_ts000 phantom_ts001; do

@@ -6,13 +6,6 @@ using GuidedNet.Pipeline.Storage;
 
 namespace GuidedNet.Pipeline.Tests.Infrastructure;
 
-/// <summary>The pipeline tests run one at a time: each starts several processes on a 2-core machine.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class PipelineCollection
-{
-    public const string Name = "pipeline";
-}
-
 /// <summary>
 /// One test's pipeline: its own Azurite (so no test sees another's drop zone), task hub and job queue, the real
 /// guidednet-local host and guidednet worker processes, an HTTP client for the API and direct
@@ -143,7 +136,7 @@ public sealed class PipelineHarness : IAsyncDisposable
     {
         var response = await Http.PostAsJsonAsync($"api/datasets/{dataset}/train", request);
         string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"POST train: {(int)response.StatusCode} {body}");
+        if (response.StatusCode != System.Net.HttpStatusCode.Accepted) throw new InvalidOperationException($"POST train: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
     }
 
@@ -151,7 +144,7 @@ public sealed class PipelineHarness : IAsyncDisposable
     {
         var response = await Http.GetAsync($"api/runs/{id}");
         string body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"GET run {id}: {(int)response.StatusCode} {body}");
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"GET run {id}: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 

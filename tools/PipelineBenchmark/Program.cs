@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Globalization;
+using GuidedNet.Imaging.Nifti;
+using GuidedNet.Imaging.Synthetic;
+using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Tests.Infrastructure;
+
+// guidednet-pipeline-bench: the orchestration side of the pipeline on this machine, with the real
+// local host on a private Azurite. (1) latency from a scan blob landing to its GPU job being
+// dispatched; (2) the time the train orchestration needs per case to list, validate (fan-out)
+// and register a 100-case dataset before it dispatches the training job. No worker runs: the
+// numbers are the pipeline's own overhead, not model time (scripts/demo.sh prints that split).
+int drops = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
+int cases = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+
+await using var pipeline = new PipelineHarness("bench");
+pipeline.Settings["Schedule__DropZonePoll"] = "00:00:01";
+await pipeline.StartHostAsync(withWorker: false);
+
+// (1) drop → dispatch. A production pointer is all dispatch needs; no worker consumes the job.
+const string project = "latency";
+await pipeline.Storage.WriteJsonAsync(BlobLayout.Production(project), new ProductionModel(project, "v1", "models/latency/v1/model.guidednet", 0.5,
+    "datasets/latency/manifests/v1.json", DateTime.UtcNow, new TrainRequest()));
+var generator = new PhantomGenerator(new PhantomOptions { Classes = 4, Size = (32, 32, 16) });
+var latencies = new List<double>();
+for (int i = 0; i < drops; i++)
+{
+    string file = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}.nii.gz");
+    NiftiWriter.Write(file, generator.Generate(1000 + i).Image, NiftiDataType.Int16);
+    string caseName = $"scan{i:D3}";
+    await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(project, caseName + ".nii.gz"), file);
+    var landed = DateTime.UtcNow;
+    File.Delete(file);
+    var status = await pipeline.WaitForAsync(async () =>
+    {
+        string? job = (await pipeline.Storage.ListFoldersAsync("jobs/")).FirstOrDefault(j => j.StartsWith($"scan-{project}-{caseName}-", StringComparison.Ordinal));
+        return job is null ? null : await pipeline.Storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(job));
+    }, TimeSpan.FromSeconds(60), $"dispatch of {caseName}");
+    latencies.Add((status.QueuedUtc - landed).TotalSeconds);
+    await Task.Delay(Random.Shared.Next(200, 1200)); // land at random points of the poll cycle
+}
+
+// (2) a 100-case dataset: list, validate in parallel batches, write the manifest, dispatch.
+const string dataset = "ingest";
+string folder = Path.Combine(Path.GetTempPath(), "bench-dataset-" + Guid.NewGuid().ToString("N")[..8]);
+new PhantomGenerator(new PhantomOptions { Classes = 4, Size = (24, 24, 12) }).WriteDataset(folder, cases, cases / 5, 0, 3);
+foreach (string file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+    await pipeline.Storage.UploadFileAsync($"datasets/{dataset}/{Path.GetRelativePath(folder, file)}", file);
+Directory.Delete(folder, recursive: true);
+var clock = Stopwatch.StartNew();
+var requested = DateTime.UtcNow;
+string id = await pipeline.StartTrainingAsync(dataset, PipelineHarness.TinyTraining());
+var dispatched = await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(id + "-train")), TimeSpan.FromMinutes(5), "the training dispatch");
+double ingest = (dispatched.QueuedUtc - requested).TotalSeconds;
+var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(((await pipeline.Storage.ListAsync($"datasets/{dataset}/manifests/")).Single()).Path);
+
+var order = latencies.ToList();
+latencies.Sort();
+double Median(List<double> v) => v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+Console.WriteLine();
+Console.WriteLine($"| measure | value | target |");
+Console.WriteLine($"|---|---|---|");
+Console.WriteLine($"| blob landed → job dispatched, median of {drops} | {Median(latencies):F2} s | ≤ 2 s |");
+Console.WriteLine($"| blob landed → job dispatched, max of {drops} | {latencies[^1]:F2} s | |");
+Console.WriteLine($"| ingest {cases} cases (list, validate, manifest, dispatch) | {ingest:F1} s | |");
+Console.WriteLine($"| per case | {1000 * ingest / cases:F0} ms | |");
+Console.WriteLine($"| cases accepted / quarantined | {manifest!.Cases.Count} / {manifest.Quarantined.Count} | |");
+Console.WriteLine($"latencies, in drop order: {string.Join(", ", order.Select(l => l.ToString("F2")))} s");
+Console.WriteLine($"(drop-zone poll 1 s, monitor poll 1 s; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd})");
