@@ -89,9 +89,12 @@ public sealed class DatasetToModelTests
         foreach (var organ in report.Organs)
             Assert.Equal(mask.Voxels.Count(v => v == organ.Label) * voxelMl, organ.VolumeMl, 6);
         Assert.True(await pipeline.Storage.ExistsAsync(report.Preview!));
-        var summary = await pipeline.WaitForAsync(async () =>
-            (await pipeline.Storage.ExistsAsync(BlobLayout.Summary(project))) ? await pipeline.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20) : null,
-            TimeSpan.FromSeconds(30), "the project summary");
+        // The run ends after the summary and the unlabeled pool are updated.
+        string scanRun = (await pipeline.Storage.ListFoldersAsync("jobs/")).Single(j => j.StartsWith($"scan-{project}-patient-007-", StringComparison.Ordinal))[..^"-predict".Length];
+        run = await pipeline.WaitForRunAsync(scanRun, TimeSpan.FromMinutes(1));
+        Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
+        Assert.Equal("segmented", run.GetProperty("output").GetProperty("State").GetString());
+        var summary = await pipeline.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20);
         using (var doc = JsonDocument.Parse(summary))
             Assert.Equal(1, doc.RootElement.GetProperty("cases").GetInt32());
         string csv = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync(BlobLayout.SummaryCsv(project), 1 << 20));

@@ -48,9 +48,13 @@ public static class WorkerCommand
         Map("device", "Worker:Device");
         Map("threads", "Worker:Threads");
         Map("name", "Worker:Name");
-        if (args.String("visibility") is { } v) overrides["Jobs:VisibilityTimeout"] = TimeSpan.FromSeconds(args.Double("visibility", 60)).ToString();
-        if (args.String("heartbeat") is { } h) overrides["Worker:Heartbeat"] = TimeSpan.FromSeconds(args.Double("heartbeat", 5)).ToString();
-        if (args.String("idle-exit") is { } i) overrides["Worker:IdleExit"] = TimeSpan.FromSeconds(args.Double("idle-exit", 0)).ToString();
+        void Seconds(string option, string key)
+        {
+            if (args.Has(option)) overrides[key] = TimeSpan.FromSeconds(args.Double(option, 0)).ToString();
+        }
+        Seconds("visibility", "Jobs:VisibilityTimeout");
+        Seconds("heartbeat", "Worker:Heartbeat");
+        Seconds("idle-exit", "Worker:IdleExit");
         args.EnsureAllUsed();
 
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(overrides).Build();

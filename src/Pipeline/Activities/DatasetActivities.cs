@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Storage;
@@ -15,11 +14,8 @@ public sealed class ListDatasetCasesActivity(PipelineStorage storage) : TaskActi
 {
     public override async Task<DatasetListing> RunAsync(TaskActivityContext context, string dataset)
     {
-        string jsonPath = BlobLayout.DatasetJson(dataset);
-        var bytes = await storage.ExistsAsync(jsonPath)
-            ? await storage.ReadBytesAsync(jsonPath, 1 << 20)
-            : throw new InvalidDataException($"{jsonPath}: missing; a dataset needs dataset.json with its labels");
-        int numClasses = ClassCount(bytes, jsonPath);
+        int numClasses = await DatasetDescription.ReadClassCountAsync(storage, dataset)
+                         ?? throw new InvalidDataException($"{BlobLayout.DatasetJson(dataset)}: missing; a dataset needs dataset.json with its labels");
 
         string prefix = BlobLayout.DatasetPrefix(dataset);
         var images = (await storage.ListAsync(prefix + "imagesTr/")).Select(b => b.Path).ToList();
@@ -35,24 +31,6 @@ public sealed class ListDatasetCasesActivity(PipelineStorage storage) : TaskActi
         cases.AddRange(labels.Select(kv => new CaseRef(kv.Key, "", kv.Value)));
         if (cases.Count == 0) throw new InvalidDataException($"{prefix}imagesTr/: no images");
         return new DatasetListing(dataset, numClasses, cases);
-    }
-
-    private static int ClassCount(byte[] json, string path)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            if (doc.RootElement.TryGetProperty("labels", out var labels) && labels.ValueKind == JsonValueKind.Object)
-            {
-                int count = labels.EnumerateObject().Count();
-                if (count >= 2) return count;
-            }
-            throw new InvalidDataException($"{path}: \"labels\" must name at least background and one class");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e);
-        }
     }
 }
 

@@ -32,22 +32,14 @@ public sealed class ValidateScanActivity(PipelineStorage storage) : TaskActivity
 
         string labelPath = BlobLayout.ScanLabel(drop.Project, drop.Case);
         if (!await storage.ExistsAsync(labelPath)) return new ScanCheck(true, null, null);
-        var dataset = await storage.ReadBytesAsync(BlobLayout.DatasetJson(drop.Project), 1 << 20).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null);
-        int numClasses = dataset is null ? 256 : ClassCount(dataset);
+        // Without the project's dataset.json the label can only be checked for shape and integer values.
+        int numClasses = await DatasetDescription.ReadClassCountAsync(storage, drop.Project) ?? 65536;
         string label = temp.File("label.nii.gz");
         await storage.DownloadFileAsync(labelPath, label);
         string? labelProblem = CaseValidator.CheckLabel(label, labelPath, volume!, numClasses);
         if (labelProblem is null) return new ScanCheck(true, null, labelPath);
         await Quarantine.MoveAsync(storage, area, drop.Case + "-label", new[] { labelPath }, labelProblem, CancellationToken.None);
         return new ScanCheck(true, labelProblem, null);
-    }
-
-    private static int ClassCount(byte[] json)
-    {
-        using var doc = System.Text.Json.JsonDocument.Parse(json);
-        return doc.RootElement.TryGetProperty("labels", out var labels) && labels.ValueKind == System.Text.Json.JsonValueKind.Object
-            ? Math.Max(2, labels.EnumerateObject().Count())
-            : 256;
     }
 }
 
