@@ -54,6 +54,37 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task A_worker_stopped_with_SIGTERM_checkpoints_releases_its_job_and_exits_cleanly()
+    {
+        await using var pipeline = new PipelineHarness("term");
+        const string dataset = "graceful";
+        await pipeline.UploadDatasetAsync(dataset, cases: 6, labeled: 3, seed: 51);
+        await pipeline.StartHostAsync(withWorker: false);
+        var first = pipeline.StartWorker("w1");
+        string id = await pipeline.StartTrainingAsync(dataset, PipelineHarness.TinyTraining(iterations: 300, checkpointEvery: 100));
+        string jobId = id + "-train";
+        await pipeline.WaitForAsync(async () =>
+            await pipeline.Storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(jobId)) is { State: JobState.Running, Iteration: >= 10 } s ? s : null,
+            TimeSpan.FromMinutes(2), "the training job to run");
+
+        Assert.True(first.Stop(TimeSpan.FromSeconds(60)), "the worker did not exit on SIGTERM:\n" + first.Output);
+        var released = (await pipeline.Storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(jobId)))!;
+        Assert.Equal(JobState.Queued, released.State);
+        Assert.Equal("released", released.Phase);
+        Assert.Equal(BlobLayout.JobCheckpoint(jobId), released.LastCheckpoint);
+        Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.JobCheckpoint(jobId)));
+        Assert.True(first.Printed("released for another worker"), first.Output);
+
+        pipeline.StartWorker("w2");
+        var run = await pipeline.WaitForRunAsync(id, TimeSpan.FromMinutes(4));
+        Assert.True(run.GetProperty("state").GetString() == "Completed", run + "\n" + pipeline.ProcessOutput);
+        var status = (await pipeline.Storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(jobId)))!;
+        Assert.Equal("w2", status.Worker);
+        Assert.Equal(1, status.Attempt); // released, not re-dispatched: the same attempt goes on
+        Assert.True(status.ResumedFromIteration >= 10, $"resumed from {status.ResumedFromIteration}");
+    }
+
+    [Fact]
     public async Task A_host_restarted_in_the_middle_of_an_orchestration_completes_it()
     {
         await using var pipeline = new PipelineHarness("restart");
