@@ -24,7 +24,7 @@ public static class DurableBackend
             UseTablePartitionManagement = true,
             // Short polling and leases: a workstation wants seconds of latency, and a restarted host
             // must take its partition back quickly.
-            MaxQueuePollingInterval = TimeSpan.FromMilliseconds(500),
+            MaxQueuePollingInterval = TimeSpan.FromMilliseconds(250),
             LeaseInterval = TimeSpan.FromSeconds(10),
             LeaseRenewInterval = TimeSpan.FromSeconds(3),
             LeaseAcquireInterval = TimeSpan.FromSeconds(2),

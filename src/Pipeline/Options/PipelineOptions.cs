@@ -87,7 +87,7 @@ public sealed class ScheduleOptions
     public string Retrain { get; set; } = "0 0 2 * * *";
 
     /// <summary>How often the local host lists the drop zone (Azure uses the blob trigger).</summary>
-    public TimeSpan DropZonePoll { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan DropZonePoll { get; set; } = TimeSpan.FromMilliseconds(500);
 
     public CrontabSchedule RetrainSchedule() =>
         CrontabSchedule.Parse(Retrain, new CrontabSchedule.ParseOptions { IncludingSeconds = true });
