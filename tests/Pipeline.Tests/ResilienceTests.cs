@@ -82,6 +82,11 @@ public sealed class ResilienceTests
         Assert.Equal("w2", status.Worker);
         Assert.Equal(1, status.Attempt); // released, not re-dispatched: the same attempt goes on
         Assert.True(status.ResumedFromIteration >= 10, $"resumed from {status.ResumedFromIteration}");
+        string log = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync(BlobLayout.JobLog(jobId), 1 << 24));
+        Assert.Contains("worker w1", log);
+        Assert.Contains("released for another worker", log);
+        Assert.Contains("worker w2", log);
+        Assert.Contains("succeeded", log);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class JobWorker : IAsyncDisposable
     private readonly IJobQueue _queue;
     private readonly JobOptions _jobs;
     private readonly WorkerOptions _options;
-    private readonly TextWriter _log;
+    private readonly JobLog _log;
     private readonly TrainingJobRunner _training;
     private readonly PredictionJobRunner _prediction;
 
@@ -29,10 +29,10 @@ public sealed class JobWorker : IAsyncDisposable
         _queue = queue;
         _jobs = jobs;
         _options = options;
-        _log = log;
+        _log = new JobLog(log);
         Directory.CreateDirectory(options.WorkFolder);
-        _training = new TrainingJobRunner(storage, device, options.WorkFolder, log);
-        _prediction = new PredictionJobRunner(storage, device, options.WorkFolder, log);
+        _training = new TrainingJobRunner(storage, device, options.WorkFolder, _log);
+        _prediction = new PredictionJobRunner(storage, device, options.WorkFolder, _log);
     }
 
     /// <summary>Processes messages until stopped (or idle for <see cref="WorkerOptions.IdleExit"/>); returns how many jobs ran.</summary>
@@ -112,6 +112,7 @@ public sealed class JobWorker : IAsyncDisposable
             Timings = new Dictionary<string, double> { ["queueWait"] = Math.Max(0, (started - status.QueuedUtc).TotalSeconds) },
         };
         await _storage.WriteJsonAsync(statusPath, status);
+        _log.Begin($"== {started:O} attempt {message.Attempt}, delivery {delivery.DeliveryCount}, worker {_options.Name}");
         _log.WriteLine($"{message.JobId}: {message.Kind} attempt {message.Attempt} (delivery {delivery.DeliveryCount}) on {_options.Name}");
 
         var progress = new JobProgress();
@@ -221,7 +222,24 @@ public sealed class JobWorker : IAsyncDisposable
                 }
                 break;
         }
+        await AppendLogAsync(message.JobId);
         return true;
+    }
+
+    /// <summary>Adds this attempt's output to jobs/&lt;id&gt;/log.txt (earlier attempts stay above it).</summary>
+    private async Task AppendLogAsync(string jobId)
+    {
+        string text = _log.End();
+        try
+        {
+            string path = BlobLayout.JobLog(jobId);
+            byte[] earlier = await _storage.ExistsAsync(path) ? await _storage.ReadBytesAsync(path, 64 << 20) : Array.Empty<byte>();
+            await _storage.WriteBytesAsync(path, earlier.Concat(System.Text.Encoding.UTF8.GetBytes(text)).ToArray(), "text/plain");
+        }
+        catch (Exception e) when (e is Azure.RequestFailedException or InvalidDataException)
+        {
+            _log.WriteLine($"{jobId}: could not store log.txt: {e.Message}");
+        }
     }
 
     private async Task PoisonAsync(IJobDelivery delivery, string statusPath, JobStatus status, string reason)
