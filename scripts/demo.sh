@@ -73,7 +73,7 @@ while true; do
   case "$state" in Completed) break;; Failed|Terminated) echo "training run $state: $status" >&2; exit 1;; esac
   sleep 4
 done
-echo "$status" | json 'const o=d.output; console.log(`model ${o.ModelPrefix}: validation mean Dice ${o.ValidationMeanDice.toFixed(4)}, ${o.Promoted ? "promoted to production" : "kept as a candidate"} (${o.Decision})`)'
+echo "$status" | json 'const o=d.output; console.log(`model ${o.modelPrefix}: validation mean Dice ${o.validationMeanDice.toFixed(4)}, ${o.promoted ? "promoted to production" : "kept as a candidate"} (${o.decision})`)'
 echo "$status" | json "const t=d.progress.job.timings; console.log('training run $(( $(date +%s) - train_started )) s from POST to registration; job: ' + Object.entries(t).map(([k, v]) => k + ' ' + v.toFixed(2) + ' s').join(', '))"
 
 echo "== dropping two scans (with ground truth) into scans/incoming/$project/"

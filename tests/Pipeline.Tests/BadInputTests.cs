@@ -49,8 +49,8 @@ public sealed class BadInputTests
         string id = await pipeline.StartTrainingAsync(dataset, PipelineHarness.TinyTraining(iterations: 10));
         var run = await pipeline.WaitForRunAsync(id, TimeSpan.FromMinutes(3));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
-        Assert.Equal(5, run.GetProperty("output").GetProperty("Cases").GetInt32());
-        Assert.Equal(6, run.GetProperty("output").GetProperty("Quarantined").GetInt32());
+        Assert.Equal(5, run.GetProperty("output").GetProperty("cases").GetInt32());
+        Assert.Equal(6, run.GetProperty("output").GetProperty("quarantined").GetInt32());
 
         var expected = new Dictionary<string, string[]>
         {
@@ -72,7 +72,7 @@ public sealed class BadInputTests
         Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.QuarantinePrefix("datasets/" + dataset, "beyond") + "beyond_0000.nii.gz"));
         Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.QuarantinePrefix("datasets/" + dataset, "beyond") + "beyond.nii.gz"));
         Assert.False(await pipeline.Storage.ExistsAsync(prefix + "imagesTr/nanvox_0000.nii.gz"));
-        var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(BlobLayout.Manifest(dataset, run.GetProperty("output").GetProperty("Version").GetString()!));
+        var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(BlobLayout.Manifest(dataset, run.GetProperty("output").GetProperty("version").GetString()!));
         Assert.Equal(6, manifest!.Quarantined.Count);
         Assert.DoesNotContain(manifest.Cases, c => expected.ContainsKey(c.Name));
 

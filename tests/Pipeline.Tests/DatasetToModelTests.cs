@@ -28,16 +28,16 @@ public sealed class DatasetToModelTests
         var run = await pipeline.WaitForRunAsync(first, TimeSpan.FromMinutes(3));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
         var output = run.GetProperty("output");
-        Assert.True(output.GetProperty("Promoted").GetBoolean(), output.ToString());
-        Assert.Equal(8, output.GetProperty("Cases").GetInt32());
-        Assert.Equal(0, output.GetProperty("Quarantined").GetInt32());
+        Assert.True(output.GetProperty("promoted").GetBoolean(), output.ToString());
+        Assert.Equal(8, output.GetProperty("cases").GetInt32());
+        Assert.Equal(0, output.GetProperty("quarantined").GetInt32());
         Assert.Equal("done", run.GetProperty("progress").GetProperty("phase").GetString());
         var job = run.GetProperty("progress").GetProperty("job");
         Assert.Equal("succeeded", job.GetProperty("state").GetString());
         Assert.Equal(20, job.GetProperty("iteration").GetInt32());
         Assert.True(job.GetProperty("losses").GetProperty("total").GetDouble() > 0);
 
-        string version = output.GetProperty("Version").GetString()!;
+        string version = output.GetProperty("version").GetString()!;
         var production = await pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(project));
         Assert.NotNull(production);
         Assert.Equal(version, production.Version);
@@ -59,8 +59,8 @@ public sealed class DatasetToModelTests
         string second = await pipeline.StartTrainingAsync(project, PipelineHarness.TinyTraining(margin: 1.0));
         run = await pipeline.WaitForRunAsync(second, TimeSpan.FromMinutes(3));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
-        Assert.False(run.GetProperty("output").GetProperty("Promoted").GetBoolean());
-        string candidate = run.GetProperty("output").GetProperty("Version").GetString()!;
+        Assert.False(run.GetProperty("output").GetProperty("promoted").GetBoolean());
+        string candidate = run.GetProperty("output").GetProperty("version").GetString()!;
         Assert.NotEqual(version, candidate);
         Assert.Equal(version, (await pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(project)))!.Version);
         Assert.True(await pipeline.Storage.ExistsAsync($"models/{project}/{candidate}/model.guidednet"));
@@ -93,7 +93,7 @@ public sealed class DatasetToModelTests
         string scanRun = (await pipeline.Storage.ListFoldersAsync("jobs/")).Single(j => j.StartsWith($"scan-{project}-patient-007-", StringComparison.Ordinal))[..^"-predict".Length];
         run = await pipeline.WaitForRunAsync(scanRun, TimeSpan.FromMinutes(1));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
-        Assert.Equal("segmented", run.GetProperty("output").GetProperty("State").GetString());
+        Assert.Equal("segmented", run.GetProperty("output").GetProperty("state").GetString());
         var summary = await pipeline.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20);
         using (var doc = JsonDocument.Parse(summary))
             Assert.Equal(1, doc.RootElement.GetProperty("cases").GetInt32());

@@ -108,7 +108,7 @@ public sealed class ResilienceTests
 
         var run = await pipeline.WaitForRunAsync(id, TimeSpan.FromMinutes(4));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run + "\n" + pipeline.ProcessOutput);
-        Assert.True(run.GetProperty("output").GetProperty("Promoted").GetBoolean());
+        Assert.True(run.GetProperty("output").GetProperty("promoted").GetBoolean());
         Assert.NotNull(await pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset)));
     }
 

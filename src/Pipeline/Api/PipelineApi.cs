@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Options;
@@ -116,16 +117,24 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         }
     }
 
-    private static JsonElement? ReadElement(string? json)
+    /// <summary>An orchestration output as the API shows it: camelCase like the rest of the body.</summary>
+    private static JsonNode? ReadElement(string? json)
     {
         if (string.IsNullOrEmpty(json)) return null;
         try
         {
-            return JsonSerializer.Deserialize<JsonElement>(json);
+            return CamelCase(JsonNode.Parse(json));
         }
         catch (JsonException)
         {
-            return JsonSerializer.SerializeToElement(json); // a plain string (e.g. a termination reason)
+            return JsonValue.Create(json); // a plain string (e.g. a failure or termination reason)
         }
     }
+
+    private static JsonNode? CamelCase(JsonNode? node) => node switch
+    {
+        JsonObject o => new JsonObject(o.Select(kv => KeyValuePair.Create(JsonNamingPolicy.CamelCase.ConvertName(kv.Key), CamelCase(kv.Value?.DeepClone())))),
+        JsonArray a => new JsonArray(a.Select(v => CamelCase(v?.DeepClone())).ToArray()),
+        _ => node?.DeepClone(),
+    };
 }
