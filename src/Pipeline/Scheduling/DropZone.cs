@@ -16,10 +16,22 @@ namespace GuidedNet.Pipeline.Scheduling;
 /// </summary>
 public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, JobOptions jobs)
 {
+    // Runs known to exist, so a poll asks the durable backend only about new blobs. Bounded: past
+    // the limit it starts over, and the backend answers for the ones it forgot.
+    private const int KnownRunsLimit = 100_000;
     private readonly HashSet<string> _started = new();
 
     public static string RunId(string project, string caseName, string contentHash) =>
         $"scan-{project}-{caseName}-{(contentHash.Length > 16 ? contentHash[..16] : contentHash)}";
+
+    private void Remember(string id)
+    {
+        lock (_started)
+        {
+            if (_started.Count >= KnownRunsLimit) _started.Clear();
+            _started.Add(id);
+        }
+    }
 
     /// <summary>One poll of the drop zone (the local host's stand-in for Event Grid); returns the runs it started.</summary>
     public async Task<IReadOnlyList<string>> PollAsync(CancellationToken cancellation = default)
@@ -43,13 +55,13 @@ public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, 
             if (_started.Contains(id)) return null;
         if (await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellation) is not null)
         {
-            lock (_started) _started.Add(id);
+            Remember(id);
             return null;
         }
         await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.SegmentScan,
             new SegmentScanInput(new ScanDrop(project, caseName, path), MonitorSettings.From(jobs)),
             new StartOrchestrationOptions { InstanceId = id }, cancellation);
-        lock (_started) _started.Add(id);
+        Remember(id);
         return id;
     }
 }
