@@ -22,7 +22,7 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
         [DurableClient] DurableTaskClient client, CancellationToken cancellation)
     {
         var properties = await blob.GetPropertiesAsync(cancellationToken: cancellation);
-        string hash = properties.Value.ContentHash is { Length: > 0 } h ? Convert.ToHexString(h).ToLowerInvariant() : properties.Value.ETag.ToString().Trim('"');
+        string hash = PipelineStorage.ContentHash(properties.Value.ContentHash, properties.Value.ETag);
         string? id = await new DropZone(client, storage, jobs).StartAsync($"{blob.BlobContainerName}/{blob.Name}", hash, cancellation);
         log.LogInformation("scan {Blob}: {Outcome}", blob.Name, id is null ? "already processed" : $"run {id} started");
     }

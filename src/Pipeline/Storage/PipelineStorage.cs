@@ -8,8 +8,8 @@ using GuidedNet.Pipeline.Options;
 
 namespace GuidedNet.Pipeline.Storage;
 
-/// <summary>A blob as the pipeline sees it: its path, size, content hash and time.</summary>
-public sealed record BlobEntry(string Path, long Size, string ContentHash, DateTimeOffset LastModified);
+/// <summary>A blob as the pipeline sees it: its path and content hash (MD5, or the ETag where the service kept none).</summary>
+public sealed record BlobEntry(string Path, string ContentHash);
 
 /// <summary>
 /// The pipeline's blob operations over "container/name" paths. Every write is one committed
@@ -115,12 +115,14 @@ public sealed class PipelineStorage
         var client = _service.GetBlobContainerClient(container);
         var entries = new List<BlobEntry>();
         await foreach (var item in client.GetBlobsAsync(new GetBlobsOptions { Prefix = namePrefix }, cancellation))
-            entries.Add(new BlobEntry($"{container}/{item.Name}", item.Properties.ContentLength ?? 0,
-                item.Properties.ContentHash is { Length: > 0 } h ? Convert.ToHexString(h).ToLowerInvariant() : item.Properties.ETag?.ToString().Trim('"') ?? "",
-                item.Properties.LastModified ?? DateTimeOffset.MinValue));
+            entries.Add(new BlobEntry($"{container}/{item.Name}", ContentHash(item.Properties.ContentHash, item.Properties.ETag)));
         entries.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         return entries;
     }
+
+    /// <summary>What identifies a blob's content: its MD5 (hex), or its ETag where the service stored no MD5.</summary>
+    public static string ContentHash(byte[]? md5, ETag? etag) =>
+        md5 is { Length: > 0 } ? Convert.ToHexString(md5).ToLowerInvariant() : etag?.ToString().Trim('"') ?? "";
 
     /// <summary>The first-level "folders" under a "container/prefix/" path.</summary>
     public async Task<List<string>> ListFoldersAsync(string prefix, CancellationToken cancellation = default)
@@ -146,9 +148,6 @@ public sealed class PipelineStorage
         await CopyAsync(source, destination, cancellation);
         await Blob(source).DeleteIfExistsAsync(cancellationToken: cancellation);
     }
-
-    public async Task DeleteAsync(string path, CancellationToken cancellation = default) =>
-        await Blob(path).DeleteIfExistsAsync(cancellationToken: cancellation);
 
     private static (string Container, string NamePrefix) SplitPrefix(string prefix)
     {

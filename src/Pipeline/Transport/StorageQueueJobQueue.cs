@@ -35,8 +35,6 @@ public sealed class StorageQueueJobQueue : IJobQueue
         return new StorageQueueJobQueue(Client(jobs.QueueName), Client(jobs.QueueName + "-poison"), jobs.VisibilityTimeout);
     }
 
-    public QueueClient Poison => _poison;
-
     private async Task EnsureAsync(CancellationToken cancellation)
     {
         if (_created) return;

@@ -55,7 +55,6 @@ public sealed class ChildProcess : IDisposable
     }
 
     public bool HasExited => _process.HasExited;
-    public int Id => _process.Id;
 
     public string Output => string.Join("\n", _lines.TakeLast(200));
 
