@@ -23,10 +23,10 @@ public static class FunctionsApp
     /// <summary>Binds and validates every options area and registers the pipeline; a bad setting stops start-up with its name.</summary>
     public static void AddPipeline(IServiceCollection services, IConfiguration configuration)
     {
-        var storage = Bind<StorageOptions>(configuration, StorageOptions.Section, o => o.Validate());
-        var jobs = Bind<JobOptions>(configuration, JobOptions.Section, o => o.Validate());
-        var promotion = Bind<PromotionOptions>(configuration, PromotionOptions.Section, o => o.Validate());
-        Bind<ScheduleOptions>(configuration, ScheduleOptions.Section, o => o.Validate());
+        var storage = configuration.GetValidated<StorageOptions>(StorageOptions.Section);
+        var jobs = configuration.GetValidated<JobOptions>(JobOptions.Section);
+        var promotion = configuration.GetValidated<PromotionOptions>(PromotionOptions.Section);
+        configuration.GetValidated<ScheduleOptions>(ScheduleOptions.Section);
         services.AddSingleton(storage).AddSingleton(jobs).AddSingleton(promotion);
         services.AddSingleton(_ => PipelineStorage.Create(storage));
         services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobs, storage));
@@ -38,12 +38,5 @@ public static class FunctionsApp
                      typeof(FindProductionModelActivity), typeof(PublishScanResultActivity),
                  })
             services.AddTransient(activity);
-    }
-
-    private static T Bind<T>(IConfiguration configuration, string section, Action<T> validate) where T : class, new()
-    {
-        var options = configuration.GetSection(section).Get<T>() ?? new T();
-        validate(options);
-        return options;
     }
 }

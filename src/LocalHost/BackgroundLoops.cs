@@ -1,15 +1,14 @@
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Scheduling;
-using Microsoft.Extensions.Options;
 
 namespace GuidedNet.LocalHost;
 
 /// <summary>Polls the drop zone: the workstation's stand-in for the Functions blob trigger.</summary>
-public sealed class DropZonePoller(DropZone dropZone, IOptions<ScheduleOptions> schedule, ILogger<DropZonePoller> log) : BackgroundService
+public sealed class DropZonePoller(DropZone dropZone, ScheduleOptions schedule, ILogger<DropZonePoller> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(schedule.Value.DropZonePoll);
+        using var timer = new PeriodicTimer(schedule.DropZonePoll);
         do
         {
             try
@@ -27,11 +26,11 @@ public sealed class DropZonePoller(DropZone dropZone, IOptions<ScheduleOptions> 
 }
 
 /// <summary>Runs <see cref="RetrainPlanner"/> on the NCRONTAB schedule, as the Functions timer trigger does.</summary>
-public sealed class RetrainTimer(RetrainPlanner planner, IOptions<ScheduleOptions> schedule, TimeProvider clock, ILogger<RetrainTimer> log) : BackgroundService
+public sealed class RetrainTimer(RetrainPlanner planner, ScheduleOptions schedule, TimeProvider clock, ILogger<RetrainTimer> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stop)
     {
-        var cron = schedule.Value.RetrainSchedule();
+        var cron = schedule.RetrainSchedule();
         while (!stop.IsCancellationRequested)
         {
             var now = clock.GetUtcNow().UtcDateTime;

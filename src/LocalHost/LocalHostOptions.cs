@@ -1,7 +1,9 @@
+using GuidedNet.Pipeline.Options;
+
 namespace GuidedNet.LocalHost;
 
 /// <summary>The workstation host's own settings (section <c>LocalHost</c>).</summary>
-public sealed class LocalHostOptions
+public sealed class LocalHostOptions : IValidatedOptions
 {
     public const string Section = "LocalHost";
 

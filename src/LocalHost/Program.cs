@@ -12,7 +12,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing.Sidecar.Grpc;
 using Microsoft.DurableTask.Worker;
-using Microsoft.Extensions.Options;
 
 // guidednet-local: the pipeline on a workstation. Same orchestrators, activities and HTTP routes
 // as the Functions app; the durable backend is Azure Storage on Azurite behind the durabletask gRPC
@@ -21,12 +20,10 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Logging.AddFilter("DurableTask", LogLevel.Warning).AddFilter("Microsoft.DurableTask", LogLevel.Warning)
     .AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning);
 
-T Bind<T>(string section, Action<T> validate) where T : class, new()
+T Bind<T>(string section) where T : class, IValidatedOptions, new()
 {
-    var options = builder.Configuration.GetSection(section).Get<T>() ?? new T();
-    validate(options);
+    var options = builder.Configuration.GetValidated<T>(section);
     builder.Services.AddSingleton(options);
-    builder.Services.AddSingleton<IOptions<T>>(Options.Create(options));
     return options;
 }
 LocalHostOptions host;
@@ -35,13 +32,13 @@ JobOptions jobOptions;
 PromotionOptions promotion;
 try
 {
-    host = Bind<LocalHostOptions>(LocalHostOptions.Section, o => o.Validate());
-    storageOptions = Bind<StorageOptions>(StorageOptions.Section, o => o.Validate());
-    jobOptions = Bind<JobOptions>(JobOptions.Section, o => o.Validate());
-    promotion = Bind<PromotionOptions>(PromotionOptions.Section, o => o.Validate());
-    Bind<ScheduleOptions>(ScheduleOptions.Section, o => o.Validate());
+    host = Bind<LocalHostOptions>(LocalHostOptions.Section);
+    storageOptions = Bind<StorageOptions>(StorageOptions.Section);
+    jobOptions = Bind<JobOptions>(JobOptions.Section);
+    promotion = Bind<PromotionOptions>(PromotionOptions.Section);
+    Bind<ScheduleOptions>(ScheduleOptions.Section);
 }
-catch (ArgumentException e)
+catch (Exception e) when (e is ArgumentException or InvalidOperationException)
 {
     Console.Error.WriteLine($"error: configuration: {e.Message}");
     return 2;

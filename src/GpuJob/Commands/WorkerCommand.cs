@@ -58,18 +58,18 @@ public static class WorkerCommand
         args.EnsureAllUsed();
 
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(overrides).Build();
-        var storageOptions = Bind<StorageOptions>(configuration, StorageOptions.Section);
-        var jobOptions = Bind<JobOptions>(configuration, JobOptions.Section);
-        var workerOptions = Bind<WorkerOptions>(configuration, WorkerOptions.Section);
+        StorageOptions storageOptions;
+        JobOptions jobOptions;
+        WorkerOptions workerOptions;
         try
         {
-            storageOptions.Validate();
-            jobOptions.Validate();
-            workerOptions.Validate();
+            storageOptions = configuration.GetValidated<StorageOptions>(StorageOptions.Section);
+            jobOptions = configuration.GetValidated<JobOptions>(JobOptions.Section);
+            workerOptions = configuration.GetValidated<WorkerOptions>(WorkerOptions.Section);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            throw new UsageException(e.Message);
+            throw new UsageException($"configuration: {e.Message}");
         }
 
         var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads });
@@ -85,19 +85,5 @@ public static class WorkerCommand
         await using var worker = new JobWorker(storage, JobQueue.Create(jobs, storageOptions), jobs, options, device, output);
         await worker.RunAsync(stop);
         return 0;
-    }
-
-    private static T Bind<T>(IConfiguration configuration, string section) where T : new()
-    {
-        var options = new T();
-        try
-        {
-            configuration.GetSection(section).Bind(options);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new UsageException($"configuration section {section}: {e.Message}");
-        }
-        return options;
     }
 }

@@ -1,7 +1,9 @@
+using GuidedNet.Pipeline.Options;
+
 namespace GuidedNet.GpuJob.Worker;
 
 /// <summary>The worker's own settings (section <c>Worker</c>; environment <c>Worker__Name</c> etc.).</summary>
-public sealed class WorkerOptions
+public sealed class WorkerOptions : IValidatedOptions
 {
     public const string Section = "Worker";
 

@@ -3,7 +3,7 @@ using NCrontab;
 namespace GuidedNet.Pipeline.Options;
 
 /// <summary>Where the pipeline's blobs and queues live (section <c>Storage</c>).</summary>
-public sealed class StorageOptions
+public sealed class StorageOptions : IValidatedOptions
 {
     public const string Section = "Storage";
 
@@ -23,7 +23,7 @@ public sealed class StorageOptions
 public enum JobTransport { StorageQueue, ServiceBus }
 
 /// <summary>How job messages reach GPU workers (section <c>Jobs</c>).</summary>
-public sealed class JobOptions
+public sealed class JobOptions : IValidatedOptions
 {
     public const string Section = "Jobs";
 
@@ -65,7 +65,7 @@ public sealed class JobOptions
 }
 
 /// <summary>When a newly trained model replaces production (section <c>Promotion</c>).</summary>
-public sealed class PromotionOptions
+public sealed class PromotionOptions : IValidatedOptions
 {
     public const string Section = "Promotion";
 
@@ -79,7 +79,7 @@ public sealed class PromotionOptions
 }
 
 /// <summary>Scheduled retraining and the drop-zone poll of the local host (section <c>Schedule</c>).</summary>
-public sealed class ScheduleOptions
+public sealed class ScheduleOptions : IValidatedOptions
 {
     public const string Section = "Schedule";
 
