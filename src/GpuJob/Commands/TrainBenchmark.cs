@@ -111,7 +111,7 @@ public static class TrainBenchmark
         {
             using var trainer = new Trainer(options, data, device, folder, new Dictionary<int, string>());
             trainer.Run(resume: false);
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "training.json")));
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, TrainingHistory.FileName)));
             var seconds = doc.RootElement.GetProperty("history").GetProperty("iterations").EnumerateArray()
                 .Select(e => e.GetProperty("seconds").GetDouble()).ToList();
             double first = seconds[0];

@@ -49,10 +49,11 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
 
         progress.Phase("uploading");
         var outputs = new List<string>();
-        foreach (string file in new[] { Trainer.ModelFileName, BlobLayout.TrainingFile, BlobLayout.CurvesFile })
+        // The trainer's files under the names the pipeline's model layout gives them.
+        foreach (var (local, blob) in new[] { (Trainer.ModelFileName, BlobLayout.ModelFile), (TrainingHistory.FileName, BlobLayout.TrainingFile), (TrainingHistory.CurvesFileName, BlobLayout.CurvesFile) })
         {
-            await storage.UploadFileAsync(job.ModelPrefix + file, Path.Combine(outFolder, file), cancellation);
-            outputs.Add(job.ModelPrefix + file);
+            await storage.UploadFileAsync(job.ModelPrefix + blob, Path.Combine(outFolder, local), cancellation);
+            outputs.Add(job.ModelPrefix + blob);
         }
         var history = trainer.History;
         var best = history.Validations.FirstOrDefault(v => v.Iteration == history.BestIteration) ?? history.Validations.LastOrDefault();

@@ -14,6 +14,9 @@ public sealed record ValidationRecord(int Iteration, double? MeanDice, Dictionar
 /// </summary>
 public sealed class TrainingHistory
 {
+    public const string FileName = "training.json";
+    public const string CurvesFileName = "curves.png";
+
     public List<IterationRecord> Iterations { get; init; } = new();
     public List<ValidationRecord> Validations { get; init; } = new();
     public int BestIteration { get; set; }
@@ -31,11 +34,11 @@ public sealed class TrainingHistory
 
     public void Write(string folder, TrainingOptions options, object data)
     {
-        string path = Path.Combine(folder, "training.json");
+        string path = Path.Combine(folder, FileName);
         string temp = path + ".partial";
         File.WriteAllText(temp, JsonSerializer.Serialize(new { settings = options, data, history = this }, Json));
         File.Move(temp, path, overwrite: true);
-        WriteCurves(Path.Combine(folder, "curves.png"));
+        WriteCurves(Path.Combine(folder, CurvesFileName));
     }
 
     /// <summary>Top: total loss (black), supervised losses (blue, orange). Bottom: validation mean Dice (green).</summary>

@@ -17,10 +17,10 @@ public sealed class RetrainPlanner(DurableTaskClient client, PipelineStorage sto
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
-    /// <summary>Datasets with new cases, each with the cases that are new.</summary>
-    public async Task<IReadOnlyList<(string Dataset, IReadOnlyList<string> NewCases)>> FindStaleAsync(CancellationToken cancellation = default)
+    /// <summary>Datasets with new cases: each with its production model and the cases that are new.</summary>
+    public async Task<IReadOnlyList<(string Dataset, ProductionModel Production, IReadOnlyList<string> NewCases)>> FindStaleAsync(CancellationToken cancellation = default)
     {
-        var stale = new List<(string, IReadOnlyList<string>)>();
+        var stale = new List<(string, ProductionModel, IReadOnlyList<string>)>();
         foreach (string dataset in await storage.ListFoldersAsync(BlobLayout.Datasets + "/", cancellation))
         {
             var production = await storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset), cancellation);
@@ -30,7 +30,7 @@ public sealed class RetrainPlanner(DurableTaskClient client, PipelineStorage sto
             var seen = manifest.Cases.Select(c => c.Name).Concat(manifest.Quarantined.Select(c => c.Name)).ToHashSet();
             var current = (await storage.ListAsync(BlobLayout.DatasetPrefix(dataset) + "imagesTr/", cancellation)).Select(b => NiftiFileNames.CaseName(b.Path));
             var fresh = current.Where(c => !seen.Contains(c)).Distinct().ToList();
-            if (fresh.Count > 0) stale.Add((dataset, fresh));
+            if (fresh.Count > 0) stale.Add((dataset, production, fresh));
         }
         return stale;
     }
@@ -39,10 +39,9 @@ public sealed class RetrainPlanner(DurableTaskClient client, PipelineStorage sto
     public async Task<IReadOnlyList<string>> RunAsync(CancellationToken cancellation = default)
     {
         var started = new List<string>();
-        foreach (var (dataset, _) in await FindStaleAsync(cancellation))
+        foreach (var (dataset, production, _) in await FindStaleAsync(cancellation))
         {
             if (await IsTrainingAsync(dataset, cancellation)) continue;
-            var production = (await storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset), cancellation))!;
             started.Add(await PipelineApi.StartTrainingAsync(client, dataset, production.Request, jobs, promotion, _clock.GetUtcNow().UtcDateTime, cancellation));
         }
         return started;

@@ -21,7 +21,7 @@ public sealed class PipelineHarness : IAsyncDisposable
     public PipelineHarness(string name)
     {
         string suffix = Guid.NewGuid().ToString("N")[..6];
-        TaskHub = ("t" + name + suffix).Replace("-", "")[..Math.Min(40, ("t" + name + suffix).Replace("-", "").Length)];
+        TaskHub = "t" + name.Replace("-", "") + suffix; // letters and digits: a task hub name
         Queue = $"jobs-{name}-{suffix}".ToLowerInvariant();
         ConnectionString = _azurite.ConnectionString;
         Storage = PipelineStorage.Create(new StorageOptions { ConnectionString = ConnectionString });
