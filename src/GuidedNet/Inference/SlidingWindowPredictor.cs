@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using System.Diagnostics;
 using GuidedNet.Network;
 using TorchSharp;
@@ -208,7 +209,7 @@ public sealed class SlidingWindowPredictor
                 var cropped = slice[.., TensorIndex.Slice(padBefore[1], padBefore[1] + size[1]), TensorIndex.Slice(padBefore[2], padBefore[2] + size[2])];
                 var w = weight[TensorIndex.Slice(padBefore[1], padBefore[1] + size[1]), TensorIndex.Slice(padBefore[2], padBefore[2] + size[2])];
                 var averaged = (cropped / w).cpu().contiguous();
-                var argmax = averaged.argmax(0).to(ScalarType.Byte).contiguous();
+                var argmax = Reductions.ArgMax(averaged, 0).to(ScalarType.Byte).contiguous();
                 argmax.data<byte>().CopyTo(labels.AsSpan((int)(outZ * sliceVoxels), (int)sliceVoxels));
                 if (scores is not null)
                 {

@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -57,7 +58,7 @@ public sealed class KtCpsWeights
     public float[] Update(Tensor labeledLogits, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        var predicted = labeledLogits.detach().argmax(1);
+        var predicted = Reductions.ArgMax(labeledLogits.detach(), 1);
         var correct = where(predicted == labels, predicted, zeros_like(predicted));
         var current = FromCounts(Histogram(correct, NumClasses));
         float keep = (float)Momentum, take = (float)(1 - Momentum);
