@@ -36,49 +36,59 @@ public class LossParityTests
         Assert.True(max <= tolerance, $"{fixture}: differs by up to {max}");
     }
 
-    [Fact]
-    public void Every_term_intermediate_and_gradient_matches_the_authors_code()
+    /// <param name="slabVoxels">the default (one slab per sample here) and 1 (one depth slice per slab: 8 per sample)</param>
+    [Theory]
+    [InlineData(GuidedNetLoss.DefaultSlabVoxels)]
+    [InlineData(1)]
+    public void Every_term_intermediate_and_gradient_matches_the_authors_code(int slabVoxels)
     {
         using var scope = NewDisposeScope();
-        var out1 = Load("loss_out1", grad: true);
-        var out2 = Load("loss_out2", grad: true);
-        var rep1 = Load("loss_rep1", grad: true);
-        var rep2 = Load("loss_rep2", grad: true);
+        var out1 = Load("loss_out1");
+        var out2 = Load("loss_out2");
+        var rep1 = Load("loss_rep1");
+        var rep2 = Load("loss_rep2");
         var labels = Load("loss_label");
         var histogram = Reference.Npy("ktcps_dataset_histogram").Values;
         var kt = new KtCpsWeights(histogram);
         AssertArray("ktcps_initial_weights", tensor(kt.Weights));
 
-        var terms = new GuidedNetLoss(6, lambda: 0.3, consistency: 0.1).Compute(out1, rep1, out2, rep2, labels, 2, kt, 3000);
+        using var step = new GuidedNetLoss(6, lambda: 0.3, consistency: 0.1, slabVoxels: slabVoxels).Compute(out1, rep1, out2, rep2, labels, 2, kt, 3000);
 
         using var manifest = JsonDocument.Parse(File.ReadAllText(Reference.File("manifest.json")));
         var s = manifest.RootElement.GetProperty("scalars");
-        AssertClose(Scalar(s, "consistency_weight"), terms.ConsistencyWeight, "consistency_weight");
-        var pairs = new (string, Tensor)[]
+        AssertClose(Scalar(s, "consistency_weight"), step.ConsistencyWeight, "consistency_weight");
+        var pairs = new (string Fixture, string Ours)[]
         {
-            ("loss_ce1", terms.CrossEntropy1), ("loss_ce2", terms.CrossEntropy2), ("loss_dice1", terms.Dice1), ("loss_dice2", terms.Dice2),
-            ("loss_sup1", terms.Supervised1), ("loss_sup2", terms.Supervised2), ("proto_loss1", terms.Separation1), ("proto_loss2", terms.Separation2),
-            ("gmm_loss1", terms.Gmm1), ("gmm_loss2", terms.Gmm2), ("gmm_loss1_unlabeled", terms.GmmUnlabeled1), ("gmm_loss2_unlabeled", terms.GmmUnlabeled2),
-            ("cgmm_consistency", terms.Consistency), ("cps_loss_net1", terms.Cps1), ("cps_loss_net2", terms.Cps2), ("loss_cps", terms.Cps),
-            ("model1_loss", terms.Model1), ("model2_loss", terms.Model2), ("total_loss", terms.Total),
+            ("loss_ce1", "ce1"), ("loss_ce2", "ce2"), ("loss_dice1", "dice1"), ("loss_dice2", "dice2"),
+            ("loss_sup1", "sup1"), ("loss_sup2", "sup2"), ("proto_loss1", "proto1"), ("proto_loss2", "proto2"),
+            ("gmm_loss1", "gmm1"), ("gmm_loss2", "gmm2"), ("gmm_loss1_unlabeled", "gmm1_u"), ("gmm_loss2_unlabeled", "gmm2_u"),
+            ("cgmm_consistency", "cons"), ("cps_loss_net1", "cps1"), ("cps_loss_net2", "cps2"), ("loss_cps", "cps"),
+            ("model1_loss", "model1"), ("model2_loss", "model2"), ("total_loss", "total"),
         };
-        foreach (var (name, value) in pairs) AssertClose(Scalar(s, name), value.item<float>(), name);
+        foreach (var (fixture, ours) in pairs) AssertClose(Scalar(s, fixture), step.Values[ours], fixture);
+        AssertArray("ktcps_weights_A", tensor(step.WeightsA));
+        AssertArray("ktcps_weights_B", tensor(step.WeightsB));
 
-        AssertArray("cur_cls_label1", terms.Prototypes1.Presence);
-        AssertArray("prototypes1", terms.Prototypes1.Prototypes);
-        AssertArray("prototypes2", terms.Prototypes2.Prototypes);
-        AssertArray("gmm_res1", terms.Responses1);
-        AssertArray("gmm_res2", terms.Responses2);
-        AssertArray("gmm_res1_unlabeled", terms.ResponsesUnlabeled1);
-        AssertArray("gmm_res2_unlabeled", terms.ResponsesUnlabeled2);
-        AssertArray("ktcps_weights_A", tensor(terms.WeightsA));
-        AssertArray("ktcps_weights_B", tensor(terms.WeightsB));
+        AssertArray("grad_out1", step.GradLogits1);
+        AssertArray("grad_out2", step.GradLogits2);
+        AssertArray("grad_rep1", step.GradFeatures1);
+        AssertArray("grad_rep2", step.GradFeatures2);
+    }
 
-        terms.Total.backward();
-        AssertArray("grad_out1", out1.grad!);
-        AssertArray("grad_out2", out2.grad!);
-        AssertArray("grad_rep1", rep1.grad!);
-        AssertArray("grad_rep2", rep2.grad!);
+    [Fact]
+    public void Prototypes_and_cgmm_responses_match_the_authors_code()
+    {
+        using var scope = NewDisposeScope();
+        var labels = Load("loss_label")[TensorIndex.Slice(0, 2)];
+        foreach (var (n, rep) in new[] { (1, Load("loss_rep1")), (2, Load("loss_rep2")) })
+        {
+            var labeled = rep[TensorIndex.Slice(0, 2)];
+            var prototypes = ClassPrototypes.Compute(labeled, labels, 6);
+            if (n == 1) AssertArray("cur_cls_label1", prototypes.Presence);
+            AssertArray($"prototypes{n}", prototypes.Prototypes);
+            AssertArray($"gmm_res{n}", CgmmResponses.Labeled(labeled, prototypes.Prototypes, prototypes.Presence));
+            AssertArray($"gmm_res{n}_unlabeled", CgmmResponses.Unlabeled(rep[TensorIndex.Slice(2, 4)], prototypes.Prototypes));
+        }
     }
 
     [Fact]

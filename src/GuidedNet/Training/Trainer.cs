@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
@@ -150,14 +151,16 @@ public sealed class Trainer : IDisposable
         var y = tensor(batch.Labels, new long[] { batch.Size, p[0], p[1], p[2] }).to(_device);
         var (logits1, features1) = _net1.forward(x);
 
-        Tensor total;
+        // What backward starts from: the loss, or (GuidedNet) the outputs with the loss's gradients.
+        Tensor[] roots;
+        Tensor[]? rootGradients = null;
         Dictionary<string, double> values;
         switch (_options.Mode)
         {
             case TrainingMode.Supervised:
             {
                 var (sup, _, _) = SupervisedLoss.Compute(logits1, y);
-                total = sup;
+                roots = new[] { sup };
                 values = new Dictionary<string, double> { ["total"] = sup.item<float>(), ["sup1"] = sup.item<float>() };
                 break;
             }
@@ -167,9 +170,10 @@ public sealed class Trainer : IDisposable
                 var l = TensorIndex.Slice(0, batch.Labeled);
                 var (sup1, _, _) = SupervisedLoss.Compute(logits1[l], y[l]);
                 var (sup2, _, _) = SupervisedLoss.Compute(logits2[l], y[l]);
-                var cps = nn.functional.cross_entropy(logits1, logits2.detach().argmax(1)) + nn.functional.cross_entropy(logits2, logits1.detach().argmax(1));
+                var cps = nn.functional.cross_entropy(logits1, Reductions.ArgMax(logits2.detach(), 1)) + nn.functional.cross_entropy(logits2, Reductions.ArgMax(logits1.detach(), 1));
                 double w = Schedules.ConsistencyWeight(batch.Iteration, _options.Consistency, _options.RampupIterations);
-                total = sup1 + sup2 + w * cps;
+                var total = sup1 + sup2 + w * cps;
+                roots = new[] { total };
                 values = new Dictionary<string, double>
                 {
                     ["total"] = total.item<float>(), ["sup1"] = sup1.item<float>(), ["sup2"] = sup2.item<float>(), ["cps"] = cps.item<float>(),
@@ -179,15 +183,16 @@ public sealed class Trainer : IDisposable
             default:
             {
                 var (logits2, features2) = _net2!.forward(x);
-                var terms = _loss.Compute(logits1, features1, logits2, features2, y, batch.Labeled, _kt, batch.Iteration);
-                total = terms.Total;
-                values = new Dictionary<string, double>(terms.Values());
+                var step = _loss.Compute(logits1, features1, logits2, features2, y, batch.Labeled, _kt, batch.Iteration);
+                roots = new[] { logits1, features1, logits2, features2 };
+                rootGradients = new[] { step.GradLogits1, step.GradFeatures1, step.GradLogits2, step.GradFeatures2 };
+                values = new Dictionary<string, double>(step.Values);
                 break;
             }
         }
         _opt1.zero_grad();
         _opt2?.zero_grad();
-        total.backward();
+        autograd.backward(roots, rootGradients);
         _opt1.step();
         _opt2?.step();
         return values;

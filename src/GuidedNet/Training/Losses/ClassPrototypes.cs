@@ -36,15 +36,15 @@ public sealed class ClassPrototypes
         var sums = matmul(oneHot, features.reshape(b, c, -1).transpose(1, 2)); // [B, K, C]
         // The reference divides by count + 1e-6, not by the count.
         var prototypes = sums / (counts.unsqueeze(2) + 1e-6);
+        return new ClassPrototypes(presence, prototypes, Separation(prototypes, presence));
+    }
 
+    /// <summary>The separation loss of prototypes [B, K, C] with presence [B, K] (all labeled samples of the batch). Scalar.</summary>
+    public static Tensor Separation(Tensor prototypes, Tensor presence)
+    {
         // "Mean" vectors as the reference computes them: Σ_b μ · Σ_b a / (Σ_b a + 1e-6) — a sum over the batch.
         var present = presence.sum(dim: 0).unsqueeze(1);                         // [K, 1]
         var means = prototypes.sum(dim: 0) * present / (present + 1e-6);         // [K, C]
-        return new ClassPrototypes(presence, prototypes, Separation(means, presence));
-    }
-
-    private static Tensor Separation(Tensor means, Tensor presence)
-    {
         var inBatch = (presence.sum(dim: 0) > 0).data<bool>().ToArray();
         var pairs = new List<(long, long)>();
         for (int i = 0; i < inBatch.Length; i++)

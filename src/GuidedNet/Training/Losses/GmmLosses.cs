@@ -3,34 +3,21 @@ using static TorchSharp.torch;
 namespace GuidedNet.Training.Losses;
 
 /// <summary>
-/// The labeled and unlabeled GMM losses (reference README §2; tools.cal_gmm_loss, tools.gmm_loss),
-/// with BCE(t, p) = −(t·log(p + 1e-6) + (1 − t)·log(1 − p + 1e-6))/2 averaged over present classes.
+/// The integrands of the labeled and unlabeled GMM losses (reference README §2; tools.cal_gmm_loss,
+/// tools.gmm_loss), with BCE(t, p) = −(t·log(p + 1e-6) + (1 − t)·log(1 − p + 1e-6))/2 averaged over
+/// present classes: L1 = mean over voxels of <see cref="PredictionFit"/>, L2 = mean of
+/// <see cref="ResponseFit"/> over voxels whose label is a valid class; the unlabeled loss is L1 on
+/// the unlabeled half with the labeled samples' presence. <see cref="GuidedNetLoss"/> takes the means.
 /// </summary>
 public static class GmmLosses
 {
-    /// <summary>
-    /// L1 + L2 on the labeled half: L1 = mean over voxels of Σ_k a·BCE(r, s)/(Σ_k a + 1e-6);
-    /// L2 = the same with BCE(onehot(y), r), over voxels whose label is a valid class.
-    /// The separation loss is added by the caller. probabilities/responses [B, K, D, H, W], presence [B, K], labels [B, D, H, W].
-    /// </summary>
-    public static Tensor Labeled(Tensor probabilities, Tensor responses, Tensor presence, Tensor labels, Tensor? oneHot = null)
-    {
-        long k = probabilities.shape[1];
-        var l1 = PresenceWeightedBce(responses, probabilities, presence).mean();
-        var target = (oneHot ?? LabelEncoding.OneHot(labels, (int)k)).reshape(probabilities.shape);
-        var l2PerVoxel = PresenceWeightedBce(target, responses, presence);           // [B, D, H, W]
-        var valid = labels < k;
-        var l2 = l2PerVoxel.masked_select(valid).mean();
-        return l1 + l2;
-    }
+    /// <summary>L1's integrand Σ_k a·BCE(r, s)/(Σ_k a + 1e-6): responses [B, K, D, H, W] against probabilities, presence [B, K] → [B, D, H, W].</summary>
+    public static Tensor PredictionFit(Tensor responses, Tensor probabilities, Tensor presence) =>
+        PresenceWeightedBceFunction.apply(responses, probabilities, presence);
 
-    /// <summary>L1 on the unlabeled half, with the class presence of the labeled samples.</summary>
-    public static Tensor Unlabeled(Tensor probabilities, Tensor responses, Tensor presence) =>
-        PresenceWeightedBce(responses, probabilities, presence).mean();
-
-    /// <summary>Σ_k a·BCE(t, p) / (Σ_k a + 1e-6) → [B, D, H, W].</summary>
-    private static Tensor PresenceWeightedBce(Tensor target, Tensor prediction, Tensor presence) =>
-        PresenceWeightedBceFunction.apply(target, prediction, presence);
+    /// <summary>L2's integrand Σ_k a·BCE(onehot(y), r)/(Σ_k a + 1e-6): one-hot labels [B, K, V] against responses → [B, D, H, W].</summary>
+    public static Tensor ResponseFit(Tensor oneHot, Tensor responses, Tensor presence) =>
+        PresenceWeightedBceFunction.apply(oneHot.reshape(responses.shape), responses, presence);
 
     /// <summary>
     /// The presence-weighted BCE as one autograd node: it keeps only references to its inputs

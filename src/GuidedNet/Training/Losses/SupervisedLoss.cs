@@ -25,11 +25,20 @@ public static class SupervisedLoss
     /// <param name="oneHot">[B, K, V]</param>
     public static Tensor SoftDice(Tensor probabilities, Tensor oneHot, int numClasses)
     {
-        long b = probabilities.shape[0];
-        var p = probabilities.reshape(b, numClasses, -1).transpose(0, 1).reshape(numClasses, -1); // [K, B·V]
-        var t = oneHot.transpose(0, 1).reshape(numClasses, -1);
-        var intersect = (p * t).sum(1);
-        var denominator = (p * p).sum(1) + (t * t).sum(1);
-        return (1 - (2 * intersect + 1e-5) / (denominator + 1e-5)).mean();
+        var (intersect, predicted, target) = DiceSums(probabilities, oneHot, numClasses);
+        return DiceFromSums(intersect, predicted, target);
     }
+
+    /// <summary>Per class over the batch: Σpt, Σp², Σt² (each [K]). probabilities [B, K, D, H, W], oneHot [B, K, V].</summary>
+    public static (Tensor Intersect, Tensor Predicted, Tensor Target) DiceSums(Tensor probabilities, Tensor oneHot, int numClasses)
+    {
+        long b = probabilities.shape[0];
+        var p = probabilities.reshape(b, numClasses, -1);
+        var sumOver = new long[] { 0, 2 };
+        return ((p * oneHot).sum(sumOver), (p * p).sum(sumOver), (oneHot * oneHot).sum(sumOver));
+    }
+
+    /// <summary>mean_k 1 − (2Σpt + 1e-5)/(Σp² + Σt² + 1e-5).</summary>
+    public static Tensor DiceFromSums(Tensor intersect, Tensor predicted, Tensor target) =>
+        (1 - (2 * intersect + 1e-5) / (predicted + target + 1e-5)).mean();
 }

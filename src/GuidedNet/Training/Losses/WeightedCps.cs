@@ -9,12 +9,11 @@ namespace GuidedNet.Training.Losses;
 /// </summary>
 public static class WeightedCps
 {
-    public static (Tensor Total, Tensor Net1, Tensor Net2) Compute(Tensor logits1, Tensor logits2, Tensor weightsA, Tensor weightsB)
-    {
-        var pseudo1 = logits1.detach().argmax(1);
-        var pseudo2 = logits2.detach().argmax(1);
-        var net1 = nn.functional.cross_entropy(logits1, pseudo2, weight: weightsB.to(logits1.device));
-        var net2 = nn.functional.cross_entropy(logits2, pseudo1, weight: weightsA.to(logits2.device));
-        return (net1 + net2, net1, net2);
-    }
+    /// <summary>Σ_v w[ŷ_v]·ce(logits_v, ŷ_v): logits [B, K, D, H, W] against the other network's argmax ŷ [B, D, H, W].</summary>
+    public static Tensor WeightedSum(Tensor logits, Tensor pseudoLabels, Tensor classWeights) =>
+        nn.functional.cross_entropy(logits, pseudoLabels, weight: classWeights.to(logits.device), reduction: nn.Reduction.Sum);
+
+    /// <summary>Σ_v w[ŷ_v], the normaliser of the weighted mean.</summary>
+    public static Tensor WeightTotal(Tensor pseudoLabels, Tensor classWeights) =>
+        classWeights.to(pseudoLabels.device).index_select(0, pseudoLabels.reshape(-1)).sum();
 }
