@@ -137,9 +137,11 @@ public static class BenchCommand
         return v;
     }
 
-    internal static T RunChild<T>(IEnumerable<string> args)
+    /// <param name="preload">a shared library for the child's LD_PRELOAD (an allocator), or null</param>
+    internal static T RunChild<T>(IEnumerable<string> args, string? preload = null)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (preload is not null) start.Environment["LD_PRELOAD"] = preload;
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
             start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
         foreach (var a in args) start.ArgumentList.Add(a);

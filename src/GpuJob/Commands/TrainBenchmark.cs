@@ -26,13 +26,14 @@ public static class TrainBenchmark
           --classes K        (default 14)     --base-channels C (default 16)
           --mode M           guidednet | cps | supervised (default guidednet)
           --device D         auto | cpu | cuda     --threads N     --tf32
+          --allocator A      auto (tcmalloc when installed, else glibc) | glibc | tcmalloc
         """;
 
     // The authors' code (PyTorch 1.13 CPU, 2 threads) on this machine kind, small setting, as given in the issue.
     private const double ReferenceSeconds = 7.6;
     private const double ReferencePeakGb = 6.1;
 
-    public sealed record Result(string Setting, string Device, double FirstStepSeconds, double SecondsPerStep, double PeakRssGb);
+    public sealed record Result(string Setting, string Device, string Allocator, double FirstStepSeconds, double SecondsPerStep, double PeakRssGb);
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
@@ -41,6 +42,7 @@ public static class TrainBenchmark
         int steps = args.Int("steps", 4);
         int classes = args.Int("classes", 14), width = args.Int("base-channels", 16);
         string mode = args.String("mode") ?? "guidednet";
+        string allocator = args.String("allocator") ?? "auto";
         var compute = new ComputeOptions { Device = args.String("device") ?? "auto", Threads = args.Int("threads", 0), AllowTf32 = args.Flag("tf32") };
         args.EnsureAllUsed();
         compute.Validate();
@@ -51,22 +53,30 @@ public static class TrainBenchmark
             output.WriteLine(JsonSerializer.Serialize(Measure(child, steps, classes, width, mode, compute)));
             return 0;
         }
+        string? tcmalloc = NativeAllocator.FindTcmalloc();
+        string? preload = allocator switch
+        {
+            "auto" => tcmalloc,
+            "glibc" => null,
+            "tcmalloc" => tcmalloc ?? throw new UsageException("--allocator tcmalloc: no tcmalloc installed (Debian: apt-get install libtcmalloc-minimal4)"),
+            _ => throw new UsageException($"unknown --allocator '{allocator}' (auto, glibc, tcmalloc)"),
+        };
         output.WriteLine($"machine: {Environment.ProcessorCount} cores, {BenchCommand.MachineDescription()}; {mode}, {classes} classes, width {width}");
         output.WriteLine();
-        output.WriteLine("| setting | device | first step s | s / step | peak RSS GB | vs reference |");
-        output.WriteLine("|---|---|---:|---:|---:|---|");
+        output.WriteLine("| setting | device | allocator | first step s | s / step | peak RSS GB | vs reference |");
+        output.WriteLine("|---|---|---|---:|---:|---:|---|");
         foreach (string setting in settings.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             var childArgs = new List<string> { "bench", "train", "--child", setting, "--steps", steps.ToString(CultureInfo.InvariantCulture),
                 "--classes", classes.ToString(CultureInfo.InvariantCulture), "--base-channels", width.ToString(CultureInfo.InvariantCulture),
                 "--mode", mode, "--device", compute.Device, "--threads", compute.Threads.ToString(CultureInfo.InvariantCulture) };
             if (compute.AllowTf32) childArgs.Add("--tf32");
-            var r = BenchCommand.RunChild<Result>(childArgs);
+            var r = BenchCommand.RunChild<Result>(childArgs, preload);
             string comparison = setting == "small" && mode == "guidednet" && classes == 14 && width == 16
                 ? FormattableString.Invariant($"{r.SecondsPerStep / ReferenceSeconds:F2}x time, {r.PeakRssGb / ReferencePeakGb:F2}x RSS")
                 : "";
             output.WriteLine(FormattableString.Invariant(
-                $"| {r.Setting} | {r.Device} | {r.FirstStepSeconds:F2} | {r.SecondsPerStep:F2} | {r.PeakRssGb:F2} | {comparison} |"));
+                $"| {r.Setting} | {r.Device} | {r.Allocator} | {r.FirstStepSeconds:F2} | {r.SecondsPerStep:F2} | {r.PeakRssGb:F2} | {comparison} |"));
         }
         output.WriteLine();
         output.WriteLine($"reference (authors' code, PyTorch 1.13 CPU, 2 threads, small setting): {ReferenceSeconds} s/step, {ReferencePeakGb} GB peak RSS");
@@ -116,7 +126,7 @@ public static class TrainBenchmark
                 .Select(e => e.GetProperty("seconds").GetDouble()).ToList();
             double first = seconds[0];
             double perStep = (seconds[^1] - seconds[0]) / (seconds.Count - 1);
-            return new Result(setting, TorchRuntime.Describe(device), first, perStep, BenchCommand.PeakRssBytes() / 1e9);
+            return new Result(setting, TorchRuntime.Describe(device), NativeAllocator.Active, first, perStep, BenchCommand.PeakRssBytes() / 1e9);
         }
         finally
         {

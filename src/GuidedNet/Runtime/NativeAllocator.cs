@@ -9,7 +9,7 @@ namespace GuidedNet.Runtime;
 /// measured here, ~40% of a CPU training step went to kernel page-fault time. Keeping large blocks
 /// on the heap, and not trimming it, lets the next step reuse them (step 6.25 s → 4.5 s, same peak RSS).
 /// </summary>
-internal static class NativeAllocator
+public static class NativeAllocator
 {
     private const int MTrimThreshold = -1;
     private const int MMmapThreshold = -3;
@@ -18,9 +18,45 @@ internal static class NativeAllocator
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int Mallopt(int parameter, int value);
 
+    /// <summary>
+    /// tcmalloc libraries to preload, in order of preference (Debian/Ubuntu libtcmalloc-minimal4,
+    /// then libgoogle-perftools4, then RPM layouts).
+    /// </summary>
+    private static readonly string[] TcmallocCandidates =
+    {
+        "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4",
+        "/usr/lib64/libtcmalloc_minimal.so.4", "/usr/lib64/libtcmalloc.so.4",
+    };
+
+    /// <summary>The installed tcmalloc, to be preloaded (LD_PRELOAD) into a training process; null when none.</summary>
+    public static string? FindTcmalloc() => OperatingSystem.IsLinux() ? TcmallocCandidates.FirstOrDefault(File.Exists) : null;
+
+    /// <summary>
+    /// The allocator this process runs on: "tcmalloc" or "jemalloc" when preloaded, else "glibc".
+    /// A CPU training step frees and reallocates gigabytes of activations; under glibc the heap
+    /// fragments (peak RSS ~1.6× the live bytes at the benchmark's batch, growing step by step), while
+    /// tcmalloc reuses freed spans without returning them and stays within ~0.2 GB of the live peak —
+    /// and is faster, having no page faults to serve.
+    /// </summary>
+    public static string Active
+    {
+        get
+        {
+            if (!OperatingSystem.IsLinux()) return "system";
+            try
+            {
+                string maps = File.ReadAllText("/proc/self/maps");
+                if (maps.Contains("libtcmalloc", StringComparison.Ordinal)) return "tcmalloc";
+                if (maps.Contains("libjemalloc", StringComparison.Ordinal)) return "jemalloc";
+            }
+            catch (IOException) { }
+            return "glibc";
+        }
+    }
+
     public static void KeepLargeBlocksOnHeap()
     {
-        if (!OperatingSystem.IsLinux() || Interlocked.Exchange(ref _tuned, 1) == 1) return;
+        if (!OperatingSystem.IsLinux() || Active != "glibc" || Interlocked.Exchange(ref _tuned, 1) == 1) return;
         try
         {
             Mallopt(MMmapThreshold, 512 << 20);

@@ -91,22 +91,26 @@ public sealed class GuidedNetLoss
         Tensor pseudo1, pseudo2, cpsTotal1, cpsTotal2;
         long valid;
         using (no_grad())
+        using (var batchScope = NewDisposeScope())
         {
+            // Its own scope: the one-hot labels and softmaxes of the labeled half must not outlive it.
             var oneHot = LabelEncoding.OneHot(y, NumClasses);                                         // [L, K, V]
             for (int n = 0; n < 2; n++)
             {
                 var (z, f) = outputs[n];
                 var prototypes = ClassPrototypes.Compute(f[TensorIndex.Slice(0, labeled)], y, NumClasses, oneHot);
                 var (intersect, predicted, target) = SupervisedLoss.DiceSums(z[TensorIndex.Slice(0, labeled)].softmax(1), oneHot, NumClasses);
-                nets[n] = new NetworkState(prototypes.Presence, prototypes.Prototypes.detach().requires_grad_(true), intersect, predicted, target);
+                nets[n] = new NetworkState(prototypes.Presence.MoveToOuterDisposeScope(),
+                    prototypes.Prototypes.detach().requires_grad_(true).MoveToOuterDisposeScope(),
+                    intersect.MoveToOuterDisposeScope(), predicted.MoveToOuterDisposeScope(), target.MoveToOuterDisposeScope());
             }
             weightsA = kt.Update(outputs[0].Logits[TensorIndex.Slice(0, labeled)], y);
             weightsB = kt.Update(outputs[1].Logits[TensorIndex.Slice(0, labeled)], y);
-            pseudo1 = Reductions.ArgMax(outputs[0].Logits, 1);
-            pseudo2 = Reductions.ArgMax(outputs[1].Logits, 1);
+            pseudo1 = Reductions.ArgMax(outputs[0].Logits, 1).MoveToOuterDisposeScope();
+            pseudo2 = Reductions.ArgMax(outputs[1].Logits, 1).MoveToOuterDisposeScope();
             // Network 1 learns network 2's argmax with weights B; network 2 network 1's with weights A.
-            cpsTotal1 = WeightedCps.WeightTotal(pseudo2, tensor(weightsB));
-            cpsTotal2 = WeightedCps.WeightTotal(pseudo1, tensor(weightsA));
+            cpsTotal1 = WeightedCps.WeightTotal(pseudo2, tensor(weightsB)).MoveToOuterDisposeScope();
+            cpsTotal2 = WeightedCps.WeightTotal(pseudo1, tensor(weightsA)).MoveToOuterDisposeScope();
             valid = (y < NumClasses).sum().item<long>();
         }
         var classWeights = new[] { tensor(weightsB, device: logits1.device), tensor(weightsA, device: logits1.device) };
@@ -213,6 +217,7 @@ public sealed class GuidedNetLoss
             var gradPrototypes = nets[n].Prototypes.grad! + Lambda * separationGradients[n];           // [L, K, C]
             for (long b = 0; b < labeled; b++)
             {
+                using var sampleScope = NewDisposeScope();
                 var sample = TensorIndex.Slice(b, b + 1);
                 var features = outputs[n].Features[sample].detach().requires_grad_(true);
                 var prototypes = ClassPrototypes.Compute(features, y[sample], NumClasses).Prototypes;
