@@ -8,6 +8,7 @@ using GuidedNet.Pipeline.Scheduling;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Transport;
 using Grpc.Net.Client;
+using Grpc.Net.Client.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing.Sidecar.Grpc;
@@ -63,7 +64,27 @@ builder.Services.AddGrpc();
 builder.Services.AddSingleton<IOrchestrationService>(backend);
 builder.Services.AddSingleton<IOrchestrationServiceClient>(backend);
 builder.Services.AddSingleton<TaskHubGrpcServer>();
-var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.EffectiveGrpcPort}");
+// The worker's first connection can race Kestrel opening the gRPC port; the channel then sits in
+// reconnect back-off and fails every call at once ("Connection refused" on the first API request).
+// Calls retry Unavailable for a few seconds instead.
+var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.EffectiveGrpcPort}", new GrpcChannelOptions
+{
+    ServiceConfig = new ServiceConfig
+    {
+        MethodConfigs =
+        {
+            new MethodConfig
+            {
+                Names = { MethodName.Default },
+                RetryPolicy = new RetryPolicy
+                {
+                    MaxAttempts = 5, InitialBackoff = TimeSpan.FromSeconds(0.25), MaxBackoff = TimeSpan.FromSeconds(2),
+                    BackoffMultiplier = 2, RetryableStatusCodes = { Grpc.Core.StatusCode.Unavailable },
+                },
+            },
+        },
+    },
+});
 builder.Services.AddDurableTaskWorker(b =>
 {
     b.UseGrpc(channel);
@@ -85,6 +106,17 @@ builder.Services.AddHostedService<RetrainTimer>();
 if (!string.IsNullOrWhiteSpace(host.WorkerCommand)) builder.Services.AddHostedService<LocalWorkerProcess>();
 
 var app = builder.Build();
+// Whatever escapes an endpoint still answers with a JSON error naming it, not an empty 500.
+app.UseExceptionHandler(handler => handler.Run(async context =>
+{
+    var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+    bool unavailable = error is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unavailable };
+    context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
+    await context.Response.WriteAsJsonAsync(new
+    {
+        error = unavailable ? $"the durable backend is not reachable yet, retry shortly: {error!.Message}" : $"internal error: {error?.Message}",
+    });
+}));
 app.MapGrpcService<TaskHubGrpcServer>().RequireHost($"*:{host.EffectiveGrpcPort}");
 
 static IResult Answer(ApiResult result) => Results.Json(result.Body, PipelineStorage.Json, statusCode: result.StatusCode);

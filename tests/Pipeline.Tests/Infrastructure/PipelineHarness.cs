@@ -136,7 +136,8 @@ public sealed class PipelineHarness : IAsyncDisposable
     {
         var response = await Http.PostAsJsonAsync($"api/datasets/{dataset}/train", request);
         string body = await response.Content.ReadAsStringAsync();
-        if (response.StatusCode != System.Net.HttpStatusCode.Accepted) throw new InvalidOperationException($"POST train: {(int)response.StatusCode} {body}");
+        if (response.StatusCode != System.Net.HttpStatusCode.Accepted)
+            throw new InvalidOperationException($"POST train: {(int)response.StatusCode} {body}\n{ProcessOutput}");
         return JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
     }
 
