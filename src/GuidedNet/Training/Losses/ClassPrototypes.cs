@@ -29,14 +29,20 @@ public sealed class ClassPrototypes
     /// <param name="oneHot">one-hot labels [B, K, V] when the caller has them already</param>
     public static ClassPrototypes Compute(Tensor features, Tensor labels, int numClasses, Tensor? oneHot = null)
     {
-        long b = features.shape[0], c = features.shape[1];
         oneHot ??= LabelEncoding.OneHot(labels, numClasses);              // [B, K, V]
-        var counts = oneHot.sum(2);                                         // [B, K]
         var presence = oneHot.amax(new long[] { 2 });                       // [B, K]
+        var prototypes = Average(features, oneHot);
+        return new ClassPrototypes(presence, prototypes, Separation(prototypes, presence));
+    }
+
+    /// <summary>μ = Σ_v onehot·f / (count + 1e-6): features [B, C, D, H, W], one-hot [B, K, V] → [B, K, C].</summary>
+    public static Tensor Average(Tensor features, Tensor oneHot)
+    {
+        long b = features.shape[0], c = features.shape[1];
+        var counts = oneHot.sum(2);                                            // [B, K]
         var sums = matmul(oneHot, features.reshape(b, c, -1).transpose(1, 2)); // [B, K, C]
         // The reference divides by count + 1e-6, not by the count.
-        var prototypes = sums / (counts.unsqueeze(2) + 1e-6);
-        return new ClassPrototypes(presence, prototypes, Separation(prototypes, presence));
+        return sums / (counts.unsqueeze(2) + 1e-6);
     }
 
     /// <summary>The separation loss of prototypes [B, K, C] with presence [B, K] (all labeled samples of the batch). Scalar.</summary>

@@ -20,10 +20,12 @@ public static class GmmLosses
         PresenceWeightedBceFunction.apply(oneHot.reshape(responses.shape), responses, presence);
 
     /// <summary>
-    /// The presence-weighted BCE as one autograd node: it keeps only references to its inputs
-    /// instead of the ten [B, K, V] intermediates the elementwise formula would save, and its
+    /// The presence-weighted BCE as one autograd node: it keeps its inputs (and, when the target
+    /// needs a gradient, one tensor of their size) instead of the ten intermediates the elementwise
+    /// formula would save, and its
     /// backward is two fused expressions:
-    /// ∂/∂p = −c·(t/(p+ε) − (1−t)/(1−p+ε)), ∂/∂t = −c·(log(p+ε) − log(1−p+ε)), c = g·a/(2(Σa+1e-6)).
+    /// ∂/∂p = −c·(t/(p+ε) − (1−t)/(1−p+ε)), ∂/∂t = −c·(log(p+ε) − log(1−p+ε)), c = g·a/(2(Σa+1e-6)),
+    /// the logarithms' difference kept from forward (a slab's worth when the loss runs in slabs).
     /// </summary>
     private sealed class PresenceWeightedBceFunction : autograd.SingleTensorFunction<PresenceWeightedBceFunction>
     {
@@ -34,11 +36,17 @@ public static class GmmLosses
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             Tensor t = (Tensor)vars[0], p = (Tensor)vars[1], presence = (Tensor)vars[2];
-            ctx.save_for_backward(new List<Tensor> { t, p, presence });
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
+            // t·log(p+ε) + (1−t)·log(1−p+ε) = log(1−p+ε) + t·ρ with ρ = log(p+ε) − log(1−p+ε),
+            // which is also ∂/∂t: kept for backward rather than taking both logarithms again.
+            var logQ = log(1 - p + Epsilon);
+            var ratio = log(p + Epsilon).sub_(logQ);
             var a = presence.reshape(presence.shape[0], presence.shape[1], 1, 1, 1);
-            var bce = (t * log(p + Epsilon)).add_((1 - t).mul_(log(1 - p + Epsilon))).div_(-2);
+            var bce = (t * ratio).add_(logQ).div_(-2);
+            var saved = new List<Tensor> { t, p, presence };
+            if (t.requires_grad) saved.Add(ratio.MoveToOuterDisposeScope());
+            ctx.save_for_backward(saved);
             return bce.mul_(a).sum(1).div_(a.sum(1) + 1e-6).MoveToOuterDisposeScope();
         }
 
@@ -54,7 +62,7 @@ public static class GmmLosses
             if (p.requires_grad)
                 gradP = (t / (p + Epsilon)).sub_((1 - t).div_(1 - p + Epsilon)).mul_(c).neg_().MoveToOuterDisposeScope();
             if (t.requires_grad)
-                gradT = log(p + Epsilon).sub_(log(1 - p + Epsilon)).mul_(c).neg_().MoveToOuterDisposeScope();
+                gradT = (saved[3] * c).neg_().MoveToOuterDisposeScope();
             return new List<Tensor> { gradT!, gradP!, null! };
         }
     }

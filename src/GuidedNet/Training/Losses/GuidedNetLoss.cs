@@ -79,172 +79,150 @@ public sealed class GuidedNetLoss
         if (batch - labeled != labeled)
             throw new ArgumentException($"the reference pairs unlabeled sample i with labeled sample i: {labeled} labeled and {batch - labeled} unlabeled");
 
-        var outputs = new[] { (Logits: logits1.detach(), Features: features1.detach()), (Logits: logits2.detach(), Features: features2.detach()) };
-        var values = new Dictionary<string, double>();
         using var scope = NewDisposeScope();
-        var y = labels.detach()[TensorIndex.Slice(0, labeled)];
+        var all = TensorIndex.Slice(0, labeled);
+        var outputs = new[] { (Logits: logits1.detach(), Features: features1.detach()), (Logits: logits2.detach(), Features: features2.detach()) };
+        var y = labels.detach()[all];
+        var device = logits1.device;
         double w = Schedules.ConsistencyWeight(iteration, Consistency, RampupIterations);
+        var values = new Dictionary<string, double>();
 
-        // 1. Batch quantities (no graph).
-        var nets = new NetworkState[2];
+        // 1. Batch quantities (no graph). The two networks are stacked along a leading axis
+        //    ("pair", network 1 then 2) so that each slab below is one pass for both.
+        Tensor oneHot, presence, prototypes, pseudoLabels, cpsWeights, cpsTotals;
+        Tensor[] diceSums;
         float[] weightsA, weightsB;
-        Tensor pseudo1, pseudo2, cpsTotal1, cpsTotal2;
         long valid;
         using (no_grad())
         using (var batchScope = NewDisposeScope())
         {
-            // Its own scope: the one-hot labels and softmaxes of the labeled half must not outlive it.
-            var oneHot = LabelEncoding.OneHot(y, NumClasses);                                         // [L, K, V]
-            for (int n = 0; n < 2; n++)
-            {
-                var (z, f) = outputs[n];
-                var prototypes = ClassPrototypes.Compute(f[TensorIndex.Slice(0, labeled)], y, NumClasses, oneHot);
-                var (intersect, predicted, target) = SupervisedLoss.DiceSums(z[TensorIndex.Slice(0, labeled)].softmax(1), oneHot, NumClasses);
-                nets[n] = new NetworkState(prototypes.Presence.MoveToOuterDisposeScope(),
-                    prototypes.Prototypes.detach().requires_grad_(true).MoveToOuterDisposeScope(),
-                    intersect.MoveToOuterDisposeScope(), predicted.MoveToOuterDisposeScope(), target.MoveToOuterDisposeScope());
-            }
-            weightsA = kt.Update(outputs[0].Logits[TensorIndex.Slice(0, labeled)], y);
-            weightsB = kt.Update(outputs[1].Logits[TensorIndex.Slice(0, labeled)], y);
-            pseudo1 = Reductions.ArgMax(outputs[0].Logits, 1).MoveToOuterDisposeScope();
-            pseudo2 = Reductions.ArgMax(outputs[1].Logits, 1).MoveToOuterDisposeScope();
+            // Its own scope: the softmaxes and their products must not outlive it.
+            oneHot = LabelEncoding.OneHot(y, NumClasses).MoveToOuterDisposeScope();                          // [L, K, V]
+            presence = oneHot.amax(new long[] { 2 }).MoveToOuterDisposeScope();                               // [L, K]
+            prototypes = stack(outputs.Select(o => ClassPrototypes.Average(o.Features[all], oneHot)))         // [2, L, K, C]
+                .requires_grad_(true).MoveToOuterDisposeScope();
+            var sums = outputs.Select(o => SupervisedLoss.DiceSums(o.Logits[all].softmax(1), oneHot, NumClasses)).ToList();
+            diceSums = new[] { stack(sums.Select(t => t.Intersect)), stack(sums.Select(t => t.Predicted)), stack(sums.Select(t => t.Target)) }
+                .Select(t => t.MoveToOuterDisposeScope()).ToArray();                                           // [2, K] each
+            weightsA = kt.Update(outputs[0].Logits[all], y);
+            weightsB = kt.Update(outputs[1].Logits[all], y);
             // Network 1 learns network 2's argmax with weights B; network 2 network 1's with weights A.
-            cpsTotal1 = WeightedCps.WeightTotal(pseudo2, tensor(weightsB)).MoveToOuterDisposeScope();
-            cpsTotal2 = WeightedCps.WeightTotal(pseudo1, tensor(weightsA)).MoveToOuterDisposeScope();
+            pseudoLabels = stack(new[] { Reductions.ArgMax(outputs[1].Logits, 1), Reductions.ArgMax(outputs[0].Logits, 1) })
+                .MoveToOuterDisposeScope();                                                                     // [2, B, D, H, W]
+            cpsWeights = stack(new[] { tensor(weightsB, device: device), tensor(weightsA, device: device) }).MoveToOuterDisposeScope(); // [2, K]
+            cpsTotals = stack(new[] { WeightedCps.WeightTotal(pseudoLabels[0], cpsWeights[0]), WeightedCps.WeightTotal(pseudoLabels[1], cpsWeights[1]) })
+                .MoveToOuterDisposeScope();                                                                     // [2]
             valid = (y < NumClasses).sum().item<long>();
         }
-        var classWeights = new[] { tensor(weightsB, device: logits1.device), tensor(weightsA, device: logits1.device) };
-        var pseudoTargets = new[] { pseudo2, pseudo1 };
-        var cpsTotals = new[] { cpsTotal1.item<float>(), cpsTotal2.item<float>() };
 
-        // Batch-coupled terms: exact values here; in the slabs through their gradients (dTerm/dSum · sum).
-        var diceGradients = new (Tensor Intersect, Tensor Predicted)[2];
-        var separationGradients = new Tensor[2];
+        // Batch-coupled terms: exact values here; in the slabs through their gradients (∂term/∂sum · sum).
+        var intersect = diceSums[0].requires_grad_(true);
+        var predicted = diceSums[1].requires_grad_(true);
+        var dice = new[] { 0, 1 }.Select(n => SupervisedLoss.DiceFromSums(intersect[n], predicted[n], diceSums[2][n])).ToArray();
+        var diceGradients = autograd.grad(new[] { dice[0] + dice[1] }, new[] { intersect, predicted });        // [2, K] each
+        var diceIntersect = diceGradients[0].reshape(2, NumClasses, 1, 1, 1);
+        var dicePredicted = diceGradients[1].reshape(2, NumClasses, 1, 1, 1);
+        var separation = new[] { 0, 1 }.Select(n => ClassPrototypes.Separation(prototypes[n], presence)).ToArray();
+        var separationGradient = autograd.grad(new[] { separation[0] + separation[1] }, new[] { prototypes })[0]; // [2, L, K, C]
         for (int n = 0; n < 2; n++)
         {
-            var state = nets[n];
-            var intersect = state.Intersect.requires_grad_(true);
-            var predicted = state.Predicted.requires_grad_(true);
-            var dice = SupervisedLoss.DiceFromSums(intersect, predicted, state.Target);
-            var diceGrads = autograd.grad(new[] { dice }, new[] { intersect, predicted });
-            diceGradients[n] = (diceGrads[0], diceGrads[1]);
-            var separation = ClassPrototypes.Separation(state.Prototypes, state.Presence);
-            separationGradients[n] = autograd.grad(new[] { separation }, new[] { state.Prototypes })[0];
-            values[$"dice{n + 1}"] = dice.item<float>();
-            values[$"proto{n + 1}"] = separation.item<float>();
+            values[$"dice{n + 1}"] = dice[n].item<float>();
+            values[$"proto{n + 1}"] = separation[n].item<float>();
         }
 
         // 2. Slabs: each term as its share of the batch mean, differentiated on its own.
         // The slabs tile every sample, so each element is written once: no need to clear.
         var grads = outputs.Select(o => (Logits: empty_like(o.Logits), Features: empty_like(o.Features))).ToArray();
-        var sums = new Dictionary<string, double>();
-        void Add(string name, Tensor value) => sums[name] = sums.GetValueOrDefault(name) + value.item<float>();
+        var totals = new Dictionary<string, Tensor>();                       // per network: [2]
+        void Add(string name, Tensor value)        // inside a slab's scope: the running sums live in the outer one
+        {
+            var v = value.detach();
+            totals[name] = (totals.TryGetValue(name, out var sum) ? sum + v : v.clone()).MoveToOuterDisposeScope();
+        }
         long depth = logits1.shape[2], plane = logits1.shape[3] * logits1.shape[4];
         long slabDepth = Math.Clamp(SlabVoxels / plane, 1, depth);
         double halfVoxels = (double)labeled * depth * plane;    // voxels in each half of the batch
+        var perSample = new long[] { 1, 2, 3 };
         for (long b = 0; b < batch; b++)
         {
             bool isLabeled = b < labeled;
             long pair = isLabeled ? b : b - labeled;        // the labeled sample whose prototypes apply
-            var p = TensorIndex.Slice(pair, pair + 1);
             for (long d0 = 0; d0 < depth; d0 += slabDepth)
             {
                 using var slabScope = NewDisposeScope();
-                var sample = TensorIndex.Slice(b, b + 1);
                 var slab = TensorIndex.Slice(d0, Math.Min(depth, d0 + slabDepth));
                 double share = (Math.Min(depth, d0 + slabDepth) - d0) * plane / halfVoxels;
-                var z = new Tensor[2];
-                var f = new Tensor[2];
-                var responses = new Tensor[2];
-                var total = zeros(1, device: logits1.device).sum();
-                Tensor? slabLabels = null, slabOneHot = null;
+                var z = stack(outputs.Select(o => o.Logits[b, .., slab])).requires_grad_(true);             // [2, K, d, H, W]
+                var f = stack(outputs.Select(o => o.Features[b, .., slab])).requires_grad_(true);           // [2, C, d, H, W]
+                var mu = prototypes[.., pair];                                                               // [2, K, C]
+                var a = presence[pair].expand(2, -1);                                                         // [2, K]
+                var s = z.softmax(1);
+                Tensor total;
                 if (isLabeled)
                 {
-                    slabLabels = y[sample, slab];
-                    slabOneHot = LabelEncoding.OneHot(slabLabels, NumClasses);
-                }
-                for (int n = 0; n < 2; n++)
-                {
-                    var state = nets[n];
-                    z[n] = outputs[n].Logits[sample, .., slab].detach().requires_grad_(true);
-                    f[n] = outputs[n].Features[sample, .., slab].detach().requires_grad_(true);
-                    var s = z[n].softmax(1);
-                    var presence = state.Presence[p];
-                    string net = (n + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    if (isLabeled)
-                    {
-                        var ce = nn.functional.cross_entropy(z[n], slabLabels!) * share;
-                        var (intersect, predicted, _) = SupervisedLoss.DiceSums(s, slabOneHot!, NumClasses);
-                        var diceShare = (diceGradients[n].Intersect * intersect).sum() + (diceGradients[n].Predicted * predicted).sum();
-                        responses[n] = CgmmResponses.Labeled(f[n], state.Prototypes[p], presence);
-                        var l1 = GmmLosses.PredictionFit(responses[n], s, presence).mean() * share;
-                        var l2 = GmmLosses.ResponseFit(slabOneHot!, responses[n], presence).masked_select(slabLabels! < NumClasses).sum() / Math.Max(1, valid);
-                        total = total + 0.5 * (ce + diceShare) + Lambda * (l1 + l2);
-                        Add("ce" + net, ce);
-                        Add("gmm_l1" + net, l1);
-                        Add("gmm_l2" + net, l2);
-                    }
-                    else
-                    {
-                        var unlabeledResponses = CgmmResponses.Unlabeled(f[n], state.Prototypes[p]);
-                        var l1 = GmmLosses.PredictionFit(unlabeledResponses, s, presence).mean() * share;
-                        total = total + Lambda * l1;
-                        Add("gmm" + net + "_u", l1);
-                    }
-                    var cps = WeightedCps.WeightedSum(z[n], pseudoTargets[n][sample, slab], classWeights[n]) / cpsTotals[n];
-                    total = total + w * cps;
-                    Add("cps" + net, cps);
-                }
-                if (isLabeled)
-                {
+                    var slabLabels = y[TensorIndex.Slice(b, b + 1), slab].expand(2, -1, -1, -1);              // [2, d, H, W]
+                    var slabOneHot = LabelEncoding.OneHot(slabLabels, NumClasses);                             // [2, K, v]
+                    var t = slabOneHot.reshape(s.shape);
+                    var ce = nn.functional.cross_entropy(z, slabLabels, reduction: nn.Reduction.None).mean(perSample) * share;
+                    // Dice through its gradient: Σ ∂Dice/∂Σpt · pt + ∂Dice/∂Σp² · p².
+                    var diceShare = (s * (diceIntersect * t + dicePredicted * s)).sum();
+                    var responses = CgmmResponses.Labeled(f, mu, a);
+                    var l1 = GmmLosses.PredictionFit(responses, s, a).mean(perSample) * share;
+                    var l2 = (GmmLosses.ResponseFit(slabOneHot, responses, a) * (slabLabels < NumClasses)).sum(perSample) / Math.Max(1, valid);
                     // Consistency enters both networks' losses: 2λ in the total.
-                    var cons = CgmmConsistency.Compute(responses[0], responses[1], w) * share;
-                    total = total + 2 * Lambda * cons;
+                    var cons = CgmmConsistency.Compute(responses[0].unsqueeze(0), responses[1].unsqueeze(0), w) * share;
+                    total = 0.5 * (ce.sum() + diceShare) + Lambda * (l1.sum() + l2.sum()) + 2 * Lambda * cons;
+                    Add("ce", ce);
+                    Add("gmm_l1", l1);
+                    Add("gmm_l2", l2);
                     Add("cons", cons);
                 }
+                else
+                {
+                    var l1 = GmmLosses.PredictionFit(CgmmResponses.Unlabeled(f, mu), s, a).mean(perSample) * share;
+                    total = Lambda * l1.sum();
+                    Add("gmm_u", l1);
+                }
+                var cps = WeightedCps.WeightedSums(z, pseudoLabels[.., b, slab], cpsWeights) / cpsTotals;
+                total = total + w * cps.sum();
+                Add("cps", cps);
                 total.backward();
                 for (int n = 0; n < 2; n++)
                 {
-                    grads[n].Logits[sample, .., slab].copy_(z[n].grad!);
-                    grads[n].Features[sample, .., slab].copy_(f[n].grad!);
+                    grads[n].Logits[b, .., slab].copy_(z.grad![n]);
+                    grads[n].Features[b, .., slab].copy_(f.grad![n]);
                 }
             }
         }
 
         // 3. The prototypes' gradient (slabs + λ·separation) back to the labeled features they average.
+        var gradPrototypes = prototypes.grad! + Lambda * separationGradient;                                 // [2, L, K, C]
         for (int n = 0; n < 2; n++)
         {
-            var gradPrototypes = nets[n].Prototypes.grad! + Lambda * separationGradients[n];           // [L, K, C]
-            for (long b = 0; b < labeled; b++)
-            {
-                using var sampleScope = NewDisposeScope();
-                var sample = TensorIndex.Slice(b, b + 1);
-                var features = outputs[n].Features[sample].detach().requires_grad_(true);
-                var prototypes = ClassPrototypes.Compute(features, y[sample], NumClasses).Prototypes;
-                prototypes.backward(new[] { gradPrototypes[sample] });
-                grads[n].Features[sample].add_(features.grad!);
-            }
+            var features = outputs[n].Features[all].detach().requires_grad_(true);
+            ClassPrototypes.Average(features, oneHot).backward(new[] { gradPrototypes[n] });
+            grads[n].Features[all].add_(features.grad!);
         }
 
-        for (int n = 1; n <= 2; n++)
+        double Value(string name, int n) => totals[name].dim() == 0 ? totals[name].item<float>() : totals[name][n].item<float>();
+        double consistency = Value("cons", 0);
+        for (int n = 0; n < 2; n++)
         {
-            double sup = 0.5 * (sums["ce" + n] + values["dice" + n]);
-            double gmm = values["proto" + n] + sums["gmm_l1" + n] + sums["gmm_l2" + n];
-            values["ce" + n] = sums["ce" + n];
-            values["sup" + n] = sup;
-            values["gmm" + n] = gmm;
-            values[$"gmm{n}_u"] = sums[$"gmm{n}_u"];
-            values["cps" + n] = sums["cps" + n];
-            values["model" + n] = sup + Lambda * (gmm + sums[$"gmm{n}_u"] + sums["cons"]);
+            string net = (n + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            double ce = Value("ce", n), sup = 0.5 * (ce + values["dice" + net]);
+            double gmm = values["proto" + net] + Value("gmm_l1", n) + Value("gmm_l2", n), gmmU = Value("gmm_u", n);
+            values["ce" + net] = ce;
+            values["sup" + net] = sup;
+            values["gmm" + net] = gmm;
+            values[$"gmm{net}_u"] = gmmU;
+            values["cps" + net] = Value("cps", n);
+            values["model" + net] = sup + Lambda * (gmm + gmmU + consistency);
         }
-        values["cons"] = sums["cons"];
-        values["cps"] = sums["cps1"] + sums["cps2"];
+        values["cons"] = consistency;
+        values["cps"] = values["cps1"] + values["cps2"];
         values["total"] = values["model1"] + values["model2"] + w * values["cps"];
         return new LossStep(values, w, weightsA, weightsB,
             grads[0].Logits.MoveToOuterDisposeScope(), grads[0].Features.MoveToOuterDisposeScope(),
             grads[1].Logits.MoveToOuterDisposeScope(), grads[1].Features.MoveToOuterDisposeScope());
     }
-
-    /// <summary>A network's batch quantities: presence [L, K], prototypes [L, K, C] (a leaf gathering the slabs' gradients), Dice sums [K].</summary>
-    private sealed record NetworkState(Tensor Presence, Tensor Prototypes, Tensor Intersect, Tensor Predicted, Tensor Target);
 }

@@ -9,11 +9,18 @@ namespace GuidedNet.Training.Losses;
 /// </summary>
 public static class WeightedCps
 {
-    /// <summary>Σ_v w[ŷ_v]·ce(logits_v, ŷ_v): logits [B, K, D, H, W] against the other network's argmax ŷ [B, D, H, W].</summary>
-    public static Tensor WeightedSum(Tensor logits, Tensor pseudoLabels, Tensor classWeights) =>
-        nn.functional.cross_entropy(logits, pseudoLabels, weight: classWeights.to(logits.device), reduction: nn.Reduction.Sum);
+    /// <summary>
+    /// Per sample, Σ_v w[ŷ_v]·ce(logits_v, ŷ_v): logits [B, K, D, H, W] against the other network's
+    /// argmax ŷ [B, D, H, W], with class weights [B, K] (each sample may use its own) → [B].
+    /// </summary>
+    public static Tensor WeightedSums(Tensor logits, Tensor pseudoLabels, Tensor classWeights)
+    {
+        long b = logits.shape[0];
+        var ce = nn.functional.cross_entropy(logits, pseudoLabels, reduction: nn.Reduction.None).reshape(b, -1);
+        return (ce * classWeights.gather(1, pseudoLabels.reshape(b, -1))).sum(1);
+    }
 
-    /// <summary>Σ_v w[ŷ_v], the normaliser of the weighted mean.</summary>
+    /// <summary>Σ_v w[ŷ_v] over all voxels of ŷ (any shape), with class weights [K]: the normaliser of the weighted mean.</summary>
     public static Tensor WeightTotal(Tensor pseudoLabels, Tensor classWeights) =>
         classWeights.to(pseudoLabels.device).index_select(0, pseudoLabels.reshape(-1)).sum();
 }
