@@ -43,11 +43,11 @@ public sealed record LossStep(
 public sealed class GuidedNetLoss
 {
     /// <summary>
-    /// Voxels per slab: 0.5 MB per [1, K, slab] tensor at K = 14, so a slab's intermediates stay in
-    /// cache (measured on the benchmark's batch: 0.74 s per loss at 8 k voxels, 0.88 s at 32 k, 0.80 s
-    /// at a whole 128 k sample).
+    /// Voxels per slab: 1.8 MB per [2 networks, K, slab] tensor at K = 14, so that a slab's
+    /// intermediates stay in cache (measured on the benchmark's batch: 0.67–0.72 s per loss at 16 k
+    /// voxels, 0.68–0.76 s at 8 k, 0.72–1.05 s at 4 k; 0.88 s at 32 k before the networks were paired).
     /// </summary>
-    public const int DefaultSlabVoxels = 1 << 13;
+    public const int DefaultSlabVoxels = 1 << 14;
 
     public GuidedNetLoss(int numClasses, double lambda = 0.3, double consistency = 0.1,
         int rampupIterations = Schedules.ReferenceRampupIterations, int slabVoxels = DefaultSlabVoxels)
@@ -104,11 +104,12 @@ public sealed class GuidedNetLoss
             var sums = outputs.Select(o => SupervisedLoss.DiceSums(o.Logits[all].softmax(1), oneHot, NumClasses)).ToList();
             diceSums = new[] { stack(sums.Select(t => t.Intersect)), stack(sums.Select(t => t.Predicted)), stack(sums.Select(t => t.Target)) }
                 .Select(t => t.MoveToOuterDisposeScope()).ToArray();                                           // [2, K] each
-            weightsA = kt.Update(outputs[0].Logits[all], y);
-            weightsB = kt.Update(outputs[1].Logits[all], y);
+            var predicted1 = Reductions.ArgMax(outputs[0].Logits, 1);                                        // [B, D, H, W]
+            var predicted2 = Reductions.ArgMax(outputs[1].Logits, 1);
+            weightsA = kt.Update(predicted1[all], y);
+            weightsB = kt.Update(predicted2[all], y);
             // Network 1 learns network 2's argmax with weights B; network 2 network 1's with weights A.
-            pseudoLabels = stack(new[] { Reductions.ArgMax(outputs[1].Logits, 1), Reductions.ArgMax(outputs[0].Logits, 1) })
-                .MoveToOuterDisposeScope();                                                                     // [2, B, D, H, W]
+            pseudoLabels = stack(new[] { predicted2, predicted1 }).MoveToOuterDisposeScope();                // [2, B, D, H, W]
             cpsWeights = stack(new[] { tensor(weightsB, device: device), tensor(weightsA, device: device) }).MoveToOuterDisposeScope(); // [2, K]
             cpsTotals = stack(new[] { WeightedCps.WeightTotal(pseudoLabels[0], cpsWeights[0]), WeightedCps.WeightTotal(pseudoLabels[1], cpsWeights[1]) })
                 .MoveToOuterDisposeScope();                                                                     // [2]
@@ -156,14 +157,16 @@ public sealed class GuidedNetLoss
                 var f = stack(outputs.Select(o => o.Features[b, .., slab])).requires_grad_(true);           // [2, C, d, H, W]
                 var mu = prototypes[.., pair];                                                               // [2, K, C]
                 var a = presence[pair].expand(2, -1);                                                         // [2, K]
-                var s = z.softmax(1);
+                // One log-softmax for the cross-entropies (supervised, CPS) and, exponentiated, the probabilities.
+                var logS = z.log_softmax(1);
+                var s = logS.exp();
                 Tensor total;
                 if (isLabeled)
                 {
                     var slabLabels = y[TensorIndex.Slice(b, b + 1), slab].expand(2, -1, -1, -1);              // [2, d, H, W]
                     var slabOneHot = LabelEncoding.OneHot(slabLabels, NumClasses);                             // [2, K, v]
                     var t = slabOneHot.reshape(s.shape);
-                    var ce = nn.functional.cross_entropy(z, slabLabels, reduction: nn.Reduction.None).mean(perSample) * share;
+                    var ce = nn.functional.nll_loss(logS, slabLabels, reduction: nn.Reduction.None).mean(perSample) * share;
                     // Dice through its gradient: Σ ∂Dice/∂Σpt · pt + ∂Dice/∂Σp² · p².
                     var diceShare = (s * (diceIntersect * t + dicePredicted * s)).sum();
                     var responses = CgmmResponses.Labeled(f, mu, a);
@@ -183,7 +186,7 @@ public sealed class GuidedNetLoss
                     total = Lambda * l1.sum();
                     Add("gmm_u", l1);
                 }
-                var cps = WeightedCps.WeightedSums(z, pseudoLabels[.., b, slab], cpsWeights) / cpsTotals;
+                var cps = WeightedCps.WeightedSums(logS, pseudoLabels[.., b, slab], cpsWeights) / cpsTotals;
                 total = total + w * cps.sum();
                 Add("cps", cps);
                 total.backward();

@@ -1,4 +1,3 @@
-using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -52,13 +51,13 @@ public sealed class KtCpsWeights
     }
 
     /// <summary>
-    /// One EMA step from a network's logits on the labeled half and the labels; returns the new
-    /// weights (a copy: the caller may keep it while the state moves on).
+    /// One EMA step from a network's predicted classes (the argmax of its logits) on the labeled
+    /// half and the labels; returns the new weights (a copy: the caller may keep it while the state
+    /// moves on).
     /// </summary>
-    public float[] Update(Tensor labeledLogits, Tensor labels)
+    public float[] Update(Tensor predicted, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        var predicted = Reductions.ArgMax(labeledLogits.detach(), 1);
         var correct = where(predicted == labels, predicted, zeros_like(predicted));
         var current = FromCounts(Histogram(correct, NumClasses));
         float keep = (float)Momentum, take = (float)(1 - Momentum);

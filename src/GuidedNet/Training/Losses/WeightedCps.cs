@@ -10,13 +10,14 @@ namespace GuidedNet.Training.Losses;
 public static class WeightedCps
 {
     /// <summary>
-    /// Per sample, Σ_v w[ŷ_v]·ce(logits_v, ŷ_v): logits [B, K, D, H, W] against the other network's
-    /// argmax ŷ [B, D, H, W], with class weights [B, K] (each sample may use its own) → [B].
+    /// Per sample, Σ_v w[ŷ_v]·ce(logits_v, ŷ_v) from the log-probabilities (log_softmax of the logits,
+    /// [B, K, D, H, W]) against the other network's argmax ŷ [B, D, H, W], with class weights [B, K]
+    /// (each sample may use its own) → [B]. Log-probabilities, so that the caller's other terms share them.
     /// </summary>
-    public static Tensor WeightedSums(Tensor logits, Tensor pseudoLabels, Tensor classWeights)
+    public static Tensor WeightedSums(Tensor logProbabilities, Tensor pseudoLabels, Tensor classWeights)
     {
-        long b = logits.shape[0];
-        var ce = nn.functional.cross_entropy(logits, pseudoLabels, reduction: nn.Reduction.None).reshape(b, -1);
+        long b = logProbabilities.shape[0];
+        var ce = nn.functional.nll_loss(logProbabilities, pseudoLabels, reduction: nn.Reduction.None).reshape(b, -1);
         return (ce * classWeights.gather(1, pseudoLabels.reshape(b, -1))).sum(1);
     }
 
