@@ -158,4 +158,10 @@ public class CliTests
         Assert.NotEqual(0, code);
         Assert.Contains(message, error);
     }
+
+    [Theory]
+    [InlineData("VmHWM:\t  987654 kB", 987654)]
+    [InlineData("VmHWM:\t12345678 kB", 12345678)]
+    public void Peak_rss_reads_short_and_long_numbers(string line, long kilobytes) =>
+        Assert.Equal(kilobytes, GuidedNet.GpuJob.Commands.BenchCommand.StatusKilobytes(line));
 }

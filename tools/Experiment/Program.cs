@@ -13,7 +13,7 @@ string Arg(string name, string fallback)
     int i = Array.IndexOf(args, "--" + name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
-int iterations = int.Parse(Arg("iterations", "600"), CultureInfo.InvariantCulture);
+int iterations = int.Parse(Arg("iterations", "500"), CultureInfo.InvariantCulture);
 var seeds = Arg("seeds", "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
 string root = Path.GetFullPath(Arg("out", "artifacts/experiment"));
 string docs = Arg("doc", "docs/experiments.md");

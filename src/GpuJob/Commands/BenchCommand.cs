@@ -158,10 +158,13 @@ public static class BenchCommand
     public static long PeakRssBytes()
     {
         foreach (string line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) return StatusKilobytes(line) * 1024;
         return 0;
     }
+
+    /// <summary>The number of a /proc status line such as "VmHWM:\t  123456 kB" (a tab, then spaces only while the number is short).</summary>
+    public static long StatusKilobytes(string line) =>
+        long.Parse(line.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 
     internal static string MachineDescription()
     {
