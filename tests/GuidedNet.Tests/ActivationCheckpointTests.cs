@@ -6,6 +6,7 @@ using static TorchSharp.torch.nn;
 namespace GuidedNet.Tests;
 
 /// <summary>A recomputed block gives the same output and the same gradients as the block itself.</summary>
+[Collection(GlobalRandomCollection.Name)]
 public class ActivationCheckpointTests
 {
     [Theory]

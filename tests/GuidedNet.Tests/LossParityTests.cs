@@ -11,6 +11,7 @@ namespace GuidedNet.Tests;
 /// One training step's losses against the authors' code (reference README §2): batch of 4 (2
 /// labeled), K = 6, C = 16, 8×12×12, iteration 3000, λ = 0.3.
 /// </summary>
+[Collection(GlobalRandomCollection.Name)]
 public class LossParityTests
 {
     private static Tensor Load(string name, bool grad = false)

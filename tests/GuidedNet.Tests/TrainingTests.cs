@@ -23,6 +23,7 @@ public sealed class PhantomDatasetFixture : IDisposable
     public void Dispose() => Folder.Dispose();
 }
 
+[Collection(GlobalRandomCollection.Name)]
 public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<PhantomDatasetFixture>
 {
     private static TrainingOptions Tiny(TrainingMode mode = TrainingMode.GuidedNet) => new()

@@ -144,7 +144,8 @@ public sealed class Trainer : IDisposable
     private Dictionary<string, double> Step(TrainingBatch batch)
     {
         using var scope = NewDisposeScope();
-        // Dropout draws from the global generator: seed it per iteration so resumed runs match.
+        // Dropout draws from libtorch's process-wide generator: seed it per iteration so resumed
+        // runs match. Nothing else in the process may draw from it meanwhile (one trainer per process).
         manual_seed(new DeterministicRandom(_options.Seed, 99, batch.Iteration).Next(int.MaxValue));
         var p = batch.Patch;
         var x = tensor(batch.Images, new long[] { batch.Size, 1, p[0], p[1], p[2] }).to(_device);
