@@ -1,6 +1,6 @@
-using GuidedNet.Runtime;
 using System.Diagnostics;
 using GuidedNet.Network;
+using GuidedNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

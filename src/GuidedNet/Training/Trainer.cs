@@ -1,4 +1,3 @@
-using GuidedNet.Runtime;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
@@ -7,6 +6,7 @@ using GuidedNet.Evaluation;
 using GuidedNet.Inference;
 using GuidedNet.Models;
 using GuidedNet.Network;
+using GuidedNet.Runtime;
 using GuidedNet.Training.Losses;
 using TorchSharp;
 using TorchSharp.Modules;

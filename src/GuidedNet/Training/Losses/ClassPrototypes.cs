@@ -30,10 +30,13 @@ public sealed class ClassPrototypes
     public static ClassPrototypes Compute(Tensor features, Tensor labels, int numClasses, Tensor? oneHot = null)
     {
         oneHot ??= LabelEncoding.OneHot(labels, numClasses);              // [B, K, V]
-        var presence = oneHot.amax(new long[] { 2 });                       // [B, K]
+        var presence = PresenceOf(oneHot);
         var prototypes = Average(features, oneHot);
         return new ClassPrototypes(presence, prototypes, Separation(prototypes, presence));
     }
+
+    /// <summary>a[b, k] = 1 where class k occurs: one-hot [B, K, V] → [B, K].</summary>
+    public static Tensor PresenceOf(Tensor oneHot) => oneHot.amax(new long[] { 2 });
 
     /// <summary>μ = Σ_v onehot·f / (count + 1e-6): features [B, C, D, H, W], one-hot [B, K, V] → [B, K, C].</summary>
     public static Tensor Average(Tensor features, Tensor oneHot)

@@ -13,8 +13,6 @@ public sealed record LossStep(
     float[] WeightsA, float[] WeightsB,
     Tensor GradLogits1, Tensor GradFeatures1, Tensor GradLogits2, Tensor GradFeatures2) : IDisposable
 {
-    public double Total => Values["total"];
-
     public void Dispose()
     {
         GradLogits1.Dispose();
@@ -98,7 +96,7 @@ public sealed class GuidedNetLoss
         {
             // Its own scope: the softmaxes and their products must not outlive it.
             oneHot = LabelEncoding.OneHot(y, NumClasses).MoveToOuterDisposeScope();                          // [L, K, V]
-            presence = oneHot.amax(new long[] { 2 }).MoveToOuterDisposeScope();                               // [L, K]
+            presence = ClassPrototypes.PresenceOf(oneHot).MoveToOuterDisposeScope();                         // [L, K]
             prototypes = stack(outputs.Select(o => ClassPrototypes.Average(o.Features[all], oneHot)))         // [2, L, K, C]
                 .requires_grad_(true).MoveToOuterDisposeScope();
             var sums = outputs.Select(o => SupervisedLoss.DiceSums(o.Logits[all].softmax(1), oneHot, NumClasses)).ToList();
