@@ -37,11 +37,12 @@ public class LossParityTests
         Assert.True(max <= tolerance, $"{fixture}: differs by up to {max}");
     }
 
-    /// <param name="slabVoxels">the default (one slab per sample here) and 1 (one depth slice per slab: 8 per sample)</param>
+    /// <param name="slabVoxels">for autograd: the default (one slab per sample here) and 1 (one depth slice per slab: 8 per sample)</param>
     [Theory]
-    [InlineData(GuidedNetLoss.DefaultSlabVoxels)]
-    [InlineData(1)]
-    public void Every_term_intermediate_and_gradient_matches_the_authors_code(int slabVoxels)
+    [InlineData(VoxelTermsPath.CpuKernel, GuidedNetLoss.DefaultSlabVoxels)]
+    [InlineData(VoxelTermsPath.Autograd, GuidedNetLoss.DefaultSlabVoxels)]
+    [InlineData(VoxelTermsPath.Autograd, 1)]
+    public void Every_term_intermediate_and_gradient_matches_the_authors_code(VoxelTermsPath path, int slabVoxels)
     {
         using var scope = NewDisposeScope();
         var out1 = Load("loss_out1");
@@ -53,7 +54,7 @@ public class LossParityTests
         var kt = new KtCpsWeights(histogram);
         AssertArray("ktcps_initial_weights", tensor(kt.Weights));
 
-        using var step = new GuidedNetLoss(6, lambda: 0.3, consistency: 0.1, slabVoxels: slabVoxels).Compute(out1, rep1, out2, rep2, labels, 2, kt, 3000);
+        using var step = new GuidedNetLoss(6, lambda: 0.3, consistency: 0.1, slabVoxels: slabVoxels, path: path).Compute(out1, rep1, out2, rep2, labels, 2, kt, 3000);
 
         using var manifest = JsonDocument.Parse(File.ReadAllText(Reference.File("manifest.json")));
         var s = manifest.RootElement.GetProperty("scalars");
@@ -89,6 +90,44 @@ public class LossParityTests
             AssertArray($"prototypes{n}", prototypes.Prototypes);
             AssertArray($"gmm_res{n}", CgmmResponses.Labeled(labeled, prototypes.Prototypes, prototypes.Presence));
             AssertArray($"gmm_res{n}_unlabeled", CgmmResponses.Unlabeled(rep[TensorIndex.Slice(2, 4)], prototypes.Prototypes));
+        }
+    }
+
+    /// <param name="consistency">0.1 as the presets; 1000 lets the CGMM consistency dominate the feature gradients</param>
+    [Theory]
+    [InlineData(0.3, 0.1)]
+    [InlineData(1.0, 1000.0)]
+    public void Cpu_kernel_equals_the_autograd_terms_on_a_ragged_volume(double lambda, double consistency)
+    {
+        // 3×30×31 = 2790 voxels: two kernel chunks per sample and a tail of 6 voxels; 5 classes, one
+        // of them absent from the first labeled sample; 7 channels, half of them zero as after a ReLU.
+        // Logits of unit scale: where a probability comes within ~1e-6 of 1, the reference's
+        // BCE(r, s) divides by 1 − s + 1e-6, and one rounding of s (libtorch's exp against .NET's)
+        // moves that gradient by percents in either implementation.
+        using var scope = NewDisposeScope();
+        manual_seed(11);
+        var logits1 = randn(new long[] { 4, 5, 3, 30, 31 });
+        var logits2 = randn(new long[] { 4, 5, 3, 30, 31 });
+        var features1 = randn(new long[] { 4, 7, 3, 30, 31 }).clamp_min(0);
+        var features2 = randn(new long[] { 4, 7, 3, 30, 31 }).clamp_min(0);
+        var labels = cat(new[] { randint(0, 4, new long[] { 1, 3, 30, 31 }), randint(0, 5, new long[] { 3, 3, 30, 31 }) });
+        var histogram = new double[] { 9000, 3000, 800, 200, 40 };
+        LossStep Run(VoxelTermsPath path) =>
+            new GuidedNetLoss(5, lambda, consistency, path: path).Compute(logits1, features1, logits2, features2, labels, 2, new KtCpsWeights(histogram), 30000);
+
+        using var kernel = Run(VoxelTermsPath.CpuKernel);
+        using var autograd = Run(VoxelTermsPath.Autograd);
+        Assert.Equal(autograd.Values.Keys.Order(), kernel.Values.Keys.Order());
+        foreach (var (name, expected) in autograd.Values) AssertClose(expected, kernel.Values[name], name);
+        foreach (var (name, expected, actual) in new[]
+        {
+            ("logits 1", autograd.GradLogits1, kernel.GradLogits1), ("logits 2", autograd.GradLogits2, kernel.GradLogits2),
+            ("features 1", autograd.GradFeatures1, kernel.GradFeatures1), ("features 2", autograd.GradFeatures2, kernel.GradFeatures2),
+        })
+        {
+            double scale = expected.abs().max().item<float>();
+            double error = (expected - actual).abs().max().item<float>();
+            Assert.True(scale > 0 && error <= 1e-5 * scale, $"gradient w.r.t. {name}: differs by up to {error} (largest {scale})");
         }
     }
 

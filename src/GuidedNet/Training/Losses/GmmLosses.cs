@@ -11,6 +11,9 @@ namespace GuidedNet.Training.Losses;
 /// </summary>
 public static class GmmLosses
 {
+    /// <summary>ε inside the BCE logarithms.</summary>
+    internal const double Epsilon = 1e-6;
+
     /// <summary>L1's integrand Σ_k a·BCE(r, s)/(Σ_k a + 1e-6): responses [B, K, D, H, W] against probabilities, presence [B, K] → [B, D, H, W].</summary>
     public static Tensor PredictionFit(Tensor responses, Tensor probabilities, Tensor presence) =>
         PresenceWeightedBceFunction.apply(responses, probabilities, presence);
@@ -29,8 +32,6 @@ public static class GmmLosses
     /// </summary>
     private sealed class PresenceWeightedBceFunction : autograd.SingleTensorFunction<PresenceWeightedBceFunction>
     {
-        private const double Epsilon = 1e-6;
-
         public override string Name => nameof(PresenceWeightedBceFunction);
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)

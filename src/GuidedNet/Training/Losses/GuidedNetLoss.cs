@@ -22,33 +22,45 @@ public sealed record LossStep(
     }
 }
 
+/// <summary>How the voxel terms of <see cref="GuidedNetLoss"/> are evaluated.</summary>
+public enum VoxelTermsPath
+{
+    /// <summary>The CPU kernel for float32 CPU tensors, autograd slabs elsewhere.</summary>
+    Auto,
+    /// <summary><see cref="VoxelTermsCpuKernel"/>: one pass per voxel with hand-derived gradients (CPU only).</summary>
+    CpuKernel,
+    /// <summary><see cref="VoxelTermsInSlabs"/>: the term files through autograd, slab by slab (any device).</summary>
+    Autograd,
+}
+
 /// <summary>
 /// The full GuidedNet objective of reference README §2 for two networks on a batch whose first
 /// <c>labeled</c> samples carry labels:
 /// total = sup1 + λ(gmm1 + gmm1_u + cons) + sup2 + λ(gmm2 + gmm2_u + cons) + w·cps,
 /// with w = consistency · sigmoid_rampup(iteration // 150, 200) (<see cref="Schedules.ConsistencyWeight"/>).
 ///
-/// Evaluated in pieces, so that the loss never holds more than a slab of one sample: held whole,
-/// its intermediates and their autograd graph were ~1.2 GB at the benchmark's batch, on top of both
-/// networks' activations. Every term is a voxel mean or sum once a few batch quantities are fixed,
-/// so the batch quantities come first (class presence and prototypes, the Dice sums, the KT-CPS
-/// weights, both networks' argmax and the weighted-CE normalisers); then each slab's terms are
-/// differentiated on their own, with the prototypes as shared leaves and the batch-coupled terms
-/// (Dice, separation) entering through their exact gradients; last, the prototypes' accumulated
-/// gradient is carried back to the labeled features. The sum of the pieces is the reference's
-/// loss, and its gradients are the reference's gradients.
+/// Evaluated in pieces, so that the loss never holds the batch's intermediates (held whole with
+/// their autograd graph they were ~1.2 GB at the benchmark's batch, on top of both networks'
+/// activations). Every term is a voxel mean or sum once a few batch quantities are fixed, so the
+/// batch quantities come first (class presence and prototypes, the Dice sums, the KT-CPS weights,
+/// both networks' argmax and the weighted-CE normalisers); then the voxel terms are differentiated
+/// with the prototypes fixed and the batch-coupled terms (Dice, separation) entering through their
+/// exact gradients (<see cref="VoxelTermsPath"/>); last, the prototypes' gradient is carried back
+/// to the labeled features. The sum of the pieces is the reference's loss, and its gradients are
+/// the reference's gradients.
 /// </summary>
 public sealed class GuidedNetLoss
 {
     /// <summary>
-    /// Voxels per slab: 1.8 MB per [2 networks, K, slab] tensor at K = 14, so that a slab's
+    /// Voxels per autograd slab: 1.8 MB per [2 networks, K, slab] tensor at K = 14, so that a slab's
     /// intermediates stay in cache (measured on the benchmark's batch: 0.67–0.72 s per loss at 16 k
     /// voxels, 0.68–0.76 s at 8 k, 0.72–1.05 s at 4 k; 0.88 s at 32 k before the networks were paired).
     /// </summary>
     public const int DefaultSlabVoxels = 1 << 14;
 
     public GuidedNetLoss(int numClasses, double lambda = 0.3, double consistency = 0.1,
-        int rampupIterations = Schedules.ReferenceRampupIterations, int slabVoxels = DefaultSlabVoxels)
+        int rampupIterations = Schedules.ReferenceRampupIterations, int slabVoxels = DefaultSlabVoxels,
+        VoxelTermsPath path = VoxelTermsPath.Auto)
     {
         if (slabVoxels < 1) throw new ArgumentOutOfRangeException(nameof(slabVoxels));
         NumClasses = numClasses;
@@ -56,6 +68,7 @@ public sealed class GuidedNetLoss
         Consistency = consistency;
         RampupIterations = rampupIterations;
         SlabVoxels = slabVoxels;
+        Path = path;
     }
 
     public int NumClasses { get; }
@@ -63,6 +76,14 @@ public sealed class GuidedNetLoss
     public double Consistency { get; }
     public int RampupIterations { get; }
     public int SlabVoxels { get; }
+    public VoxelTermsPath Path { get; }
+
+    private bool UsesCpuKernel(Tensor logits, Tensor features) => Path switch
+    {
+        VoxelTermsPath.CpuKernel => true,
+        VoxelTermsPath.Autograd => false,
+        _ => VoxelTermsCpuKernel.Supports(logits, features),
+    };
 
     /// <param name="logits1">[B, K, D, H, W] of network 1; first <paramref name="labeled"/> samples labeled.</param>
     /// <param name="features1">[B, C, D, H, W] of network 1 ("rep").</param>
@@ -114,13 +135,11 @@ public sealed class GuidedNetLoss
             valid = (y < NumClasses).sum().item<long>();
         }
 
-        // Batch-coupled terms: exact values here; in the slabs through their gradients (∂term/∂sum · sum).
+        // Batch-coupled terms: exact values here; per voxel through their gradients (∂term/∂sum · sum).
         var intersect = diceSums[0].requires_grad_(true);
         var predicted = diceSums[1].requires_grad_(true);
         var dice = new[] { 0, 1 }.Select(n => SupervisedLoss.DiceFromSums(intersect[n], predicted[n], diceSums[2][n])).ToArray();
         var diceGradients = autograd.grad(new[] { dice[0] + dice[1] }, new[] { intersect, predicted });        // [2, K] each
-        var diceIntersect = diceGradients[0].reshape(2, NumClasses, 1, 1, 1);
-        var dicePredicted = diceGradients[1].reshape(2, NumClasses, 1, 1, 1);
         var separation = new[] { 0, 1 }.Select(n => ClassPrototypes.Separation(prototypes[n], presence)).ToArray();
         var separationGradient = autograd.grad(new[] { separation[0] + separation[1] }, new[] { prototypes })[0]; // [2, L, K, C]
         for (int n = 0; n < 2; n++)
@@ -129,101 +148,41 @@ public sealed class GuidedNetLoss
             values[$"proto{n + 1}"] = separation[n].item<float>();
         }
 
-        // 2. Slabs: each term as its share of the batch mean, differentiated on its own.
-        // The slabs tile every sample, so each element is written once: no need to clear.
-        var grads = outputs.Select(o => (Logits: empty_like(o.Logits), Features: empty_like(o.Features))).ToArray();
-        var totals = new Dictionary<string, Tensor>();                       // per network: [2]
-        void Add(string name, Tensor value)        // inside a slab's scope: the running sums live in the outer one
-        {
-            var v = value.detach();
-            totals[name] = (totals.TryGetValue(name, out var sum) ? sum + v : v.clone()).MoveToOuterDisposeScope();
-        }
-        long depth = logits1.shape[2], plane = logits1.shape[3] * logits1.shape[4];
-        long slabDepth = Math.Clamp(SlabVoxels / plane, 1, depth);
-        double halfVoxels = (double)labeled * depth * plane;    // voxels in each half of the batch
-        var perSample = new long[] { 1, 2, 3 };
-        for (long b = 0; b < batch; b++)
-        {
-            bool isLabeled = b < labeled;
-            long pair = isLabeled ? b : b - labeled;        // the labeled sample whose prototypes apply
-            for (long d0 = 0; d0 < depth; d0 += slabDepth)
-            {
-                using var slabScope = NewDisposeScope();
-                var slab = TensorIndex.Slice(d0, Math.Min(depth, d0 + slabDepth));
-                double share = (Math.Min(depth, d0 + slabDepth) - d0) * plane / halfVoxels;
-                var z = stack(outputs.Select(o => o.Logits[b, .., slab])).requires_grad_(true);             // [2, K, d, H, W]
-                var f = stack(outputs.Select(o => o.Features[b, .., slab])).requires_grad_(true);           // [2, C, d, H, W]
-                var mu = prototypes[.., pair];                                                               // [2, K, C]
-                var a = presence[pair].expand(2, -1);                                                         // [2, K]
-                // One log-softmax for the cross-entropies (supervised, CPS) and, exponentiated, the probabilities.
-                var logS = z.log_softmax(1);
-                var s = logS.exp();
-                Tensor total;
-                if (isLabeled)
-                {
-                    var slabLabels = y[TensorIndex.Slice(b, b + 1), slab].expand(2, -1, -1, -1);              // [2, d, H, W]
-                    var slabOneHot = LabelEncoding.OneHot(slabLabels, NumClasses);                             // [2, K, v]
-                    var t = slabOneHot.reshape(s.shape);
-                    var ce = nn.functional.nll_loss(logS, slabLabels, reduction: nn.Reduction.None).mean(perSample) * share;
-                    // Dice through its gradient: Σ ∂Dice/∂Σpt · pt + ∂Dice/∂Σp² · p².
-                    var diceShare = (s * (diceIntersect * t + dicePredicted * s)).sum();
-                    var responses = CgmmResponses.Labeled(f, mu, a);
-                    var l1 = GmmLosses.PredictionFit(responses, s, a).mean(perSample) * share;
-                    var l2 = (GmmLosses.ResponseFit(slabOneHot, responses, a) * (slabLabels < NumClasses)).sum(perSample) / Math.Max(1, valid);
-                    // Consistency enters both networks' losses: 2λ in the total.
-                    var cons = CgmmConsistency.Compute(responses[0].unsqueeze(0), responses[1].unsqueeze(0), w) * share;
-                    total = 0.5 * (ce.sum() + diceShare) + Lambda * (l1.sum() + l2.sum()) + 2 * Lambda * cons;
-                    Add("ce", ce);
-                    Add("gmm_l1", l1);
-                    Add("gmm_l2", l2);
-                    Add("cons", cons);
-                }
-                else
-                {
-                    var l1 = GmmLosses.PredictionFit(CgmmResponses.Unlabeled(f, mu), s, a).mean(perSample) * share;
-                    total = Lambda * l1.sum();
-                    Add("gmm_u", l1);
-                }
-                var cps = WeightedCps.WeightedSums(logS, pseudoLabels[.., b, slab], cpsWeights) / cpsTotals;
-                total = total + w * cps.sum();
-                Add("cps", cps);
-                total.backward();
-                for (int n = 0; n < 2; n++)
-                {
-                    grads[n].Logits[b, .., slab].copy_(z.grad![n]);
-                    grads[n].Features[b, .., slab].copy_(f.grad![n]);
-                }
-            }
-        }
+        // 2. The voxel terms, their values and gradients.
+        var inputs = new VoxelTermInputs(
+            outputs.Select(o => o.Logits).ToArray(), outputs.Select(o => o.Features).ToArray(), y, presence,
+            prototypes.detach(), pseudoLabels, cpsWeights, cpsTotals, diceGradients[0], diceGradients[1], valid, w, Lambda);
+        var terms = UsesCpuKernel(logits1, features1)
+            ? VoxelTermsCpuKernel.Differentiate(inputs)
+            : VoxelTermsInSlabs.Differentiate(inputs, SlabVoxels);
 
-        // 3. The prototypes' gradient (slabs + λ·separation) back to the labeled features they average.
-        var gradPrototypes = prototypes.grad! + Lambda * separationGradient;                                 // [2, L, K, C]
+        // 3. The prototypes' gradient (voxel terms + λ·separation) back to the labeled features they average.
+        var gradPrototypes = terms.GradPrototypes + Lambda * separationGradient;                             // [2, L, K, C]
         for (int n = 0; n < 2; n++)
         {
             var features = outputs[n].Features[all].detach().requires_grad_(true);
             ClassPrototypes.Average(features, oneHot).backward(new[] { gradPrototypes[n] });
-            grads[n].Features[all].add_(features.grad!);
+            terms.GradFeatures[n][all].add_(features.grad!);
         }
 
-        double Value(string name, int n) => totals[name].dim() == 0 ? totals[name].item<float>() : totals[name][n].item<float>();
-        double consistency = Value("cons", 0);
+        double consistency = terms.Consistency;
         for (int n = 0; n < 2; n++)
         {
             string net = (n + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            double ce = Value("ce", n), sup = 0.5 * (ce + values["dice" + net]);
-            double gmm = values["proto" + net] + Value("gmm_l1", n) + Value("gmm_l2", n), gmmU = Value("gmm_u", n);
+            double ce = terms.CrossEntropy[n], sup = 0.5 * (ce + values["dice" + net]);
+            double gmm = values["proto" + net] + terms.GmmL1[n] + terms.GmmL2[n], gmmU = terms.GmmUnlabeled[n];
             values["ce" + net] = ce;
             values["sup" + net] = sup;
             values["gmm" + net] = gmm;
             values[$"gmm{net}_u"] = gmmU;
-            values["cps" + net] = Value("cps", n);
+            values["cps" + net] = terms.Cps[n];
             values["model" + net] = sup + Lambda * (gmm + gmmU + consistency);
         }
         values["cons"] = consistency;
         values["cps"] = values["cps1"] + values["cps2"];
         values["total"] = values["model1"] + values["model2"] + w * values["cps"];
         return new LossStep(values, w, weightsA, weightsB,
-            grads[0].Logits.MoveToOuterDisposeScope(), grads[0].Features.MoveToOuterDisposeScope(),
-            grads[1].Logits.MoveToOuterDisposeScope(), grads[1].Features.MoveToOuterDisposeScope());
+            terms.GradLogits[0].MoveToOuterDisposeScope(), terms.GradFeatures[0].MoveToOuterDisposeScope(),
+            terms.GradLogits[1].MoveToOuterDisposeScope(), terms.GradFeatures[1].MoveToOuterDisposeScope());
     }
 }
