@@ -30,6 +30,7 @@ internal static unsafe class VoxelTermsCpuKernel
 {
     private const int Lanes = 8;                     // floats per Vector256
     private const int ChunkVoxels = 2048;
+    private const int TileVoxels = 32;               // voxels copied out of the volume at a time
 
     // Slots of the per-chunk sums.
     private const int CrossEntropy = 0, GmmL1 = 2, GmmL2 = 4, GmmUnlabeled = 6, Cps = 8, Consistency = 10, SumCount = 11;
@@ -122,133 +123,144 @@ internal static unsafe class VoxelTermsCpuKernel
         public float[] PrototypeGradients = [];
     }
 
-    /// <summary>Where one block of eight voxels lives: rows of <c>Stride</c> floats (the volume, or a padded tail copy).</summary>
+    /// <summary>Where one block of eight voxels lives: rows of <c>Stride</c> floats in the chunk's tile.</summary>
     private struct Block
     {
         public float* Logits0, Logits1, Features0, Features1, GradLogits0, GradLogits1, GradFeatures0, GradFeatures1;
         public long* Labels, Pseudo0, Pseudo1;
         public long Stride;
+
+        /// <summary>The same rows, <paramref name="voxels"/> further on.</summary>
+        public readonly Block Offset(int voxels) => new()
+        {
+            Logits0 = Logits0 + voxels, Logits1 = Logits1 + voxels, Features0 = Features0 + voxels, Features1 = Features1 + voxels,
+            GradLogits0 = GradLogits0 + voxels, GradLogits1 = GradLogits1 + voxels,
+            GradFeatures0 = GradFeatures0 + voxels, GradFeatures1 = GradFeatures1 + voxels,
+            Labels = Labels == null ? null : Labels + voxels, Pseudo0 = Pseudo0 + voxels, Pseudo1 = Pseudo1 + voxels,
+            Stride = Stride,
+        };
     }
 
     private static void ProcessChunk(Job job, int chunk)
     {
         int classes = job.Classes, channels = job.Channels;
-        long sample = chunk / job.ChunksPerSample;
-        long start = chunk % job.ChunksPerSample * ChunkVoxels, end = Math.Min(job.Voxels, start + ChunkVoxels);
+        long sample = chunk / job.ChunksPerSample, voxels = job.Voxels;
+        long start = chunk % job.ChunksPerSample * ChunkVoxels, end = Math.Min(voxels, start + ChunkVoxels);
         bool isLabeled = sample < job.Labeled;
         long pair = isLabeled ? sample : sample - job.Labeled;
 
-        var state = new ChunkState(classes, channels, job, pair,
-            stackalloc Vector256<float>[2 * classes * channels],
-            stackalloc Vector256<float>[2 * classes * channels],
-            stackalloc Vector256<float>[18 * classes + channels],
-            stackalloc Vector256<float>[SumCount]);
+        Vector256<float>* vectors = stackalloc Vector256<float>[ChunkState.VectorCount(classes, channels)];
+        float* constants = stackalloc float[ChunkState.FloatCount(classes)];
+        var state = new ChunkState(job, pair, vectors, constants);
 
-        // Tail copies: rows of Lanes floats, zero beyond the volume.
-        Span<float> tail = stackalloc float[2 * Lanes * (2 * classes + 2 * channels)];
-        Span<long> tailLabels = stackalloc long[3 * Lanes];
-
-        var p = new Block { Stride = job.Voxels };
-        for (long v = start; v < end; v += Lanes)
+        // The tile: rows of TileVoxels floats, zero beyond the volume's end.
+        int rows = 2 * classes + 2 * channels;
+        float* tile = stackalloc float[2 * rows * TileVoxels];       // inputs, then gradients
+        long* tileLabels = stackalloc long[3 * TileVoxels];          // labels, network 1's targets, network 2's
+        var p = new Block
         {
-            int count = (int)Math.Min(Lanes, end - v);
-            float* l0 = (float*)job.Logits[0] + sample * classes * job.Voxels + v;
-            float* l1 = (float*)job.Logits[1] + sample * classes * job.Voxels + v;
-            float* f0 = (float*)job.Features[0] + sample * channels * job.Voxels + v;
-            float* f1 = (float*)job.Features[1] + sample * channels * job.Voxels + v;
-            float* gl0 = (float*)job.GradLogits[0] + sample * classes * job.Voxels + v;
-            float* gl1 = (float*)job.GradLogits[1] + sample * classes * job.Voxels + v;
-            float* gf0 = (float*)job.GradFeatures[0] + sample * channels * job.Voxels + v;
-            float* gf1 = (float*)job.GradFeatures[1] + sample * channels * job.Voxels + v;
-            long* y = isLabeled ? (long*)job.Labels + sample * job.Voxels + v : null;
-            long* p0 = (long*)job.PseudoLabels + sample * job.Voxels + v;
-            long* p1 = (long*)job.PseudoLabels + (job.Batch + sample) * job.Voxels + v;
-            if (count == Lanes)
+            Logits0 = tile, Logits1 = tile + classes * TileVoxels,
+            Features0 = tile + 2 * classes * TileVoxels, Features1 = tile + (2 * classes + channels) * TileVoxels,
+            Labels = isLabeled ? tileLabels : null, Pseudo0 = tileLabels + TileVoxels, Pseudo1 = tileLabels + 2 * TileVoxels,
+            Stride = TileVoxels,
+        };
+        p.GradLogits0 = p.Logits0 + rows * TileVoxels; p.GradLogits1 = p.Logits1 + rows * TileVoxels;
+        p.GradFeatures0 = p.Features0 + rows * TileVoxels; p.GradFeatures1 = p.Features1 + rows * TileVoxels;
+        float* logits0 = (float*)job.Logits[0] + sample * classes * voxels, logits1 = (float*)job.Logits[1] + sample * classes * voxels;
+        float* features0 = (float*)job.Features[0] + sample * channels * voxels, features1 = (float*)job.Features[1] + sample * channels * voxels;
+        float* gradLogits0 = (float*)job.GradLogits[0] + sample * classes * voxels, gradLogits1 = (float*)job.GradLogits[1] + sample * classes * voxels;
+        float* gradFeatures0 = (float*)job.GradFeatures[0] + sample * channels * voxels, gradFeatures1 = (float*)job.GradFeatures[1] + sample * channels * voxels;
+        long* labels = isLabeled ? (long*)job.Labels + sample * voxels : null;
+        long* pseudo0 = (long*)job.PseudoLabels + sample * voxels;
+        long* pseudo1 = (long*)job.PseudoLabels + (job.Batch + sample) * voxels;
+        var laneIndex = Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7);
+
+        for (long v = start; v < end; v += TileVoxels)
+        {
+            int count = (int)Math.Min(TileVoxels, end - v);
+            if (count < TileVoxels)
             {
-                p.Logits0 = l0; p.Logits1 = l1; p.Features0 = f0; p.Features1 = f1;
-                p.GradLogits0 = gl0; p.GradLogits1 = gl1; p.GradFeatures0 = gf0; p.GradFeatures1 = gf1;
-                p.Labels = y; p.Pseudo0 = p0; p.Pseudo1 = p1; p.Stride = job.Voxels;
-                state.Run(ref p, isLabeled, Vector256<float>.AllBitsSet);
-                continue;
+                new Span<float>(tile, rows * TileVoxels).Clear();
+                new Span<long>(tileLabels, 3 * TileVoxels).Clear();
             }
-            fixed (float* t = tail)
-            fixed (long* tl = tailLabels)
+            // Each row of the volume is its own stream 4·D·H·W bytes from the next, the same cache
+            // set at power-of-two sizes: read once into the tile, the blocks work from L1.
+            CopyRows(logits0 + v, voxels, p.Logits0, TileVoxels, classes, count);
+            CopyRows(logits1 + v, voxels, p.Logits1, TileVoxels, classes, count);
+            CopyRows(features0 + v, voxels, p.Features0, TileVoxels, channels, count);
+            CopyRows(features1 + v, voxels, p.Features1, TileVoxels, channels, count);
+            if (labels != null) new ReadOnlySpan<long>(labels + v, count).CopyTo(new Span<long>(p.Labels, count));
+            new ReadOnlySpan<long>(pseudo0 + v, count).CopyTo(new Span<long>(p.Pseudo0, count));
+            new ReadOnlySpan<long>(pseudo1 + v, count).CopyTo(new Span<long>(p.Pseudo1, count));
+
+            for (int lane0 = 0; lane0 < count; lane0 += Lanes)
             {
-                tail.Clear();
-                tailLabels.Clear();
-                float* cursor = t;
-                float* Copy(float* source, int rows)
-                {
-                    float* row = cursor;
-                    for (int r = 0; r < rows; r++)
-                        for (int i = 0; i < count; i++) row[r * Lanes + i] = source[r * job.Voxels + i];
-                    cursor += rows * Lanes;
-                    return row;
-                }
-                p.Logits0 = Copy(l0, classes); p.Logits1 = Copy(l1, classes);
-                p.Features0 = Copy(f0, channels); p.Features1 = Copy(f1, channels);
-                p.GradLogits0 = cursor; cursor += classes * Lanes;
-                p.GradLogits1 = cursor; cursor += classes * Lanes;
-                p.GradFeatures0 = cursor; cursor += channels * Lanes;
-                p.GradFeatures1 = cursor;
-                for (int i = 0; i < count; i++)
-                {
-                    if (y != null) tl[i] = y[i];
-                    tl[Lanes + i] = p0[i];
-                    tl[2 * Lanes + i] = p1[i];
-                }
-                p.Labels = y != null ? tl : null; p.Pseudo0 = tl + Lanes; p.Pseudo1 = tl + 2 * Lanes; p.Stride = Lanes;
-                var mask = Vector256.LessThan(Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7), Vector256.Create((float)count));
-                state.Run(ref p, isLabeled, mask);
-                void CopyBack(float* from, float* to, int rows)
-                {
-                    for (int r = 0; r < rows; r++)
-                        for (int i = 0; i < count; i++) to[r * job.Voxels + i] = from[r * Lanes + i];
-                }
-                CopyBack(p.GradLogits0, gl0, classes); CopyBack(p.GradLogits1, gl1, classes);
-                CopyBack(p.GradFeatures0, gf0, channels); CopyBack(p.GradFeatures1, gf1, channels);
+                var block = p.Offset(lane0);
+                var mask = count - lane0 >= Lanes ? Vector256<float>.AllBitsSet : Vector256.LessThan(laneIndex, Vector256.Create((float)(count - lane0)));
+                state.Run(in block, isLabeled, mask);
             }
+
+            CopyRows(p.GradLogits0, TileVoxels, gradLogits0 + v, voxels, classes, count);
+            CopyRows(p.GradLogits1, TileVoxels, gradLogits1 + v, voxels, classes, count);
+            CopyRows(p.GradFeatures0, TileVoxels, gradFeatures0 + v, voxels, channels, count);
+            CopyRows(p.GradFeatures1, TileVoxels, gradFeatures1 + v, voxels, channels, count);
         }
         state.Flush(job, chunk);
     }
 
-    /// <summary>A chunk's constants (broadcast prototypes, per-class factors) and accumulators.</summary>
-    private ref struct ChunkState
+    private static void CopyRows(float* from, long fromStride, float* to, long toStride, int rows, int count)
+    {
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(from + r * fromStride, count).CopyTo(new Span<float>(to + r * toStride, count));
+    }
+
+    /// <summary>A chunk's constants (broadcast prototypes, per-class factors) and accumulators, all on the chunk's stack.</summary>
+    private readonly struct ChunkState
     {
         private const float Epsilon = (float)GmmLosses.Epsilon;
         private readonly int classes, channels;
-        private readonly Span<Vector256<float>> prototypes;     // [2, K, C] broadcast μ of the chunk's pair
-        private readonly Span<Vector256<float>> prototypeGrad;  // [2, K, C] Σ over lanes and blocks of ∂/∂μ
-        private readonly Span<Vector256<float>> scratch;        // per-voxel rows, see Run
-        private readonly Span<Vector256<float>> sums;           // [SumCount] per-lane running sums
-        private readonly float[] presence, cpsWeights, diceIntersect, dicePredicted;
-        private readonly int presenceOffset;
-        private readonly float inversePresent;                  // 1/(Σa + 1e-6)
+        private readonly Vector256<float>* prototypes;     // [2, K, C] broadcast μ of the chunk's pair
+        private readonly Vector256<float>* prototypeGrad;  // [2, K, C] Σ over blocks of ∂/∂μ, per lane
+        private readonly Vector256<float>* scratch;        // per-block rows, see Run
+        private readonly Vector256<float>* sums;           // [SumCount] per-lane running sums
+        private readonly float* presence;                  // [K] a of the chunk's pair
+        private readonly float* cpsWeights, diceIntersect, dicePredicted;   // [2, K] each
+        private readonly float inversePresent;             // 1/(Σa + 1e-6)
         private readonly float lambda, consistencyWeight, inverseHalf, inverseValid;
 
-        public ChunkState(int classes, int channels, Job job, long pair,
-            Span<Vector256<float>> prototypes, Span<Vector256<float>> prototypeGrad, Span<Vector256<float>> scratch, Span<Vector256<float>> sums)
+        /// <summary>Rows of <see cref="Vector256{T}"/> the chunk needs: prototypes and their gradient, scratch, sums.</summary>
+        public static int VectorCount(int classes, int channels) => 4 * classes * channels + 18 * classes + channels + SumCount;
+
+        /// <summary>Floats of per-class constants: presence, CPS weights, the two Dice gradients.</summary>
+        public static int FloatCount(int classes) => 7 * classes;
+
+        public ChunkState(Job job, long pair, Vector256<float>* vectors, float* floats)
         {
-            this.classes = classes;
-            this.channels = channels;
-            this.prototypes = prototypes;
-            this.prototypeGrad = prototypeGrad;
-            this.scratch = scratch;
-            this.sums = sums;
-            prototypeGrad.Clear();
-            sums.Clear();
+            classes = job.Classes;
+            channels = job.Channels;
             int perNetwork = classes * channels;
+            prototypes = vectors;
+            prototypeGrad = vectors + 2 * perNetwork;
+            scratch = vectors + 4 * perNetwork;
+            sums = scratch + 18 * classes + channels;
+            new Span<Vector256<float>>(prototypeGrad, 2 * perNetwork).Clear();
+            new Span<Vector256<float>>(sums, SumCount).Clear();
             for (int n = 0; n < 2; n++)
                 for (int i = 0; i < perNetwork; i++)
                     prototypes[n * perNetwork + i] = Vector256.Create(job.Prototypes[(n * job.Labeled + pair) * perNetwork + i]);
-            presence = job.Presence;
-            presenceOffset = (int)(pair * classes);
+            presence = floats;
+            cpsWeights = floats + classes;
+            diceIntersect = floats + 3 * classes;
+            dicePredicted = floats + 5 * classes;
             float present = 0;
-            for (int k = 0; k < classes; k++) present += presence[presenceOffset + k];
+            for (int k = 0; k < classes; k++) present += presence[k] = job.Presence[pair * classes + k];
+            for (int i = 0; i < 2 * classes; i++)
+            {
+                cpsWeights[i] = job.CpsWeights[i];
+                diceIntersect[i] = job.DiceIntersect[i];
+                dicePredicted[i] = job.DicePredicted[i];
+            }
             inversePresent = 1 / (present + 1e-6f);
-            cpsWeights = job.CpsWeights;
-            diceIntersect = job.DiceIntersect;
-            dicePredicted = job.DicePredicted;
             lambda = job.Lambda;
             consistencyWeight = job.ConsistencyWeight;
             inverseHalf = job.InverseHalf;
@@ -256,18 +268,23 @@ internal static unsafe class VoxelTermsCpuKernel
         }
 
         /// <summary>One block of eight voxels, both networks; <paramref name="mask"/> selects the lanes inside the volume.</summary>
-        public void Run(ref Block p, bool isLabeled, Vector256<float> mask)
+        public void Run(in Block p, bool isLabeled, Vector256<float> mask)
         {
-            int k2 = 2 * classes;
-            // Scratch rows, each [2, K] (network, class) unless noted; 9 of them and one [C].
-            var probabilities = scratch.Slice(0, k2);
-            var logProbabilities = scratch.Slice(k2, k2);
-            var distances = scratch.Slice(2 * k2, k2);
-            var responses = scratch.Slice(3 * k2, k2);
-            var gradProbabilities = scratch.Slice(4 * k2, k2);      // ∂total/∂s
-            var gradLogProbabilities = scratch.Slice(5 * k2, k2);   // ∂total/∂log s (CE, CPS)
-            var feature = scratch.Slice(6 * k2, channels);          // [C] one network's features
-            var gradResponses = scratch.Slice(6 * k2 + channels, k2);
+            int classes = this.classes, channels = this.channels, k2 = 2 * classes;
+            long stride = p.Stride;
+            float* presence = this.presence;
+            Vector256<float>* prototypes = this.prototypes, prototypeGrad = this.prototypeGrad, sums = this.sums;
+            // Scratch rows, each [2, K] (network, class) unless noted.
+            Vector256<float>* probabilities = scratch;
+            Vector256<float>* logProbabilities = scratch + k2;
+            Vector256<float>* distances = scratch + 2 * k2;
+            Vector256<float>* responses = scratch + 3 * k2;
+            Vector256<float>* gradProbabilities = scratch + 4 * k2;      // ∂total/∂s
+            Vector256<float>* gradLogProbabilities = scratch + 5 * k2;   // ∂total/∂log s (CE, CPS)
+            Vector256<float>* gradResponses = scratch + 6 * k2;
+            Vector256<float>* softmax = scratch + 7 * k2;                // softmax_k(r) (consistency)
+            Vector256<float>* gradSoftmax = scratch + 8 * k2;
+            Vector256<float>* feature = scratch + 9 * k2;                // [C] one network's features
             var one = Vector256.Create(1f);
             var epsilon = Vector256.Create(Epsilon);
             var labels = isLabeled ? LoadLabels(p.Labels) : default;
@@ -281,11 +298,11 @@ internal static unsafe class VoxelTermsCpuKernel
 
                 // Softmax over the classes.
                 var max = Vector256.Load(z);
-                for (int k = 1; k < classes; k++) max = Vector256.Max(max, Vector256.Load(z + k * p.Stride));
+                for (int k = 1; k < classes; k++) max = Vector256.Max(max, Vector256.Load(z + k * stride));
                 var total = Vector256<float>.Zero;
                 for (int k = 0; k < classes; k++)
                 {
-                    var e = Vector256.Exp(Vector256.Load(z + k * p.Stride) - max);
+                    var e = Vector256.Exp(Vector256.Load(z + k * stride) - max);
                     probabilities[row + k] = e;
                     total += e;
                 }
@@ -293,7 +310,7 @@ internal static unsafe class VoxelTermsCpuKernel
                 var inverseTotal = one / total;
                 for (int k = 0; k < classes; k++)
                 {
-                    logProbabilities[row + k] = Vector256.Load(z + k * p.Stride) - logTotal;
+                    logProbabilities[row + k] = Vector256.Load(z + k * stride) - logTotal;
                     probabilities[row + k] *= inverseTotal;
                     gradProbabilities[row + k] = Vector256<float>.Zero;
                     gradLogProbabilities[row + k] = Vector256<float>.Zero;
@@ -301,16 +318,24 @@ internal static unsafe class VoxelTermsCpuKernel
                 }
 
                 // CGMM responses r = exp(−(mean_c |f − μ|)²), times presence on labeled samples (CgmmResponses).
-                for (int c = 0; c < channels; c++) feature[c] = Vector256.Load(f + c * p.Stride);
+                for (int c = 0; c < channels; c++) feature[c] = Vector256.Load(f + c * stride);
                 var inverseChannels = Vector256.Create(1f / channels);
                 for (int k = 0; k < classes; k++)
                 {
-                    var sum = Vector256<float>.Zero;
-                    var mu = prototypes.Slice((row + k) * channels, channels);
-                    for (int c = 0; c < channels; c++) sum += Vector256.Abs(feature[c] - mu[c]);
-                    var d = sum * inverseChannels;
+                    Vector256<float>* mu = prototypes + (row + k) * channels;
+                    // Two partial sums: the additions do not wait on each other.
+                    var even = Vector256<float>.Zero;
+                    var odd = Vector256<float>.Zero;
+                    int c = 0;
+                    for (; c + 1 < channels; c += 2)
+                    {
+                        even += Vector256.Abs(feature[c] - mu[c]);
+                        odd += Vector256.Abs(feature[c + 1] - mu[c + 1]);
+                    }
+                    if (c < channels) even += Vector256.Abs(feature[c] - mu[c]);
+                    var d = (even + odd) * inverseChannels;
                     distances[row + k] = d;
-                    responses[row + k] = isLabeled && presence[presenceOffset + k] == 0 ? Vector256<float>.Zero : Vector256.Exp(-(d * d));
+                    responses[row + k] = isLabeled && presence[k] == 0 ? Vector256<float>.Zero : Vector256.Exp(-(d * d));
                 }
 
                 // L1 (GmmLosses.PredictionFit): Σ_k a·BCE(r, s)/A over the present classes.
@@ -318,7 +343,7 @@ internal static unsafe class VoxelTermsCpuKernel
                 var l1Factor = Vector256.Create(-lambda * inverseHalf * inversePresent * 0.5f);
                 for (int k = 0; k < classes; k++)
                 {
-                    if (presence[presenceOffset + k] == 0) continue;
+                    if (presence[k] == 0) continue;
                     var s = probabilities[row + k];
                     var r = responses[row + k];
                     var logP = Vector256.Log(s + epsilon);
@@ -346,7 +371,7 @@ internal static unsafe class VoxelTermsCpuKernel
                         gradProbabilities[row + k] += Vector256.Create(0.5f * diceIntersect[row + k]) * t
                             + Vector256.Create(dicePredicted[row + k]) * s;
                         // L2 (GmmLosses.ResponseFit): Σ_k a·BCE(t, r)/A.
-                        if (presence[presenceOffset + k] == 0) continue;
+                        if (presence[k] == 0) continue;
                         var r = responses[row + k];
                         var logR = Vector256.Log(r + epsilon);
                         var logNotR = Vector256.Log(one - r + epsilon);
@@ -375,8 +400,6 @@ internal static unsafe class VoxelTermsCpuKernel
             // CGMM consistency (CgmmConsistency) couples the networks' responses; 2λ in the total.
             if (isLabeled)
             {
-                var softmax = scratch.Slice(7 * k2 + channels, k2);
-                var gradSoftmax = scratch.Slice(8 * k2 + channels, k2);
                 for (int n = 0; n < 2; n++)
                 {
                     var total = Vector256<float>.Zero;
@@ -409,6 +432,7 @@ internal static unsafe class VoxelTermsCpuKernel
                 }
             }
 
+            var signBit = Vector256.Create(-0f);
             for (int n = 0; n < 2; n++)
             {
                 int row = n * classes;
@@ -427,36 +451,35 @@ internal static unsafe class VoxelTermsCpuKernel
                 for (int k = 0; k < classes; k++)
                 {
                     var s = probabilities[row + k];
-                    Vector256.Store(s * (gradProbabilities[row + k] - dotG - sumH) + gradLogProbabilities[row + k], gz + k * p.Stride);
+                    Vector256.Store(s * (gradProbabilities[row + k] - dotG - sumH) + gradLogProbabilities[row + k], gz + k * stride);
                 }
 
-                // Through r = exp(−d²): ∂r/∂d = −2d·r; then d = mean_c |f − μ|: ±1/C per channel.
-                var gradDistance = distances.Slice(row, classes);  // reused in place: d is not needed after this
+                // Through r = exp(−d²): ∂r/∂d = −2d·r; then d = mean_c |f − μ|: sign(f − μ)/C per channel
+                // (sign 0 at f = μ, as libtorch's), applied by moving the difference's sign bit onto ∂/∂d.
+                Vector256<float>* gradDistance = distances + row;   // in place: d is not needed after this
                 var scale = Vector256.Create(-2f / channels);
                 for (int k = 0; k < classes; k++)
                     gradDistance[k] = gradResponses[row + k] * scale * distances[row + k] * responses[row + k] & mask;
-                var zero = Vector256<float>.Zero;
-                var minusOne = Vector256.Create(-1f);
                 for (int c = 0; c < channels; c++)
                 {
-                    var fc = Vector256.Load(f + c * p.Stride);
-                    var grad = Vector256<float>.Zero;
+                    var fc = Vector256.Load(f + c * stride);
+                    var even = Vector256<float>.Zero;
+                    var odd = Vector256<float>.Zero;
                     for (int k = 0; k < classes; k++)
                     {
                         int index = (row + k) * channels + c;
                         var difference = fc - prototypes[index];
-                        var sign = (Vector256.GreaterThan(difference, zero) & one) | (Vector256.LessThan(difference, zero) & minusOne);
-                        var term = gradDistance[k] * sign;
-                        grad += term;
+                        var term = Vector256.AndNot(gradDistance[k] ^ (difference & signBit), Vector256.Equals(difference, Vector256<float>.Zero));
+                        if ((k & 1) == 0) even += term; else odd += term;
                         prototypeGrad[index] -= term;
                     }
-                    Vector256.Store(grad, gf + c * p.Stride);
+                    Vector256.Store(even + odd, gf + c * stride);
                 }
             }
         }
 
         /// <summary>The chunk's sums and prototype gradients, lanes added, into its slots of the job.</summary>
-        public readonly void Flush(Job job, int chunk)
+        public void Flush(Job job, int chunk)
         {
             for (int i = 0; i < SumCount; i++) job.Sums[chunk * SumCount + i] = LaneSum(sums[i]);
             int size = 2 * classes * channels;
