@@ -133,6 +133,9 @@ public sealed class GuidedNetLoss
             cpsTotals = stack(new[] { WeightedCps.WeightTotal(pseudoLabels[0], cpsWeights[0]), WeightedCps.WeightTotal(pseudoLabels[1], cpsWeights[1]) })
                 .MoveToOuterDisposeScope();                                                                     // [2]
             valid = (y < NumClasses).sum().item<long>();
+            // The reference's cross-entropy has no ignore value: a label outside the classes is an error in both paths.
+            if (valid != y.numel())
+                throw new ArgumentException($"{y.numel() - valid} labeled voxels hold a label ≥ {NumClasses}, the number of classes");
         }
 
         // Batch-coupled terms: exact values here; per voxel through their gradients (∂term/∂sum · sum).
