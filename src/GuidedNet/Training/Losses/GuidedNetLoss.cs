@@ -107,7 +107,7 @@ public sealed class GuidedNetLoss
         var values = new Dictionary<string, double>();
 
         // 1. Batch quantities (no graph). The two networks are stacked along a leading axis
-        //    ("pair", network 1 then 2) so that each slab below is one pass for both.
+        //    (network 1 then 2): the voxel terms evaluate both in one pass.
         Tensor oneHot, presence, prototypes, pseudoLabels, cpsWeights, cpsTotals;
         Tensor[] diceSums;
         float[] weightsA, weightsB;
