@@ -134,16 +134,19 @@ public class LossParityTests
     [Theory]
     [InlineData(VoxelTermsPath.CpuKernel)]
     [InlineData(VoxelTermsPath.Autograd)]
-    public void A_label_outside_the_classes_is_refused_by_name(VoxelTermsPath path)
+    public void A_label_outside_the_classes_is_refused_by_name_and_leaves_the_weights(VoxelTermsPath path)
     {
         using var scope = NewDisposeScope();
         var logits = zeros(new long[] { 4, 3, 2, 4, 4 });
         var features = ones(new long[] { 4, 5, 2, 4, 4 });
         var labels = zeros(new long[] { 4, 2, 4, 4 }, ScalarType.Int64);
         labels[1, 0, 2, 3] = tensor(3L);
+        var kt = new KtCpsWeights(new double[] { 5, 3, 1 });
+        var before = kt.Weights;
         var error = Assert.Throws<ArgumentException>(() =>
-            new GuidedNetLoss(3, path: path).Compute(logits, features, logits, features, labels, 2, new KtCpsWeights(new double[] { 5, 3, 1 }), 1));
+            new GuidedNetLoss(3, path: path).Compute(logits, features, logits, features, labels, 2, kt, 1));
         Assert.Equal("1 labeled voxels hold a label ≥ 3, the number of classes", error.Message);
+        Assert.Same(before, kt.Weights);   // refused before the KT-CPS state moved
     }
 
     [Fact]

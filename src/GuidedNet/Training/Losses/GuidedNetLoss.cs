@@ -111,10 +111,15 @@ public sealed class GuidedNetLoss
         Tensor oneHot, presence, prototypes, pseudoLabels, cpsWeights, cpsTotals;
         Tensor[] diceSums;
         float[] weightsA, weightsB;
-        long valid;
         using (no_grad())
         using (var batchScope = NewDisposeScope())
         {
+            // The reference's cross-entropy has no ignore value: a label outside the classes is an
+            // error, refused before the KT-CPS state moves. Every labeled voxel is then valid, so
+            // L2's mean over valid voxels is a mean over the labeled half.
+            long outside = (y >= NumClasses).sum().item<long>();
+            if (outside > 0)
+                throw new ArgumentException($"{outside} labeled voxels hold a label ≥ {NumClasses}, the number of classes");
             // Its own scope: the softmaxes and their products must not outlive it.
             oneHot = LabelEncoding.OneHot(y, NumClasses).MoveToOuterDisposeScope();                          // [L, K, V]
             presence = ClassPrototypes.PresenceOf(oneHot).MoveToOuterDisposeScope();                         // [L, K]
@@ -132,10 +137,6 @@ public sealed class GuidedNetLoss
             cpsWeights = stack(new[] { tensor(weightsB, device: device), tensor(weightsA, device: device) }).MoveToOuterDisposeScope(); // [2, K]
             cpsTotals = stack(new[] { WeightedCps.WeightTotal(pseudoLabels[0], cpsWeights[0]), WeightedCps.WeightTotal(pseudoLabels[1], cpsWeights[1]) })
                 .MoveToOuterDisposeScope();                                                                     // [2]
-            valid = (y < NumClasses).sum().item<long>();
-            // The reference's cross-entropy has no ignore value: a label outside the classes is an error in both paths.
-            if (valid != y.numel())
-                throw new ArgumentException($"{y.numel() - valid} labeled voxels hold a label ≥ {NumClasses}, the number of classes");
         }
 
         // Batch-coupled terms: exact values here; per voxel through their gradients (∂term/∂sum · sum).
@@ -154,7 +155,7 @@ public sealed class GuidedNetLoss
         // 2. The voxel terms, their values and gradients.
         var inputs = new VoxelTermInputs(
             outputs.Select(o => o.Logits).ToArray(), outputs.Select(o => o.Features).ToArray(), y, presence,
-            prototypes.detach(), pseudoLabels, cpsWeights, cpsTotals, diceGradients[0], diceGradients[1], valid, w, Lambda);
+            prototypes.detach(), pseudoLabels, cpsWeights, cpsTotals, diceGradients[0], diceGradients[1], w, Lambda);
         var terms = UsesCpuKernel(logits1, features1)
             ? VoxelTermsCpuKernel.Differentiate(inputs)
             : VoxelTermsInSlabs.Differentiate(inputs, SlabVoxels);

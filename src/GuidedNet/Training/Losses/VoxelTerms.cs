@@ -18,7 +18,6 @@ internal sealed record VoxelTermInputs(
     Tensor CpsTotals,                // [2] their normalisers Σ_v w[ŷ_v]
     Tensor DiceIntersectGradient,    // [2, K] ∂Dice_n/∂Σpt
     Tensor DicePredictedGradient,    // [2, K] ∂Dice_n/∂Σp²
-    long ValidVoxels,                // labeled voxels whose label is a class (L2's denominator)
     double ConsistencyWeight,        // w of the ramp: weighs CPS and scales the CGMM consistency
     double Lambda)
 {

@@ -70,7 +70,6 @@ internal static unsafe class VoxelTermsCpuKernel
             ConsistencyWeight = (float)input.ConsistencyWeight,
             Lambda = (float)input.Lambda,
             InverseHalf = (float)(1 / input.HalfVoxels),
-            InverseValid = (float)(1.0 / Math.Max(1, input.ValidVoxels)),
         };
         int chunks = (int)(batch * job.ChunksPerSample);
         job.Sums = new double[chunks * SumCount];
@@ -96,7 +95,7 @@ internal static unsafe class VoxelTermsCpuKernel
         return new VoxelTermResults(
             CrossEntropy: Pair(CrossEntropy, inverseHalf),
             GmmL1: Pair(GmmL1, inverseHalf),
-            GmmL2: Pair(GmmL2, 1.0 / Math.Max(1, input.ValidVoxels)),
+            GmmL2: Pair(GmmL2, inverseHalf),
             GmmUnlabeled: Pair(GmmUnlabeled, inverseHalf),
             Cps: Pair(Cps, 1),
             Consistency: sums[Consistency] * input.ConsistencyWeight * inverseHalf / classes,
@@ -118,7 +117,7 @@ internal static unsafe class VoxelTermsCpuKernel
         public nint[] Logits = [], Features = [], GradLogits = [], GradFeatures = [];
         public nint Labels, PseudoLabels;
         public float[] Prototypes = [], Presence = [], CpsWeights = [], DiceIntersect = [], DicePredicted = [];
-        public float ConsistencyWeight, Lambda, InverseHalf, InverseValid;
+        public float ConsistencyWeight, Lambda, InverseHalf;
         public double[] Sums = [];
         public float[] PrototypeGradients = [];
     }
@@ -226,7 +225,7 @@ internal static unsafe class VoxelTermsCpuKernel
         private readonly float* presence;                  // [K] a of the chunk's pair
         private readonly float* cpsWeights, diceIntersect, dicePredicted;   // [2, K] each
         private readonly float inversePresent;             // 1/(Σa + 1e-6)
-        private readonly float lambda, consistencyWeight, inverseHalf, inverseValid;
+        private readonly float lambda, consistencyWeight, inverseHalf;
 
         /// <summary>Rows of <see cref="Vector256{T}"/> the chunk needs: prototypes and their gradient, scratch, sums.</summary>
         public static int VectorCount(int classes, int channels) => 4 * classes * channels + 18 * classes + channels + SumCount;
@@ -264,7 +263,6 @@ internal static unsafe class VoxelTermsCpuKernel
             lambda = job.Lambda;
             consistencyWeight = job.ConsistencyWeight;
             inverseHalf = job.InverseHalf;
-            inverseValid = job.InverseValid;
         }
 
         /// <summary>One block of eight voxels, both networks; <paramref name="mask"/> selects the lanes inside the volume.</summary>
@@ -360,7 +358,7 @@ internal static unsafe class VoxelTermsCpuKernel
                     var crossEntropy = Vector256<float>.Zero;
                     var responseFit = Vector256<float>.Zero;
                     var ceGrad = Vector256.Create(-0.5f * inverseHalf);
-                    var l2Factor = Vector256.Create(-lambda * inverseValid * inversePresent * 0.5f);
+                    var l2Factor = Vector256.Create(-lambda * inverseHalf * inversePresent * 0.5f);
                     for (int k = 0; k < classes; k++)
                     {
                         var t = Vector256.Equals(labels, Vector256.Create((float)k)) & one;

@@ -60,7 +60,7 @@ internal static class VoxelTermsInSlabs
                     var diceShare = (s * (diceIntersect * t + dicePredicted * s)).sum();
                     var responses = CgmmResponses.Labeled(f, mu, a);
                     var l1 = GmmLosses.PredictionFit(responses, s, a).mean(perSample) * share;
-                    var l2 = (GmmLosses.ResponseFit(slabOneHot, responses, a) * (slabLabels < classes)).sum(perSample) / Math.Max(1, input.ValidVoxels);
+                    var l2 = GmmLosses.ResponseFit(slabOneHot, responses, a).mean(perSample) * share;
                     // Consistency enters both networks' losses: 2λ in the total.
                     var cons = CgmmConsistency.Compute(responses[0].unsqueeze(0), responses[1].unsqueeze(0), w) * share;
                     total = 0.5 * (ce.sum() + diceShare) + lambda * (l1.sum() + l2.sum()) + 2 * lambda * cons;
