@@ -134,6 +134,36 @@ public class LossParityTests
     [Theory]
     [InlineData(VoxelTermsPath.CpuKernel)]
     [InlineData(VoxelTermsPath.Autograd)]
+    public void A_cps_term_whose_pseudo_labels_carry_no_weight_contributes_nothing_instead_of_NaN(VoxelTermsPath path)
+    {
+        // Both networks predict background everywhere, and background, the most frequent class, has
+        // KT-CPS weight 0: the reference's weighted mean Σ w·ce / Σ w is 0/0 there. (Seen early in
+        // training on small networks; it turned both networks into NaN.)
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var logits1 = randn(new long[] { 4, 3, 2, 8, 8 }) * 0.1;
+        logits1[.., 0] += 5;
+        var logits2 = randn(new long[] { 4, 3, 2, 8, 8 }) * 0.1;
+        logits2[.., 0] += 5;
+        var features = randn(new long[] { 4, 5, 2, 8, 8 }).clamp_min(0);
+        var labels = randint(0, 3, new long[] { 4, 2, 8, 8 });
+        var kt = new KtCpsWeights(new double[] { 900, 90, 9 });
+        Assert.Equal(0f, kt.Weights[0]);
+        using var step = new GuidedNetLoss(3, path: path).Compute(logits1, features, logits2, features, labels, 2, kt, 30000);
+        Assert.Equal(0, step.Values["cps1"]);
+        Assert.Equal(0, step.Values["cps2"]);
+        Assert.All(step.Values, v => Assert.True(double.IsFinite(v.Value), $"{v.Key} = {v.Value}"));
+        foreach (var g in new[] { step.GradLogits1, step.GradFeatures1, step.GradLogits2, step.GradFeatures2 })
+            Assert.True(g.isfinite().all().item<bool>());
+        // Everything else is as without the CPS term: the same step at a consistency weight of 0.
+        using var withoutCps = new GuidedNetLoss(3, consistency: 0, path: path).Compute(logits1, features, logits2, features, labels, 2, new KtCpsWeights(new double[] { 900, 90, 9 }), 30000);
+        AssertClose(withoutCps.Values["sup1"], step.Values["sup1"], "sup1");
+        AssertClose(withoutCps.Values["gmm2"], step.Values["gmm2"], "gmm2");
+    }
+
+    [Theory]
+    [InlineData(VoxelTermsPath.CpuKernel)]
+    [InlineData(VoxelTermsPath.Autograd)]
     public void A_label_outside_the_classes_is_refused_by_name_and_leaves_the_weights(VoxelTermsPath path)
     {
         using var scope = NewDisposeScope();

@@ -124,6 +124,19 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
                     $"iteration {i + 1} {name}: {value} uninterrupted vs {b[i][name]} resumed");
     }
 
+    [Fact]
+    public void Training_that_diverges_stops_naming_the_iteration_instead_of_going_on_with_NaN_networks()
+    {
+        var dataset = MsdDataset.Open(fixture.Dataset);
+        var options = Tiny() with { BaseLearningRate = 1e30 };
+        var data = TrainingData.Prepare(dataset, options, fixture.Folder.File("cache"));
+        string folder = fixture.Folder.File("diverged");
+        using var trainer = new Trainer(options, data, CPU, folder, dataset.LabelNames);
+        var error = Assert.Throws<TrainingDivergedException>(() => trainer.Run(resume: false));
+        Assert.Matches(@"^training diverged at iteration [1-6]: the gradients are not finite twice in a row \(loss terms: .*total", error.Message);
+        Assert.False(File.Exists(Path.Combine(folder, Trainer.ModelFileName)));
+    }
+
     private sealed class Progress3(Action cancel) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value)

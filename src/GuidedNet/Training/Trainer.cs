@@ -140,8 +140,44 @@ public sealed class Trainer : IDisposable
         return new TrainingResult(model, _iteration, _history.BestMeanDice, _history.BestIteration, completed);
     }
 
-    /// <summary>One optimisation step; returns the loss terms by name.</summary>
+    /// <summary>
+    /// One optimisation step; returns the loss terms by name. Gradients that come back non-finite
+    /// are computed once more from the same state (the iteration's dropout seed and KT-CPS weights
+    /// restored): libtorch's CPU backward has been seen to return NaN gradients now and then on
+    /// this machine kind (docs/performance.md, "Numerical faults"), and a recomputation gives the
+    /// values a clean step gives. Non-finite twice is a diverged state: training stops naming the
+    /// iteration and the terms, instead of going on with networks that are NaN.
+    /// </summary>
     private Dictionary<string, double> Step(TrainingBatch batch)
+    {
+        var kt = _kt.Weights;
+        Dictionary<string, double> values;
+        for (int attempt = 1; ; attempt++)
+        {
+            values = ComputeGradients(batch);
+            if (GradientsAreFinite()) break;
+            if (attempt == 2)
+                throw new TrainingDivergedException(
+                    $"training diverged at iteration {batch.Iteration + 1}: the gradients are not finite twice in a row " +
+                    $"(loss terms: {string.Join(", ", values.Select(v => $"{v.Key} {v.Value:G4}"))}); a smaller learning rate or a larger patch or width may help");
+            _kt.Restore(kt);
+        }
+        _opt1.step();
+        _opt2?.step();
+        return values;
+    }
+
+    private bool GradientsAreFinite()
+    {
+        foreach (var network in new UNet3D?[] { _net1, _net2 })
+            if (network is not null)
+                foreach (var p in network.parameters())
+                    if (p.grad is { } g && !g.isfinite().all().item<bool>()) return false;
+        return true;
+    }
+
+    /// <summary>Forward, loss and backward of one batch: the gradients are left on the parameters.</summary>
+    private Dictionary<string, double> ComputeGradients(TrainingBatch batch)
     {
         using var scope = NewDisposeScope();
         // Dropout draws from libtorch's process-wide generator: seed it per iteration so resumed
@@ -194,8 +230,6 @@ public sealed class Trainer : IDisposable
         _opt1.zero_grad();
         _opt2?.zero_grad();
         autograd.backward(roots, rootGradients);
-        _opt1.step();
-        _opt2?.step();
         return values;
     }
 
@@ -334,3 +368,6 @@ public sealed class Trainer : IDisposable
         _opt2?.Dispose();
     }
 }
+
+/// <summary>Training reached a state whose gradients are not finite; the message names the iteration and the loss terms.</summary>
+public sealed class TrainingDivergedException(string message) : InvalidOperationException(message);

@@ -135,8 +135,11 @@ public sealed class GuidedNetLoss
             // Network 1 learns network 2's argmax with weights B; network 2 network 1's with weights A.
             pseudoLabels = stack(new[] { predicted2, predicted1 }).MoveToOuterDisposeScope();                // [2, B, D, H, W]
             cpsWeights = stack(new[] { tensor(weightsB, device: device), tensor(weightsA, device: device) }).MoveToOuterDisposeScope(); // [2, K]
-            cpsTotals = stack(new[] { WeightedCps.WeightTotal(pseudoLabels[0], cpsWeights[0]), WeightedCps.WeightTotal(pseudoLabels[1], cpsWeights[1]) })
-                .MoveToOuterDisposeScope();                                                                     // [2]
+            // No pseudo-label carrying weight (both networks predict only the most frequent class,
+            // whose KT-CPS weight is 0): the reference's weighted mean is 0/0 = NaN there. The term
+            // has nothing to learn from and contributes nothing: dividing by +∞ gives 0 and zero gradients.
+            var totals = stack(new[] { WeightedCps.WeightTotal(pseudoLabels[0], cpsWeights[0]), WeightedCps.WeightTotal(pseudoLabels[1], cpsWeights[1]) });
+            cpsTotals = where(totals > 0, totals, float.PositiveInfinity).MoveToOuterDisposeScope();                                                                     // [2]
         }
 
         // Batch-coupled terms: exact values here; per voxel through their gradients (∂term/∂sum · sum).
