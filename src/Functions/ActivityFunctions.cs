@@ -1,5 +1,6 @@
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,16 +23,20 @@ public sealed class ActivityFunctions(IServiceProvider services)
         Run<WriteManifestActivity, DatasetManifest, string>(TaskNames.WriteManifest, manifest, context);
 
     [Function(TaskNames.DispatchJob)]
-    public Task<JobStatus> DispatchJob([ActivityTrigger] JobMessage message, FunctionContext context) =>
-        Run<DispatchJobActivity, JobMessage, JobStatus>(TaskNames.DispatchJob, message, context);
+    public Task<DispatchResult> DispatchJob([ActivityTrigger] DispatchJobInput input, FunctionContext context) =>
+        Run<DispatchJobActivity, DispatchJobInput, DispatchResult>(TaskNames.DispatchJob, input, context);
 
     [Function(TaskNames.ReadJobStatus)]
-    public Task<JobStatus?> ReadJobStatus([ActivityTrigger] string jobId, FunctionContext context) =>
-        Run<ReadJobStatusActivity, string, JobStatus?>(TaskNames.ReadJobStatus, jobId, context);
+    public Task<JobStatusSnapshot> ReadJobStatus([ActivityTrigger] string jobId, FunctionContext context) =>
+        Run<ReadJobStatusActivity, string, JobStatusSnapshot>(TaskNames.ReadJobStatus, jobId, context);
 
     [Function(TaskNames.FailJob)]
-    public Task<JobStatus?> FailJob([ActivityTrigger] FailJobInput input, FunctionContext context) =>
-        Run<FailJobActivity, FailJobInput, JobStatus?>(TaskNames.FailJob, input, context);
+    public Task<JobStatusSnapshot> FailJob([ActivityTrigger] FailJobInput input, FunctionContext context) =>
+        Run<FailJobActivity, FailJobInput, JobStatusSnapshot>(TaskNames.FailJob, input, context);
+
+    [Function(TaskNames.CommitJobOutputs)]
+    public Task<string[]> CommitJobOutputs([ActivityTrigger] string jobId, FunctionContext context) =>
+        Run<CommitJobOutputsActivity, string, string[]>(TaskNames.CommitJobOutputs, jobId, context);
 
     [Function(TaskNames.RegisterModel)]
     public Task<ModelRegistration> RegisterModel([ActivityTrigger] RegisterModelInput input, FunctionContext context) =>
@@ -46,8 +51,8 @@ public sealed class ActivityFunctions(IServiceProvider services)
         Run<FindProductionModelActivity, string, ProductionModel?>(TaskNames.FindProductionModel, project, context);
 
     [Function(TaskNames.PublishScanResult)]
-    public Task<int> PublishScanResult([ActivityTrigger] PublishScanInput input, FunctionContext context) =>
-        Run<PublishScanResultActivity, PublishScanInput, int>(TaskNames.PublishScanResult, input, context);
+    public Task<PublishedScan> PublishScanResult([ActivityTrigger] PublishScanInput input, FunctionContext context) =>
+        Run<PublishScanResultActivity, PublishScanInput, PublishedScan>(TaskNames.PublishScanResult, input, context);
 
     private Task<TOut> Run<TActivity, TIn, TOut>(string name, TIn input, FunctionContext context) where TActivity : TaskActivity<TIn, TOut> =>
         services.GetRequiredService<TActivity>().RunAsync(new ShimActivityContext(name, context.InvocationId), input);

@@ -1,9 +1,8 @@
 using GuidedNet.Pipeline.Activities;
-using GuidedNet.Pipeline.Api;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Jobs.Transport;
 using GuidedNet.Pipeline.Options;
-using GuidedNet.Pipeline.Scheduling;
 using GuidedNet.Pipeline.Storage;
-using GuidedNet.Pipeline.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -29,12 +28,13 @@ public static class FunctionsApp
         configuration.GetValidated<ScheduleOptions>(ScheduleOptions.Section);
         services.AddSingleton(storage).AddSingleton(jobs).AddSingleton(promotion);
         services.AddSingleton(_ => PipelineStorage.Create(storage));
+        services.AddSingleton<JobStore>();
         services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobs, storage));
         services.AddSingleton(TimeProvider.System);
         foreach (var activity in new[]
                  {
                      typeof(ListDatasetCasesActivity), typeof(ValidateCasesActivity), typeof(WriteManifestActivity), typeof(DispatchJobActivity),
-                     typeof(ReadJobStatusActivity), typeof(FailJobActivity), typeof(RegisterModelActivity), typeof(ValidateScanActivity),
+                     typeof(ReadJobStatusActivity), typeof(FailJobActivity), typeof(CommitJobOutputsActivity), typeof(RegisterModelActivity), typeof(ValidateScanActivity),
                      typeof(FindProductionModelActivity), typeof(PublishScanResultActivity),
                  })
             services.AddTransient(activity);

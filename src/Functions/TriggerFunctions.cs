@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using GuidedNet.Pipeline.Api;
+using GuidedNet.Pipeline.Datasets;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Scheduling;
 using GuidedNet.Pipeline.Storage;
@@ -13,7 +14,7 @@ using Microsoft.Extensions.Logging;
 namespace GuidedNet.Functions;
 
 /// <summary>How work starts in Azure: a blob in the drop zone, the retraining schedule, and the HTTP API (function keys).</summary>
-public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, ILogger<TriggerFunctions> log)
+public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, TimeProvider clock, ILogger<TriggerFunctions> log)
 {
     /// <summary>A scan dropped under scans/incoming/&lt;project&gt;/ (Event Grid delivers it on Flex Consumption).</summary>
     [Function("ScanDropped")]
@@ -21,16 +22,21 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
         [BlobTrigger("scans/incoming/{project}/{name}", Source = BlobTriggerSource.EventGrid, Connection = "AzureWebJobsStorage")] BlobClient blob,
         [DurableClient] DurableTaskClient client, CancellationToken cancellation)
     {
-        var properties = await blob.GetPropertiesAsync(cancellationToken: cancellation);
-        string hash = PipelineStorage.ContentHash(properties.Value.ContentHash, properties.Value.ETag);
-        string? id = await new DropZone(client, storage, jobs).StartAsync($"{blob.BlobContainerName}/{blob.Name}", hash, cancellation);
+        string path = $"{blob.BlobContainerName}/{blob.Name}";
+        // The version the event is about may already be replaced; the drop is the version there now (the replacing one has its own event).
+        if (await storage.GetAsync(path, cancellation) is not { } dropped)
+        {
+            log.LogInformation("scan {Blob}: removed before it could be processed", blob.Name);
+            return;
+        }
+        string? id = await new DropZone(client, storage, jobs, clock).StartAsync(dropped, cancellation);
         log.LogInformation("scan {Blob}: {Outcome}", blob.Name, id is null ? "already processed" : $"run {id} started");
     }
 
     [Function("ScheduledRetrain")]
     public async Task ScheduledRetrain([TimerTrigger("%Schedule:Retrain%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellation)
     {
-        var started = await new RetrainPlanner(client, storage, jobs, promotion).RunAsync(cancellation);
+        var started = await new RetrainPlanner(storage, new TrainingRuns(client, storage, jobs, promotion, clock)).RunAsync(cancellation);
         log.LogInformation("scheduled retraining: {Count} run(s) started {Runs}", started.Count, string.Join(", ", started));
     }
 
@@ -52,7 +58,7 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
         [DurableClient] DurableTaskClient client, CancellationToken cancellation) =>
         await Respond(request, await Api(client).CancelRunAsync(id, cancellation));
 
-    private PipelineApi Api(DurableTaskClient client) => new(client, storage, jobs, promotion);
+    private PipelineApi Api(DurableTaskClient client) => new(client, storage, jobs, promotion, clock);
 
     private static async Task<HttpResponseData> Respond(HttpRequestData request, ApiResult result)
     {

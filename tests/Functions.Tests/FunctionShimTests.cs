@@ -3,11 +3,13 @@ using Azure.Storage.Blobs;
 using GuidedNet.Imaging.Synthetic;
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Jobs.Transport;
+using GuidedNet.Pipeline.Jobs.Worker;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Tests.Infrastructure;
-using GuidedNet.Pipeline.Transport;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -20,7 +22,8 @@ namespace GuidedNet.Functions.Tests;
 
 /// <summary>
 /// Calls every Functions shim — orchestrators and activities through the in-memory durable test
-/// host, triggers directly — against Azurite storage, with this test standing in for the GPU worker.
+/// host, triggers directly — against Azurite storage, with a worker host and a fake runner in this
+/// process standing in for the GPU worker.
 /// </summary>
 public sealed class FunctionShimTests : IAsyncLifetime
 {
@@ -51,7 +54,7 @@ public sealed class FunctionShimTests : IAsyncLifetime
         _storage = _services.GetRequiredService<PipelineStorage>();
         await _storage.EnsureContainersAsync();
         _triggers = new TriggerFunctions(_storage, _services.GetRequiredService<JobOptions>(), _services.GetRequiredService<PromotionOptions>(),
-            NullLogger<TriggerFunctions>.Instance);
+            TimeProvider.System, NullLogger<TriggerFunctions>.Instance);
 
         var activities = new ActivityFunctions(_services);
         _host = await DurableTaskTestHost.StartAsync(r =>
@@ -61,13 +64,14 @@ public sealed class FunctionShimTests : IAsyncLifetime
             Activity<string, DatasetListing>(r, TaskNames.ListDatasetCases, activities.ListDatasetCases);
             Activity<ValidateCasesInput, CaseCheck[]>(r, TaskNames.ValidateCases, activities.ValidateCases);
             Activity<DatasetManifest, string>(r, TaskNames.WriteManifest, activities.WriteManifest);
-            Activity<JobMessage, JobStatus>(r, TaskNames.DispatchJob, activities.DispatchJob);
-            Activity<string, JobStatus?>(r, TaskNames.ReadJobStatus, activities.ReadJobStatus);
-            Activity<FailJobInput, JobStatus?>(r, TaskNames.FailJob, activities.FailJob);
+            Activity<DispatchJobInput, DispatchResult>(r, TaskNames.DispatchJob, activities.DispatchJob);
+            Activity<string, JobStatusSnapshot>(r, TaskNames.ReadJobStatus, activities.ReadJobStatus);
+            Activity<FailJobInput, JobStatusSnapshot>(r, TaskNames.FailJob, activities.FailJob);
+            Activity<string, string[]>(r, TaskNames.CommitJobOutputs, activities.CommitJobOutputs);
             Activity<RegisterModelInput, ModelRegistration>(r, TaskNames.RegisterModel, activities.RegisterModel);
             Activity<ScanDrop, ScanCheck>(r, TaskNames.ValidateScan, activities.ValidateScan);
             Activity<string, ProductionModel?>(r, TaskNames.FindProductionModel, activities.FindProductionModel);
-            Activity<PublishScanInput, int>(r, TaskNames.PublishScanResult, activities.PublishScanResult);
+            Activity<PublishScanInput, PublishedScan>(r, TaskNames.PublishScanResult, activities.PublishScanResult);
         });
         _worker = Task.Run(() => StandInWorkerAsync(_stop.Token));
     }
@@ -75,43 +79,14 @@ public sealed class FunctionShimTests : IAsyncLifetime
     private void Activity<TIn, TOut>(DurableTaskRegistry registry, string name, Func<TIn, FunctionContext, Task<TOut>> shim) =>
         registry.AddActivityFunc<TIn, TOut>(name, (_, input) => shim(input, new ShimFunctionContext(_services)));
 
-    /// <summary>Completes each job as a worker would: outputs first, then a succeeded status.</summary>
+    /// <summary>The job protocol's worker host with a fake runner: claims, heartbeats, stages outputs and finishes each job.</summary>
     private async Task StandInWorkerAsync(CancellationToken stop)
     {
-        var queue = _services.GetRequiredService<IJobQueue>();
-        while (!stop.IsCancellationRequested)
-        {
-            var delivery = await queue.ReceiveAsync(stop);
-            if (delivery?.Message is not { } message)
-            {
-                await Task.Delay(100, stop).ContinueWith(_ => { });
-                continue;
-            }
-            var outputs = new List<string>();
-            if (message.Train is { } train)
-            {
-                await _storage.WriteBytesAsync(train.ModelPrefix + BlobLayout.ModelFile, new byte[] { 1, 2, 3 });
-                await _storage.WriteJsonAsync(train.ModelPrefix + BlobLayout.MetricsFile,
-                    new ModelMetrics(train.Version, 0.75, 5, 5, new Dictionary<string, double?> { ["large"] = 0.75 }, 1.0));
-                outputs.Add(train.ModelPrefix + BlobLayout.MetricsFile);
-            }
-            else if (message.Predict is { } predict)
-            {
-                await _storage.WriteJsonAsync(BlobLayout.Report(predict.ResultPrefix), new ScanReport
-                {
-                    Project = predict.Project, Case = predict.Case, Model = predict.ModelPath, ModelVersion = predict.ModelVersion,
-                    Mask = predict.ResultPrefix + "mask.nii.gz", Size = new[] { 24, 24, 12 }, SpacingMm = new[] { 1.0, 1.0, 2.0 },
-                    Organs = new[] { new OrganReport(1, "large", 12.5, 100, null, null, null) }, TimingsSeconds = new() { ["model"] = 0.1 },
-                    CreatedUtc = DateTime.UtcNow, JobId = message.JobId,
-                });
-            }
-            var status = await _storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(message.JobId));
-            await _storage.WriteJsonAsync(BlobLayout.JobStatus(message.JobId), status! with
-            {
-                State = JobState.Succeeded, Worker = "stand-in", HeartbeatUtc = DateTime.UtcNow, FinishedUtc = DateTime.UtcNow, Outputs = outputs.ToArray(),
-            });
-            await delivery.CompleteAsync();
-        }
+        var runner = new FakeJobRunner();
+        var options = new GuidedNet.Pipeline.Jobs.Worker.WorkerOptions { Name = "stand-in", Heartbeat = TimeSpan.FromMilliseconds(100), EmptyPoll = TimeSpan.FromMilliseconds(100) };
+        var host = new JobWorkerHost(_services.GetRequiredService<JobStore>(), _services.GetRequiredService<IJobQueue>(), _services.GetRequiredService<JobOptions>(),
+            options, new Dictionary<JobKind, IJobRunner> { [JobKind.Train] = runner, [JobKind.Predict] = runner }, TextWriter.Null);
+        await host.RunAsync(stop);
     }
 
     private async Task UploadDatasetAsync(string dataset)
@@ -176,7 +151,7 @@ public sealed class FunctionShimTests : IAsyncLifetime
         await _triggers.ScanDropped(blob, client, default);
         await _triggers.ScanDropped(blob, client, default); // delivered twice: still one run
         var scans = new List<OrchestrationMetadata>();
-        await foreach (var m in client.GetAllInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = "scan-kidney-new-case-" })) scans.Add(m);
+        await foreach (var m in client.GetAllInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = RunIds.ScanPrefix("kidney", "new-case") })) scans.Add(m);
         var scan = await CompletedAsync(Assert.Single(scans).InstanceId);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, scan.RuntimeStatus);
         Assert.Equal("segmented", scan.ReadOutputAs<ScanRunResult>()!.State);
@@ -186,7 +161,7 @@ public sealed class FunctionShimTests : IAsyncLifetime
         // Timer: the new case makes the dataset stale, so one retraining run starts; it can be cancelled once.
         await _triggers.ScheduledRetrain(new TimerInfo(), client, default);
         var runs = new List<OrchestrationMetadata>();
-        await foreach (var m in client.GetAllInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = "train-kidney-v" })) runs.Add(m);
+        await foreach (var m in client.GetAllInstancesAsync(new OrchestrationQuery { InstanceIdPrefix = RunIds.TrainingPrefix("kidney") })) runs.Add(m);
         Assert.Equal(2, runs.Count);
         string retrainId = runs.Single(r => r.InstanceId != trainId).InstanceId;
         (status, _) = await CallAsync(r => _triggers.CancelRun(r, retrainId, client, default), "POST");

@@ -22,7 +22,7 @@ public sealed class FunctionsMetadataTests
             f => f.GetProperty("bindings").EnumerateArray().Select(b => b.Clone()).ToList());
 
         var taskNames = typeof(TaskNames).GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (string)f.GetValue(null)!).ToList();
-        Assert.Equal(12, taskNames.Count);
+        Assert.Equal(13, taskNames.Count);
         foreach (string name in taskNames)
         {
             Assert.True(functions.ContainsKey(name), $"{name} is not a function");

@@ -3,6 +3,7 @@ using GuidedNet.Imaging;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Tests.Infrastructure;
 
@@ -52,6 +53,7 @@ public sealed class BadInputTests
         Assert.Equal(5, run.GetProperty("output").GetProperty("cases").GetInt32());
         Assert.Equal(6, run.GetProperty("output").GetProperty("quarantined").GetInt32());
 
+        string version = run.GetProperty("output").GetProperty("version").GetString()!;
         var expected = new Dictionary<string, string[]>
         {
             ["notes.txt"] = new[] { prefix + "imagesTr/notes.txt", "not a NIfTI file name" },
@@ -63,22 +65,24 @@ public sealed class BadInputTests
         };
         foreach (var (name, fragments) in expected)
         {
-            string reasonPath = BlobLayout.QuarantinePrefix("datasets/" + dataset, name) + "reason.json";
+            string reasonPath = Quarantine.RecordPath("datasets/" + dataset, name, version);
             var reason = await pipeline.Storage.ReadBytesAsync(reasonPath, 1 << 16);
             string text = JsonDocument.Parse(reason).RootElement.GetProperty("reason").GetString()!;
             foreach (string fragment in fragments) Assert.True(text.Contains(fragment, StringComparison.OrdinalIgnoreCase), $"{name}: '{text}' lacks '{fragment}'");
         }
         // Moved, not lost: the bad files are in the quarantine and no longer in the dataset.
-        Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.QuarantinePrefix("datasets/" + dataset, "beyond") + "beyond_0000.nii.gz"));
-        Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.QuarantinePrefix("datasets/" + dataset, "beyond") + "beyond.nii.gz"));
+        Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.QuarantinePrefix("datasets/" + dataset, "beyond", version) + "imagesTr/beyond_0000.nii.gz"));
+        Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.QuarantinePrefix("datasets/" + dataset, "beyond", version) + "labelsTr/beyond.nii.gz"));
         Assert.False(await pipeline.Storage.ExistsAsync(prefix + "imagesTr/nanvox_0000.nii.gz"));
-        var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(BlobLayout.Manifest(dataset, run.GetProperty("output").GetProperty("version").GetString()!));
+        var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(BlobLayout.Manifest(dataset, version));
         Assert.Equal(6, manifest!.Quarantined.Count);
         Assert.DoesNotContain(manifest.Cases, c => expected.ContainsKey(c.Name));
 
         // A dropped file that is not a scan is quarantined by its run.
-        await pipeline.Storage.WriteBytesAsync(BlobLayout.IncomingScan(dataset, "photo.nii.gz"), "JPEG?"u8.ToArray());
-        string dropReason = BlobLayout.QuarantinePrefix("scans/" + dataset, "photo") + "reason.json";
+        byte[] photo = "JPEG?"u8.ToArray();
+        await pipeline.Storage.WriteBytesAsync(BlobLayout.IncomingScan(dataset, "photo.nii.gz"), photo);
+        string photoKey = Convert.ToHexString(System.Security.Cryptography.MD5.HashData(photo)).ToLowerInvariant()[..16];
+        string dropReason = Quarantine.RecordPath("scans/" + dataset, "photo", photoKey);
         var dropped = await pipeline.WaitForAsync(async () => await pipeline.Storage.ExistsAsync(dropReason) ? await pipeline.Storage.ReadBytesAsync(dropReason, 1 << 16) : null,
             TimeSpan.FromMinutes(1), "the dropped file's quarantine");
         Assert.Contains("incoming/mixed/photo.nii.gz", JsonDocument.Parse(dropped).RootElement.GetProperty("reason").GetString());

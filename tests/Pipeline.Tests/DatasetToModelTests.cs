@@ -1,6 +1,7 @@
 using System.Text.Json;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Tests.Infrastructure;
 
@@ -21,7 +22,8 @@ public sealed class DatasetToModelTests
         await using var pipeline = new PipelineHarness("main");
         const string project = "liver-ct";
         await pipeline.UploadDatasetAsync(project, cases: 8, labeled: 4, seed: 11);
-        await pipeline.StartHostAsync(withWorker: true);
+        await pipeline.StartHostAsync(withWorker: false);
+        var worker = pipeline.StartWorker("w1");
 
         // (2) dataset to model: the first model of a dataset is promoted.
         string first = await pipeline.StartTrainingAsync(project, PipelineHarness.TinyTraining());
@@ -49,7 +51,8 @@ public sealed class DatasetToModelTests
         Assert.Equal(metrics.ValidationMeanDice, production.ValidationMeanDice);
         var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(production.ManifestPath);
         Assert.Equal(8, manifest!.Cases.Count);
-        Assert.Equal(4, manifest.Cases.Count(c => c.LabelPath is not null));
+        Assert.Equal(4, manifest.Cases.Count(c => c.Label is not null));
+        Assert.All(manifest.Cases, c => Assert.NotNull(c.Image.Md5));
 
         // (3) the schedule with nothing new: no run.
         var retrain = await pipeline.Http.PostAsync("api/retrain", null);
@@ -67,14 +70,21 @@ public sealed class DatasetToModelTests
         string card = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync($"models/{project}/{candidate}/model-card.md", 1 << 20));
         Assert.Contains("candidate", card);
 
-        // (1) drop to mask, with ground truth: mask in the scan's geometry, report with Dice/HD95/ASD, preview, summary.
+        // (1) drop to mask, with ground truth: mask in the scan's geometry, report with Dice/HD95/ASD
+        // naming the exact bytes it came from, preview, latest.json, summary.
         var (image, label) = pipeline.Phantom("patient-007", seed: 501);
         await pipeline.Storage.UploadFileAsync(BlobLayout.ScanLabel(project, "patient-007"), label);
-        var dropped = DateTime.UtcNow;
         await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(project, "patient-007.nii.gz"), image);
-        string reportPath = BlobLayout.Report(BlobLayout.ResultPrefix(project, "patient-007"));
-        var report = await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<ScanReport>(reportPath), TimeSpan.FromMinutes(2), "the scan's report");
+        var latest = await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(project, "patient-007")),
+            TimeSpan.FromMinutes(2), "the scan's result");
+        var report = (await pipeline.Storage.ReadJsonAsync<ScanReport>(latest.Report))!;
+        Assert.Equal(latest.Run, report.Run);
+        Assert.Equal(BlobLayout.ResultPrefix(project, "patient-007", RunIds.LastPart(latest.Run)), latest.ResultPrefix);
         Assert.Equal(version, report.ModelVersion);
+        Assert.Equal(BlobLayout.IncomingScan(project, "patient-007.nii.gz"), report.Scan.Path);
+        Assert.Equal(Md5(image), report.Scan.Md5);
+        Assert.NotNull(report.Scan.Snapshot);
+        Assert.Equal(Md5(label), report.Label!.Md5);
         Assert.Equal(3, report.Organs.Count);
         Assert.All(report.Organs, o => Assert.True(o.Dice is >= 0 and <= 1, $"{o.Name}: Dice {o.Dice}"));
         Assert.Contains(report.Organs, o => o.Hd95 is not null && o.Asd is not null);
@@ -82,6 +92,7 @@ public sealed class DatasetToModelTests
         var scan = NiftiReader.Read(image);
         using var temp = new Storage.TempFolder();
         await pipeline.Storage.DownloadFileAsync(report.Mask, temp.File("mask.nii.gz"));
+        Assert.Equal(report.MaskMd5, Md5(temp.File("mask.nii.gz")));
         var mask = NiftiReader.Read(temp.File("mask.nii.gz"));
         Assert.True(mask.SameGrid(scan));
         Assert.True(mask.Affine.ApproximatelyEquals(scan.Affine, 1e-5));
@@ -90,38 +101,77 @@ public sealed class DatasetToModelTests
             Assert.Equal(mask.Voxels.Count(v => v == organ.Label) * voxelMl, organ.VolumeMl, 6);
         Assert.True(await pipeline.Storage.ExistsAsync(report.Preview!));
         // The run ends after the summary and the unlabeled pool are updated.
-        string scanRun = (await pipeline.Storage.ListFoldersAsync("jobs/")).Single(j => j.StartsWith($"scan-{project}-patient-007-", StringComparison.Ordinal))[..^"-predict".Length];
-        run = await pipeline.WaitForRunAsync(scanRun, TimeSpan.FromMinutes(1));
+        run = await pipeline.WaitForRunAsync(latest.Run, TimeSpan.FromMinutes(1));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
         Assert.Equal("segmented", run.GetProperty("output").GetProperty("state").GetString());
         var summary = await pipeline.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20);
         using (var doc = JsonDocument.Parse(summary))
             Assert.Equal(1, doc.RootElement.GetProperty("cases").GetInt32());
         string csv = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync(BlobLayout.SummaryCsv(project), 1 << 20));
-        Assert.StartsWith("case,model_version,mean_dice", csv);
-        Assert.Contains("patient-007," + version, csv);
+        Assert.StartsWith("case,run,model_version,mean_dice,scan,scan_md5", csv);
+        Assert.Contains($"patient-007,{latest.Run},{version}", csv);
 
         // The scan joined the dataset's unlabeled pool.
         Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.TrainingImage(project, "patient-007")));
 
-        // (4) the same scan dropped again: no second run, the result is untouched.
-        var firstReportTime = report.CreatedUtc;
+        // (4) the same scan dropped again: no second run, the result untouched, latest.json names it for the newer drop.
         await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(project, "patient-007.nii.gz"), image);
-        await Task.Delay(TimeSpan.FromSeconds(5));
-        var again = await pipeline.Storage.ReadJsonAsync<ScanReport>(reportPath);
-        Assert.Equal(firstReportTime, again!.CreatedUtc);
-        var jobs = await pipeline.Storage.ListFoldersAsync("jobs/");
-        Assert.Single(jobs, j => j.StartsWith($"scan-{project}-patient-007-", StringComparison.Ordinal));
+        var relatest = await pipeline.WaitForAsync(async () =>
+            await pipeline.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(project, "patient-007")) is { } l && l.ObservedUtc > latest.ObservedUtc ? l : null,
+            TimeSpan.FromMinutes(1), "the second drop to be seen");
+        Assert.Equal(latest.Run, relatest.Run);
+        Assert.Equal(report.CreatedUtc, (await pipeline.Storage.ReadJsonAsync<ScanReport>(latest.Report))!.CreatedUtc);
+        Assert.Single(await pipeline.Storage.ListFoldersAsync("jobs/"), j => j.StartsWith(RunIds.ScanPrefix(project, "patient-007"), StringComparison.Ordinal));
 
-        // (3) the schedule with a new case (the dropped scan): one retraining run, which can be cancelled.
+        // (5) the same case name dropped twice with different content while the first run waits for a
+        // worker: two runs, two result folders, each report naming its own bytes and mask; the second
+        // drop is the case's latest.
+        Assert.True(worker.Stop(TimeSpan.FromSeconds(60)), "the idle worker did not stop:\n" + worker.Output);
+        string twice = BlobLayout.IncomingScan(project, "patient-008.nii.gz");
+        var (firstScan, _) = pipeline.Phantom("patient-008-first", seed: 601);
+        var (secondScan, _) = pipeline.Phantom("patient-008-second", seed: 602);
+        async Task<string> QueuedJob(string except) => await pipeline.WaitForAsync(async () =>
+            (await pipeline.Storage.ListFoldersAsync("jobs/")).FirstOrDefault(j => j.StartsWith(RunIds.ScanPrefix(project, "patient-008"), StringComparison.Ordinal) && j != except),
+            TimeSpan.FromMinutes(1), "a dispatched job of patient-008");
+        await pipeline.Storage.UploadFileAsync(twice, firstScan);
+        string firstJob = await QueuedJob("");
+        await pipeline.Storage.UploadFileAsync(twice, secondScan);
+        string secondJob = await QueuedJob(firstJob);
+        pipeline.StartWorker("w2");
+        var reports = new List<ScanReport>();
+        foreach (var (dropJob, file) in new[] { (firstJob, firstScan), (secondJob, secondScan) })
+        {
+            string jobRun = dropJob[..dropJob.LastIndexOf(RunIds.Separator)];
+            run = await pipeline.WaitForRunAsync(jobRun, TimeSpan.FromMinutes(2));
+            Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
+            var r = (await pipeline.Storage.ReadJsonAsync<ScanReport>(BlobLayout.Report(BlobLayout.ResultPrefix(project, "patient-008", RunIds.LastPart(jobRun)))))!;
+            Assert.Equal(jobRun, r.Run);
+            Assert.Equal(Md5(file), r.Scan.Md5);
+            await pipeline.Storage.DownloadFileAsync(r.Mask, temp.File(r.Run + ".nii.gz"));
+            Assert.Equal(r.MaskMd5, Md5(temp.File(r.Run + ".nii.gz")));
+            reports.Add(r);
+        }
+        Assert.NotEqual(reports[0].MaskMd5, reports[1].MaskMd5);
+        Assert.Equal(2, (await pipeline.Storage.ListFoldersAsync(BlobLayout.CaseResults(project, "patient-008"))).Count);
+        Assert.Equal(reports[1].Run, (await pipeline.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(project, "patient-008")))!.Run);
+        using (var doc = JsonDocument.Parse(await pipeline.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20)))
+        {
+            var rows = doc.RootElement.GetProperty("reports").EnumerateArray().ToList();
+            Assert.Equal(2, rows.Count);
+            Assert.Equal(reports[1].Run, rows.Single(r => r.GetProperty("case").GetString() == "patient-008").GetProperty("run").GetString());
+        }
+
+        // (3) the schedule with new cases (the dropped scans): one retraining run, which can be cancelled.
         retrain = await pipeline.Http.PostAsync("api/retrain", null);
         var started = JsonDocument.Parse(await retrain.Content.ReadAsStringAsync()).RootElement.GetProperty("started");
         Assert.Equal(1, started.GetArrayLength());
         string scheduled = started[0].GetString()!;
-        Assert.StartsWith($"train-{project}-v", scheduled);
+        Assert.StartsWith(RunIds.TrainingPrefix(project), scheduled);
         var cancel = await pipeline.Http.PostAsync($"api/runs/{scheduled}/cancel", null);
         Assert.Equal(System.Net.HttpStatusCode.Accepted, cancel.StatusCode);
         run = await pipeline.WaitForRunAsync(scheduled, TimeSpan.FromMinutes(1));
         Assert.Equal("Terminated", run.GetProperty("state").GetString());
     }
+
+    private static string Md5(string file) => Convert.ToHexString(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(file))).ToLowerInvariant();
 }

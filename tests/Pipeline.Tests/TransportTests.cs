@@ -1,5 +1,6 @@
 using GuidedNet.Pipeline.Contracts;
-using GuidedNet.Pipeline.Transport;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Jobs.Transport;
 
 namespace GuidedNet.Pipeline.Tests;
 
@@ -8,10 +9,10 @@ public sealed class TransportTests
 {
     private static readonly JobMessage Message = new()
     {
-        JobId = "train-liver-v1-train",
+        JobId = "train~liver~v1~train",
         Kind = JobKind.Train,
         Attempt = 2,
-        OrchestrationId = "train-liver-v1",
+        OrchestrationId = "train~liver~v1",
         Train = new TrainJob("liver", "v1", "datasets/liver/manifests/v1.json", "models/liver/v1/", new TrainRequest { Iterations = 10 }),
     };
 
@@ -19,11 +20,11 @@ public sealed class TransportTests
     public void Service_bus_messages_carry_the_job_id_and_attempt_so_duplicates_of_one_dispatch_are_dropped()
     {
         var sb = ServiceBusJobQueue.ToMessage(Message);
-        Assert.Equal("train-liver-v1-train.2", sb.MessageId);
+        Assert.Equal("train~liver~v1~train.2", sb.MessageId);
         Assert.NotEqual(ServiceBusJobQueue.ToMessage(Message with { Attempt = 3 }).MessageId, sb.MessageId);
         Assert.Equal(sb.MessageId, ServiceBusJobQueue.ToMessage(Message).MessageId);
         Assert.Equal("Train", sb.Subject);
-        Assert.Equal("train-liver-v1", sb.CorrelationId);
+        Assert.Equal("train~liver~v1", sb.CorrelationId);
         var back = JobQueue.TryParse(sb.Body.ToString());
         Assert.NotNull(back);
         Assert.Equal(Message.JobId, back.JobId);

@@ -3,6 +3,8 @@ using System.Globalization;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Synthetic;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Tests.Infrastructure;
 
@@ -37,13 +39,13 @@ for (int i = 0; i < drops; i++)
     File.Delete(file);
     var status = await pipeline.WaitForAsync(async () =>
     {
-        string? job = (await pipeline.Storage.ListFoldersAsync("jobs/")).FirstOrDefault(j => j.StartsWith($"scan-{project}-{caseName}-", StringComparison.Ordinal));
-        return job is null ? null : await pipeline.Storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(job));
+        string? job = (await pipeline.Storage.ListFoldersAsync("jobs/")).FirstOrDefault(j => j.StartsWith(RunIds.ScanPrefix(project, caseName), StringComparison.Ordinal));
+        return job is null ? null : await pipeline.Storage.ReadJsonAsync<JobStatus>(JobStore.StatusPath(job));
     }, TimeSpan.FromSeconds(60), $"dispatch of {caseName}");
     latencies.Add((status.QueuedUtc - landed).TotalSeconds);
     // No worker will run the job: cancel the run so that each drop meets a quiet pipeline, as a
     // drop does when earlier scans are done (left running, every waiting run's monitor polls).
-    string runId = status.JobId[..^"-predict".Length];
+    string runId = status.JobId[..status.JobId.LastIndexOf(RunIds.Separator)];
     (await pipeline.Http.PostAsync($"api/runs/{runId}/cancel", null)).EnsureSuccessStatusCode();
     await Task.Delay(Random.Shared.Next(200, 1200)); // land at random points of the poll cycle
 }
@@ -58,7 +60,7 @@ Directory.Delete(folder, recursive: true);
 var clock = Stopwatch.StartNew();
 var requested = DateTime.UtcNow;
 string id = await pipeline.StartTrainingAsync(dataset, PipelineHarness.TinyTraining());
-var dispatched = await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(id + "-train")), TimeSpan.FromMinutes(5), "the training dispatch");
+var dispatched = await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<JobStatus>(JobStore.StatusPath(JobIds.For(id, JobKind.Train))), TimeSpan.FromMinutes(5), "the training dispatch");
 double ingest = (dispatched.QueuedUtc - requested).TotalSeconds;
 var manifest = await pipeline.Storage.ReadJsonAsync<DatasetManifest>(((await pipeline.Storage.ListAsync($"datasets/{dataset}/manifests/")).Single()).Path);
 

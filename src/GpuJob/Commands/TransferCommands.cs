@@ -34,7 +34,7 @@ public static class TransferCommands
                     .Select(f => (File: f, Blob: $"{to}/{Path.GetRelativePath(from, f).Replace('\\', '/')}")).ToArray()
                 : throw new UsageException($"--from {from}: no such file or folder");
         foreach (var (file, blob) in files)
-            storage.UploadFileAsync(blob, file, cancellation).GetAwaiter().GetResult();
+            storage.UploadFileAsync(blob, file, cancellation: cancellation).GetAwaiter().GetResult();
         output.WriteLine($"uploaded {files.Length} file(s) to {to}/");
         return 0;
     }

@@ -1,8 +1,10 @@
 using GuidedNet.GpuJob.Cli;
 using GuidedNet.GpuJob.Worker;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Jobs.Transport;
+using GuidedNet.Pipeline.Jobs.Worker;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Storage;
-using GuidedNet.Pipeline.Transport;
 using GuidedNet.Runtime;
 using Microsoft.Extensions.Configuration;
 
@@ -82,8 +84,15 @@ public static class WorkerCommand
         TorchSharp.torch.Device device, TextWriter output, CancellationToken stop)
     {
         await storage.EnsureContainersAsync(stop);
-        await using var worker = new JobWorker(storage, JobQueue.Create(jobs, storageOptions), jobs, options, device, output);
-        await worker.RunAsync(stop);
+        Directory.CreateDirectory(options.WorkFolder);
+        using var prediction = new PredictionJobRunner(storage, device, options.WorkFolder);
+        var runners = new Dictionary<JobKind, IJobRunner>
+        {
+            [JobKind.Train] = new TrainingJobRunner(storage, device, options.WorkFolder),
+            [JobKind.Predict] = prediction,
+        };
+        await using var queue = JobQueue.Create(jobs, storageOptions);
+        await new JobWorkerHost(new JobStore(storage), queue, jobs, options, runners, output).RunAsync(stop);
         return 0;
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using GuidedNet.Evaluation;
 using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
@@ -6,57 +7,66 @@ using GuidedNet.Imaging.Rendering;
 using GuidedNet.Inference;
 using GuidedNet.Models;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Jobs.Worker;
 using GuidedNet.Pipeline.Storage;
 using TorchSharp;
 
 namespace GuidedNet.GpuJob.Worker;
 
 /// <summary>
-/// Runs a prediction job: the model stays loaded across messages (reloaded only when a job names
-/// another one); the mask (in the scan's own geometry), the preview and then report.json are
-/// uploaded under their final names — report.json last, as the mark of a complete result.
+/// Runs a prediction job on exactly the pinned bytes of the dropped scan (and of its ground
+/// truth): the model stays loaded across messages (reloaded only when a job names another one);
+/// the mask (in the scan's own geometry), the preview and then report.json are staged for the
+/// run's result folder — report.json last, naming the scan's blob, ETag and MD5, the model version
+/// and the mask's MD5.
 /// </summary>
-public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, string workFolder, TextWriter log) : IDisposable
+public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, string workFolder) : IJobRunner, IDisposable
 {
     private string? _modelPath;
     private LoadedModel? _model;
     private CasePredictor? _predictor;
 
-    public async Task<string[]> RunAsync(JobMessage message, JobProgress progress, CancellationToken cancellation)
+    public async Task<bool> RunAsync(JobAttempt attempt, CancellationToken cancellation)
     {
+        var message = attempt.Message;
         var job = message.Predict ?? throw new InvalidDataException($"job {message.JobId}: a predict job without its predict section");
+        var progress = attempt.Progress;
+        var log = attempt.Log;
         using var temp = new TempFolder();
         var clock = Stopwatch.StartNew();
 
-        progress.Phase("downloading");
-        await LoadModelAsync(job.ModelPath, cancellation);
-        string scanFile = temp.File("scan" + (job.ScanPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii"));
-        await storage.DownloadFileAsync(job.ScanPath, scanFile, cancellation);
+        progress.Phase(JobPhases.Downloading);
+        await LoadModelAsync(job.ModelPath, log, cancellation);
+        string scanFile = temp.File("scan" + (job.Scan.Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii"));
+        string scanMd5 = await storage.DownloadPinnedAsync(job.Scan, scanFile, "it was dropped", cancellation);
         var scan = NiftiReader.Read(scanFile);
         Volume? truth = null;
-        if (job.LabelPath is not null)
+        string? labelMd5 = null;
+        if (job.Label is { } label)
         {
             string labelFile = temp.File("label.nii.gz");
-            await storage.DownloadFileAsync(job.LabelPath, labelFile, cancellation);
+            labelMd5 = await storage.DownloadPinnedAsync(label, labelFile, "it was validated", cancellation);
             truth = NiftiReader.Read(labelFile);
         }
 
-        progress.Phase("predicting");
-        var prediction = _predictor!.Predict(scan, job.ScanPath, null, cancellation);
+        progress.Phase(JobPhases.Predicting);
+        var prediction = _predictor!.Predict(scan, job.Scan.Path, null, cancellation);
         progress.AddTiming("preprocess", prediction.Preprocessing.TotalSeconds);
         progress.AddTiming("model", prediction.Model.TotalSeconds);
         progress.AddTiming("restore", prediction.Restoring.TotalSeconds);
 
-        progress.Phase("metrics");
-        var organs = Organs(prediction.Mask, truth, job.LabelPath);
+        progress.Phase(JobPhases.Metrics);
+        var organs = Organs(prediction.Mask, truth, job.Label?.Path);
 
-        progress.Phase("uploading");
+        progress.Phase(JobPhases.Uploading);
         string maskName = $"{job.Case}_seg.nii.gz", previewName = "preview.png";
-        string maskFile = temp.File(maskName), previewFile = temp.File(previewName);
+        string maskFile = temp.File(maskName), previewFile = temp.File(previewName), reportFile = temp.File("report.json");
         NiftiWriter.Write(maskFile, prediction.Mask, NiftiDataType.UInt8);
         SegmentationPreview.Write(previewFile, scan, prediction.Mask);
-        await storage.UploadFileAsync(job.ResultPrefix + maskName, maskFile, cancellation);
-        await storage.UploadFileAsync(job.ResultPrefix + previewName, previewFile, cancellation);
+        string maskMd5;
+        await using (var maskBytes = File.OpenRead(maskFile))
+            maskMd5 = Convert.ToHexString(await MD5.HashDataAsync(maskBytes, cancellation)).ToLowerInvariant();
 
         var timings = progress.Timings();
         timings["total"] = clock.Elapsed.TotalSeconds;
@@ -65,9 +75,13 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         {
             Project = job.Project,
             Case = job.Case,
+            Run = job.Run,
+            Scan = job.Scan with { Md5 = scanMd5 },
+            Label = job.Label is { } l ? l with { Md5 = labelMd5 } : null,
             Model = job.ModelPath,
             ModelVersion = job.ModelVersion,
             Mask = job.ResultPrefix + maskName,
+            MaskMd5 = maskMd5,
             Preview = job.ResultPrefix + previewName,
             Size = new[] { scan.SizeX, scan.SizeY, scan.SizeZ },
             SpacingMm = new[] { scan.Spacing.X, scan.Spacing.Y, scan.Spacing.Z },
@@ -77,14 +91,16 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
             CreatedUtc = DateTime.UtcNow,
             JobId = message.JobId,
         };
-        string reportPath = BlobLayout.Report(job.ResultPrefix);
-        await storage.WriteJsonAsync(reportPath, report, cancellation);
+        await File.WriteAllBytesAsync(reportFile, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(report, PipelineStorage.Json), cancellation);
+        await attempt.StageOutputAsync(report.Mask, maskFile, cancellation);
+        await attempt.StageOutputAsync(job.ResultPrefix + previewName, previewFile, cancellation);
+        await attempt.StageOutputAsync(BlobLayout.Report(job.ResultPrefix), reportFile, cancellation);
         log.WriteLine($"{message.JobId}: {job.Case} segmented in {clock.Elapsed.TotalSeconds:F1} s (model {prediction.Model.TotalSeconds:F1} s)" +
                       (report.MeanDice is { } d ? $", mean Dice {d:F4}" : ""));
-        return new[] { job.ResultPrefix + maskName, job.ResultPrefix + previewName, reportPath };
+        return true;
     }
 
-    private async Task LoadModelAsync(string modelPath, CancellationToken cancellation)
+    private async Task LoadModelAsync(string modelPath, TextWriter log, CancellationToken cancellation)
     {
         if (_modelPath == modelPath && _model is not null) return;
         string local = Path.Combine(workFolder, "models", modelPath.Replace('/', '_'));

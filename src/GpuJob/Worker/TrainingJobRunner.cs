@@ -1,5 +1,8 @@
 using GuidedNet.Data;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Datasets;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Jobs.Worker;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Training;
 using TorchSharp;
@@ -7,61 +10,64 @@ using TorchSharp;
 namespace GuidedNet.GpuJob.Worker;
 
 /// <summary>
-/// Runs a training job: the manifest's cases are downloaded into a local MSD folder, training
-/// resumes from the job's blob checkpoint when a previous attempt left one, the checkpoint is
-/// uploaded every checkpoint interval, and the model folder is uploaded with metrics.json last —
-/// its presence is what says the model is complete.
+/// Runs a training job: the manifest's pinned cases are downloaded into a local MSD folder,
+/// training resumes from the job's last checkpoint when an earlier attempt (or claim) left one,
+/// every checkpoint the trainer writes is stored through the attempt (refused once the attempt is
+/// superseded), and the model folder is staged with metrics.json last — its presence is what says
+/// the model is complete.
 /// </summary>
-public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device device, string workFolder, TextWriter log)
+public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device device, string workFolder) : IJobRunner
 {
-    /// <summary>Runs the job; false when cancelled (the checkpoint is uploaded first).</summary>
-    public async Task<(bool Completed, string[] Outputs)> RunAsync(JobMessage message, JobProgress progress, CancellationToken cancellation)
+    /// <summary>Runs the job; false when cancelled (the checkpoint is stored first).</summary>
+    public async Task<bool> RunAsync(JobAttempt attempt, CancellationToken cancellation)
     {
+        var message = attempt.Message;
         var job = message.Train ?? throw new InvalidDataException($"job {message.JobId}: a train job without its train section");
+        var progress = attempt.Progress;
+        var log = attempt.Log;
         string root = Path.Combine(workFolder, message.JobId);
-        string datasetFolder = Path.Combine(root, "dataset"), outFolder = Path.Combine(root, "out");
+        string datasetFolder = Path.Combine(root, "dataset"), outFolder = Path.Combine(root, $"attempt-{attempt.Number}");
+        if (Directory.Exists(outFolder)) Directory.Delete(outFolder, recursive: true);
+        Directory.CreateDirectory(outFolder);
+        string checkpointFile = Path.Combine(outFolder, Trainer.CheckpointFile);
 
-        progress.Phase("downloading");
+        progress.Phase(JobPhases.Downloading);
         var manifest = await storage.ReadJsonAsync<DatasetManifest>(job.ManifestPath, cancellation)
-                       ?? throw new FileNotFoundException($"{job.ManifestPath}: manifest not found");
-        await DownloadDatasetAsync(job, manifest, datasetFolder, cancellation);
-        string checkpointBlob = BlobLayout.JobCheckpoint(message.JobId);
-        bool resume = await storage.ExistsAsync(checkpointBlob, cancellation);
-        if (resume) await storage.DownloadFileAsync(checkpointBlob, Path.Combine(outFolder, Trainer.CheckpointFile), cancellation);
+                       ?? throw new InvalidDataException($"{job.ManifestPath}: manifest not found");
+        await ManifestFiles.DownloadAsync(storage, manifest, datasetFolder, cancellation);
+        bool resume = attempt.ResumeCheckpoint is not null;
+        if (attempt.ResumeCheckpoint is { } checkpoint) await storage.DownloadFileAsync(checkpoint, checkpointFile, cancellation);
 
-        progress.Phase("preprocessing");
+        progress.Phase(JobPhases.Preprocessing);
         var options = Options(job.Settings, manifest.NumClasses);
         var dataset = MsdDataset.Open(datasetFolder);
         var data = TrainingData.Prepare(dataset, options, Path.Combine(root, "cache"), log);
         log.WriteLine($"{message.JobId}: {data.Labeled.Count} labeled, {data.Unlabeled.Count} unlabeled, {data.Validation.Count} validation cases; " +
-                      $"{options.Iterations} iterations{(resume ? ", resuming from the checkpoint" : "")}");
+                      $"{options.Iterations} iterations{(resume ? $", resuming from {attempt.ResumeCheckpoint}" : "")}");
 
-        progress.Phase("training");
+        progress.Phase(JobPhases.Training);
         using var trainer = new Trainer(options, data, device, outFolder, dataset.LabelNames);
-        var reporter = new CheckpointUploader(storage, checkpointBlob, Path.Combine(outFolder, Trainer.CheckpointFile), options.CheckpointEvery, progress, resume, log);
+        var reporter = new CheckpointReporter(attempt, checkpointFile, options.CheckpointEvery, resume);
         var result = trainer.Run(resume, reporter, cancellation);
         if (!result.Completed)
         {
-            await storage.UploadFileAsync(checkpointBlob, Path.Combine(outFolder, Trainer.CheckpointFile), CancellationToken.None);
-            progress.Checkpoint(checkpointBlob);
-            return (false, Array.Empty<string>());
+            // The job's token is cancelled by now; the checkpoint still goes out (unless the attempt was superseded).
+            await attempt.SaveCheckpointAsync(checkpointFile, CancellationToken.None);
+            return false;
         }
 
-        progress.Phase("uploading");
-        var outputs = new List<string>();
-        // The trainer's files under the names the pipeline's model layout gives them.
+        progress.Phase(JobPhases.Uploading);
+        // The trainer's files under the names the pipeline's model layout gives them; metrics.json last.
         foreach (var (local, blob) in new[] { (Trainer.ModelFileName, BlobLayout.ModelFile), (TrainingHistory.FileName, BlobLayout.TrainingFile), (TrainingHistory.CurvesFileName, BlobLayout.CurvesFile) })
-        {
-            await storage.UploadFileAsync(job.ModelPrefix + blob, Path.Combine(outFolder, local), cancellation);
-            outputs.Add(job.ModelPrefix + blob);
-        }
+            await attempt.StageOutputAsync(job.ModelPrefix + blob, Path.Combine(outFolder, local), cancellation);
         var history = trainer.History;
         var best = history.Validations.FirstOrDefault(v => v.Iteration == history.BestIteration) ?? history.Validations.LastOrDefault();
         var metrics = new ModelMetrics(job.Version, history.BestMeanDice, history.BestIteration, result.Iterations,
             best?.DiceByClass ?? new Dictionary<string, double?>(), history.WallSeconds);
-        await storage.WriteJsonAsync(job.ModelPrefix + BlobLayout.MetricsFile, metrics, cancellation);
-        outputs.Add(job.ModelPrefix + BlobLayout.MetricsFile);
-        return (true, outputs.ToArray());
+        string metricsFile = Path.Combine(outFolder, BlobLayout.MetricsFile);
+        await File.WriteAllBytesAsync(metricsFile, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(metrics, PipelineStorage.Json), cancellation);
+        await attempt.StageOutputAsync(job.ModelPrefix + BlobLayout.MetricsFile, metricsFile, cancellation);
+        return true;
     }
 
     /// <summary>The request on top of its preset; the class count comes from the dataset's manifest.</summary>
@@ -91,45 +97,27 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         return options;
     }
 
-    private async Task DownloadDatasetAsync(TrainJob job, DatasetManifest manifest, string folder, CancellationToken cancellation)
-    {
-        await storage.DownloadFileAsync(BlobLayout.DatasetJson(job.Dataset), Path.Combine(folder, "dataset.json"), cancellation);
-        await Parallel.ForEachAsync(manifest.Cases, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellation }, async (c, ct) =>
-        {
-            string image = Path.Combine(folder, "imagesTr", c.Name + "_0000" + Extension(c.ImagePath));
-            if (!File.Exists(image)) await storage.DownloadFileAsync(c.ImagePath, image, ct);
-            if (c.LabelPath is null) return;
-            string label = Path.Combine(folder, "labelsTr", c.Name + Extension(c.LabelPath));
-            if (!File.Exists(label)) await storage.DownloadFileAsync(c.LabelPath, label, ct);
-        });
-    }
-
-    private static string Extension(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii";
-
     /// <summary>
     /// Progress from the trainer: records it for the heartbeat and, right after the trainer has
-    /// written a checkpoint, uploads it, so a worker that dies loses at most one interval.
+    /// written a checkpoint, stores it through the attempt, so a worker that dies loses at most one
+    /// interval. A superseded attempt's store is refused: the exception ends the training.
     /// </summary>
-    private sealed class CheckpointUploader(PipelineStorage storage, string blob, string file, int every, JobProgress progress, bool resumed, TextWriter log)
-        : IProgress<TrainingProgress>
+    private sealed class CheckpointReporter(JobAttempt attempt, string file, int every, bool resumed) : IProgress<TrainingProgress>
     {
         private bool _first = true;
         private DateTime _lastLine = DateTime.MinValue;
 
         public void Report(TrainingProgress p)
         {
-            if (_first && resumed) progress.Resumed(p.Iteration - 1);
+            if (_first && resumed) attempt.Progress.Resumed(p.Iteration - 1);
             _first = false;
-            progress.Training(p.Iteration, p.Total, p.Losses, p.LastValidationDice);
+            attempt.Progress.Training(p.Iteration, p.Total, p.Losses, p.LastValidationDice);
             if (p.Iteration % every == 0 && p.Iteration < p.Total && File.Exists(file))
-            {
-                storage.UploadFileAsync(blob, file).GetAwaiter().GetResult();
-                progress.Checkpoint(blob);
-            }
+                attempt.SaveCheckpointAsync(file).GetAwaiter().GetResult();
             if (DateTime.UtcNow - _lastLine > TimeSpan.FromSeconds(5) || p.Iteration == p.Total)
             {
                 _lastLine = DateTime.UtcNow;
-                log.WriteLine($"it {p.Iteration}/{p.Total} total {p.Losses.GetValueOrDefault("total"):F4} | {p.IterationsPerSecond:F2} it/s | ETA {p.Remaining:hh\\:mm\\:ss}");
+                attempt.Log.WriteLine($"it {p.Iteration}/{p.Total} total {p.Losses.GetValueOrDefault("total"):F4} | {p.IterationsPerSecond:F2} it/s | ETA {p.Remaining:hh\\:mm\\:ss}");
             }
         }
     }

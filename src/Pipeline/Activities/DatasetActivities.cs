@@ -1,3 +1,4 @@
+using Azure;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Storage;
@@ -6,72 +7,117 @@ using Microsoft.DurableTask;
 
 namespace GuidedNet.Pipeline.Activities;
 
-/// <summary>A dataset's cases by blob path and its class count from dataset.json.</summary>
-public sealed record DatasetListing(string Dataset, int NumClasses, IReadOnlyList<CaseRef> Cases);
+/// <summary>A dataset's files grouped by case name, each pinned as listed, with its class count and pinned dataset.json.</summary>
+public sealed record DatasetListing(string Dataset, int NumClasses, BlobPin DatasetJson, IReadOnlyList<CaseFiles> Cases);
 
-/// <summary>Lists <c>datasets/&lt;name&gt;/</c>: every imagesTr file (NIfTI or not) with its labelsTr file, and labels without an image.</summary>
+/// <summary>
+/// Lists <c>datasets/&lt;name&gt;/</c>: every imagesTr and labelsTr file (NIfTI or not) grouped by case
+/// name, so that a label without an image or two files claiming one case are seen and quarantined
+/// by validation rather than silently picked.
+/// </summary>
 public sealed class ListDatasetCasesActivity(PipelineStorage storage) : TaskActivity<string, DatasetListing>
 {
     public override async Task<DatasetListing> RunAsync(TaskActivityContext context, string dataset)
     {
+        var datasetJson = await storage.GetAsync(BlobLayout.DatasetJson(dataset))
+                          ?? throw new InvalidDataException($"{BlobLayout.DatasetJson(dataset)}: missing; a dataset needs dataset.json with its labels");
         int numClasses = await DatasetDescription.ReadClassCountAsync(storage, dataset)
                          ?? throw new InvalidDataException($"{BlobLayout.DatasetJson(dataset)}: missing; a dataset needs dataset.json with its labels");
 
         string prefix = BlobLayout.DatasetPrefix(dataset);
-        var images = (await storage.ListAsync(prefix + "imagesTr/")).Select(b => b.Path).ToList();
-        var labels = (await storage.ListAsync(prefix + "labelsTr/")).Select(b => b.Path).ToDictionary(p => NiftiFileNames.CaseName(p), p => p);
-        var cases = new List<CaseRef>();
-        foreach (string image in images)
-        {
-            string name = NiftiFileNames.CaseName(image);
-            labels.Remove(name, out string? label);
-            cases.Add(new CaseRef(name, image, label));
-        }
-        // A label with no image is reported (and quarantined) rather than silently ignored.
-        cases.AddRange(labels.Select(kv => new CaseRef(kv.Key, "", kv.Value)));
-        if (cases.Count == 0) throw new InvalidDataException($"{prefix}imagesTr/: no images");
-        return new DatasetListing(dataset, numClasses, cases);
+        var images = await storage.ListAsync(prefix + "imagesTr/");
+        var labels = await storage.ListAsync(prefix + "labelsTr/");
+        if (images.Count == 0) throw new InvalidDataException($"{prefix}imagesTr/: no images");
+        var cases = images.Select(i => i.Path).Concat(labels.Select(l => l.Path)).Select(NiftiFileNames.CaseName).Distinct()
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .Select(name => new CaseFiles(name,
+                images.Where(i => NiftiFileNames.CaseName(i.Path) == name).Select(i => i.Pin()).ToList(),
+                labels.Where(l => NiftiFileNames.CaseName(l.Path) == name).Select(l => l.Pin()).ToList()))
+            .ToList();
+        return new DatasetListing(dataset, numClasses, datasetJson.Pin(), cases);
     }
 }
 
-public sealed record ValidateCasesInput(string Dataset, string Version, int NumClasses, IReadOnlyList<CaseRef> Cases);
+public sealed record ValidateCasesInput(string Dataset, string Version, int NumClasses, IReadOnlyList<CaseFiles> Cases);
 
 /// <summary>
-/// Validates a batch of cases in parallel; each bad case is moved (image and label) to
-/// <c>quarantine/datasets/&lt;dataset&gt;/&lt;case&gt;/</c> with a reason.json naming the file and the problem.
+/// Validates a batch of cases in parallel, each on exactly the bytes that were listed. A bad case
+/// — unreadable, inconsistent, a duplicate name, or anything that throws while it is checked — is
+/// moved (image and label) to <c>quarantine/datasets/&lt;dataset&gt;/&lt;case&gt;/&lt;version&gt;/</c> with a
+/// reason.json naming the file and the problem. A case changed while it was checked is skipped and
+/// left in place. Idempotent: on a retry, a case this run already quarantined counts as done.
 /// </summary>
-public sealed class ValidateCasesActivity(PipelineStorage storage) : TaskActivity<ValidateCasesInput, CaseCheck[]>
+public sealed class ValidateCasesActivity(PipelineStorage storage, TimeProvider clock) : TaskActivity<ValidateCasesInput, CaseCheck[]>
 {
     public override async Task<CaseCheck[]> RunAsync(TaskActivityContext context, ValidateCasesInput input)
     {
         var checks = new CaseCheck[input.Cases.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, input.Cases.Count), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (i, ct) =>
-        {
-            var c = input.Cases[i];
-            string? reason = await CheckAsync(c, input.NumClasses, ct);
-            if (reason is not null) await Quarantine.MoveAsync(storage, "datasets/" + input.Dataset, c.Name, new[] { c.ImagePath, c.LabelPath }, reason, ct);
-            checks[i] = new CaseCheck(c.Name, reason is null, reason);
-        });
+            checks[i] = await CheckCaseAsync(input, input.Cases[i], ct));
         return checks;
     }
 
-    private async Task<string?> CheckAsync(CaseRef c, int numClasses, CancellationToken cancellation)
+    private async Task<CaseCheck> CheckCaseAsync(ValidateCasesInput input, CaseFiles c, CancellationToken cancellation)
     {
-        if (c.ImagePath.Length == 0) return $"{c.LabelPath}: a label without an image in imagesTr";
-        using var temp = new TempFolder();
-        string image = temp.File("image" + Extension(c.ImagePath));
-        await storage.DownloadFileAsync(c.ImagePath, image, cancellation);
-        string? reason = CaseValidator.CheckImage(image, c.ImagePath, out var volume);
-        if (reason is not null || c.LabelPath is null) return reason;
-        string label = temp.File("label" + Extension(c.LabelPath));
-        await storage.DownloadFileAsync(c.LabelPath, label, cancellation);
-        return CaseValidator.CheckLabel(label, c.LabelPath, volume!, numClasses);
+        string area = BlobLayout.Datasets + "/" + input.Dataset;
+        if (await Quarantine.FindAsync(storage, area, c.Name, input.Version, cancellation) is { } done)
+            return new CaseCheck(c.Name, CaseOutcome.Quarantined, done.Reason);
+
+        string? problem;
+        try
+        {
+            problem = ListingProblem(c) ?? await CheckFilesAsync(c.Images[0], c.Labels.SingleOrDefault(), input.NumClasses, cancellation);
+        }
+        catch (PinnedBlobChangedException e)
+        {
+            return new CaseCheck(c.Name, CaseOutcome.Skipped, e.Message);
+        }
+        catch (Exception e) when (IsProblemOfTheCase(e))
+        {
+            problem = $"{c.Images.Concat(c.Labels).First().Path}: could not be checked: {e.GetType().Name}: {e.Message}";
+        }
+        if (problem is null) return new CaseCheck(c.Name, CaseOutcome.Accepted, null, new CaseRef(c.Name, c.Images[0], c.Labels.SingleOrDefault()));
+
+        string prefix = BlobLayout.DatasetPrefix(input.Dataset);
+        var files = c.Images.Concat(c.Labels).Select(f => (f, f.Path[prefix.Length..]));
+        var record = await Quarantine.MoveAsync(storage, area, c.Name, input.Version, files, problem, clock.GetUtcNow().UtcDateTime, cancellation);
+        return record.Files.Count == 0
+            ? new CaseCheck(c.Name, CaseOutcome.Skipped, $"{problem}; but its files changed after they were checked and were left in place")
+            : new CaseCheck(c.Name, CaseOutcome.Quarantined, problem);
     }
+
+    /// <summary>What the listing alone shows is wrong with a case: no image, or several files claiming it.</summary>
+    private static string? ListingProblem(CaseFiles c) =>
+        c.Images.Count == 0 ? $"{c.Labels[0].Path}: a label without an image in imagesTr"
+        : c.Images.Count > 1 ? $"duplicate case name '{c.Name}': {string.Join(" and ", c.Images.Select(i => i.Path))} are all images of it"
+        : c.Labels.Count > 1 ? $"duplicate case name '{c.Name}': {string.Join(" and ", c.Labels.Select(l => l.Path))} are all labels of it"
+        : null;
+
+    private async Task<string?> CheckFilesAsync(BlobPin image, BlobPin? label, int numClasses, CancellationToken cancellation)
+    {
+        string? badName = CaseValidator.NameProblem(image.Path) ?? (label is null ? null : CaseValidator.NameProblem(label.Path));
+        if (badName is not null) return badName;
+        using var temp = new TempFolder();
+        string imageFile = temp.File("image" + Extension(image.Path));
+        await storage.DownloadPinnedAsync(image, imageFile, "it was listed", cancellation);
+        string? reason = CaseValidator.CheckImage(imageFile, image.Path, out var volume);
+        if (reason is not null || label is null) return reason;
+        string labelFile = temp.File("label" + Extension(label.Path));
+        await storage.DownloadPinnedAsync(label, labelFile, "it was listed", cancellation);
+        return CaseValidator.CheckLabel(labelFile, label.Path, volume!, numClasses);
+    }
+
+    /// <summary>
+    /// Whatever goes wrong while one case is checked is that case's problem — except storage or
+    /// cancellation failures and running out of memory, which say nothing about the case: those fail
+    /// the activity, which is retried.
+    /// </summary>
+    internal static bool IsProblemOfTheCase(Exception e) => e is not (OperationCanceledException or RequestFailedException or OutOfMemoryException);
 
     private static string Extension(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii";
 }
 
-/// <summary>Writes the versioned manifest of a training run's accepted and quarantined cases.</summary>
+/// <summary>Writes the versioned manifest of a training run's accepted, quarantined and skipped cases.</summary>
 public sealed class WriteManifestActivity(PipelineStorage storage) : TaskActivity<DatasetManifest, string>
 {
     public override async Task<string> RunAsync(TaskActivityContext context, DatasetManifest manifest)

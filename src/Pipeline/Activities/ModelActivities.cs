@@ -11,49 +11,35 @@ public sealed record RegisterModelInput(string Dataset, string Version, string M
 public sealed record ModelRegistration(string Version, double? ValidationMeanDice, string? ProductionVersion, double? ProductionMeanDice, bool Promoted, string Decision);
 
 /// <summary>
-/// Registers a trained model: reads its metrics.json, writes its model card, and promotes it to
-/// production only when its validation mean Dice beats production's by the margin; otherwise it
-/// stays a candidate in its version folder.
+/// Registers a trained model: reads its metrics.json, promotes it to production when its
+/// validation mean Dice beats production's by the margin, and writes its registration and model
+/// card; otherwise it stays a candidate in its version folder. production.json is written only
+/// over the version the decision was made on: when another registration changes it first, the
+/// decision is made again against the new production, so racing registrations leave the better
+/// model in production and the other a candidate.
 /// </summary>
-public sealed class RegisterModelActivity(PipelineStorage storage) : TaskActivity<RegisterModelInput, ModelRegistration>
+public sealed class RegisterModelActivity(PipelineStorage storage, TimeProvider clock) : TaskActivity<RegisterModelInput, ModelRegistration>
 {
     public override async Task<ModelRegistration> RunAsync(TaskActivityContext context, RegisterModelInput input)
     {
         string metricsPath = input.ModelPrefix + BlobLayout.MetricsFile;
         var metrics = await storage.ReadJsonAsync<ModelMetrics>(metricsPath)
                       ?? throw new InvalidDataException($"{metricsPath}: missing; the training job did not complete its outputs");
+        // A diverged run reports NaN: that is no validation score (and not a number the orchestration can carry).
+        if (metrics.ValidationMeanDice is { } dice && !double.IsFinite(dice)) metrics = metrics with { ValidationMeanDice = null };
         string productionPath = BlobLayout.Production(input.Dataset);
-        var production = await storage.ReadJsonAsync<ProductionModel>(productionPath);
-
-        bool promote;
-        string decision;
-        if (production?.Version == input.Version)
+        ModelRegistration registration;
+        while (true)
         {
-            promote = true;
-            decision = "already production";
+            var production = await storage.ReadVersionedJsonAsync<ProductionModel>(productionPath);
+            var (promote, decision) = Promotion.Decide(input.Version, metrics.ValidationMeanDice, production?.Value, input.Margin);
+            registration = new ModelRegistration(input.Version, metrics.ValidationMeanDice, production?.Value.Version,
+                production?.Value.ValidationMeanDice is { } current && double.IsFinite(current) ? current : null, promote, decision);
+            if (!promote || production?.Value.Version == input.Version) break;
+            var next = new ProductionModel(input.Dataset, input.Version, input.ModelPrefix + BlobLayout.ModelFile, metrics.ValidationMeanDice, input.ManifestPath,
+                clock.GetUtcNow().UtcDateTime, input.Request);
+            if (await storage.TryWriteJsonAsync(productionPath, next, production?.ETag) is not null) break;
         }
-        else if (production is null)
-        {
-            promote = true;
-            decision = "first model of this dataset";
-        }
-        else if (metrics.ValidationMeanDice is not { } candidate)
-        {
-            promote = false;
-            decision = "no validation Dice (no validation cases): kept as a candidate";
-        }
-        else
-        {
-            double current = production.ValidationMeanDice ?? double.NegativeInfinity;
-            promote = candidate > current + input.Margin;
-            decision = string.Create(CultureInfo.InvariantCulture,
-                $"validation mean Dice {candidate:F4} {(promote ? "beats" : "does not beat")} production {production.Version} {current:F4} by more than {input.Margin:F4}");
-        }
-
-        if (promote && production?.Version != input.Version)
-            await storage.WriteJsonAsync(productionPath, new ProductionModel(input.Dataset, input.Version, input.ModelPrefix + BlobLayout.ModelFile,
-                metrics.ValidationMeanDice, input.ManifestPath, DateTime.UtcNow, input.Request));
-        var registration = new ModelRegistration(input.Version, metrics.ValidationMeanDice, production?.Version, production?.ValidationMeanDice, promote, decision);
         await storage.WriteJsonAsync(input.ModelPrefix + "registration.json", registration);
         await storage.WriteBytesAsync(input.ModelPrefix + BlobLayout.ModelCardFile, Encoding.UTF8.GetBytes(ModelCard(input, metrics, registration)), "text/markdown");
         return registration;
@@ -85,4 +71,19 @@ public sealed class FindProductionModelActivity(PipelineStorage storage) : TaskA
 {
     public override Task<ProductionModel?> RunAsync(TaskActivityContext context, string project) =>
         storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(project));
+}
+
+/// <summary>The promotion rule: when a newly trained model replaces production.</summary>
+public static class Promotion
+{
+    public static (bool Promote, string Decision) Decide(string version, double? candidateDice, ProductionModel? production, double margin)
+    {
+        if (production?.Version == version) return (true, "already production");
+        if (production is null) return (true, "first model of this dataset");
+        if (candidateDice is not { } candidate) return (false, "no validation Dice (no validation cases): kept as a candidate");
+        double current = production.ValidationMeanDice is { } d && double.IsFinite(d) ? d : double.NegativeInfinity;
+        bool promote = candidate > current + margin;
+        return (promote, string.Create(CultureInfo.InvariantCulture,
+            $"validation mean Dice {candidate:F4} {(promote ? "beats" : "does not beat")} production {production.Version} {current:F4} by more than {margin:F4}"));
+    }
 }

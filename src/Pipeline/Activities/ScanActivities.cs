@@ -1,9 +1,7 @@
-using System.Globalization;
-using System.Text;
-using Azure;
-using Azure.Storage.Blobs.Models;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Orchestrations;
+using GuidedNet.Pipeline.Results;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Validation;
 using Microsoft.DurableTask;
@@ -11,127 +9,115 @@ using Microsoft.DurableTask;
 namespace GuidedNet.Pipeline.Activities;
 
 /// <summary>
-/// Validates a dropped scan and its ground truth, when <c>scans/labels/&lt;project&gt;/&lt;case&gt;.nii.gz</c> exists.
-/// A bad scan is moved to <c>quarantine/scans/&lt;project&gt;/&lt;case&gt;/</c> with its reason; a bad label is
-/// quarantined alone and the scan is still segmented (without metrics).
+/// Pins a dropped scan and validates it. The dropped version is kept in a snapshot (taken only if
+/// the blob still holds that version), so the run reads exactly the bytes that were dropped even
+/// when the same name is dropped again meanwhile; a blob already replaced supersedes the run (its
+/// new content has its own run). A bad scan is moved to
+/// <c>quarantine/scans/&lt;project&gt;/&lt;case&gt;/&lt;run&gt;/</c>; ground truth under
+/// <c>scans/labels/&lt;project&gt;/&lt;case&gt;.nii.gz</c> is pinned and checked the same way, and a bad
+/// one is quarantined alone while the scan is still segmented (without metrics).
 /// </summary>
-public sealed class ValidateScanActivity(PipelineStorage storage) : TaskActivity<ScanDrop, ScanCheck>
+public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider clock) : TaskActivity<ScanDrop, ScanCheck>
 {
     public override async Task<ScanCheck> RunAsync(TaskActivityContext context, ScanDrop drop)
     {
-        using var temp = new TempFolder();
-        string area = "scans/" + drop.Project;
-        string image = temp.File(Path.GetFileName(drop.ScanPath));
-        await storage.DownloadFileAsync(drop.ScanPath, image);
-        string? reason = CaseValidator.CheckImage(image, drop.ScanPath, out var volume);
-        if (reason is not null)
+        string run = RunIds.ContentKey(drop.Scan);
+        string area = $"{BlobLayout.Scans}/{drop.Project}";
+        if (await Quarantine.FindAsync(storage, area, drop.Case, run) is { } done)
+            return new ScanCheck(ScanOutcome.Quarantined, done.Reason, null, null, null);
+
+        BlobPin scan;
+        try
         {
-            await Quarantine.MoveAsync(storage, area, drop.Case, new[] { drop.ScanPath }, reason, CancellationToken.None);
-            return new ScanCheck(false, reason, null);
+            scan = await storage.SnapshotAsync(drop.Scan, "it was dropped");
+        }
+        catch (PinnedBlobChangedException e)
+        {
+            return new ScanCheck(ScanOutcome.Superseded, $"{e.Message}; the new content has its own run", null, null, null);
+        }
+        using var temp = new TempFolder();
+        var (scanProblem, volume) = await CheckAsync(scan, temp, (file, pin) =>
+        {
+            string? problem = CaseValidator.CheckImage(file, pin.Path, out var image);
+            return (problem, image);
+        });
+        if (scanProblem is not null)
+        {
+            await Quarantine.MoveAsync(storage, area, drop.Case, run, new[] { (scan, Path.GetFileName(scan.Path)) }, scanProblem, clock.GetUtcNow().UtcDateTime);
+            return new ScanCheck(ScanOutcome.Quarantined, scanProblem, null, null, null);
         }
 
-        string labelPath = BlobLayout.ScanLabel(drop.Project, drop.Case);
-        if (!await storage.ExistsAsync(labelPath)) return new ScanCheck(true, null, null);
+        var labelEntry = await storage.GetAsync(BlobLayout.ScanLabel(drop.Project, drop.Case));
+        if (labelEntry is null) return new ScanCheck(ScanOutcome.Accepted, null, scan, null, null);
+        BlobPin label;
+        try
+        {
+            label = await storage.SnapshotAsync(labelEntry.Pin(), "it was listed");
+        }
+        catch (PinnedBlobChangedException e)
+        {
+            return new ScanCheck(ScanOutcome.Accepted, null, scan, null, $"{e.Message}; the scan is segmented without metrics");
+        }
         // Without the project's dataset.json the label can only be checked for shape and integer values.
         int numClasses = await DatasetDescription.ReadClassCountAsync(storage, drop.Project) ?? 65536;
-        string label = temp.File("label.nii.gz");
-        await storage.DownloadFileAsync(labelPath, label);
-        string? labelProblem = CaseValidator.CheckLabel(label, labelPath, volume!, numClasses);
-        if (labelProblem is null) return new ScanCheck(true, null, labelPath);
-        await Quarantine.MoveAsync(storage, area, drop.Case + "-label", new[] { labelPath }, labelProblem, CancellationToken.None);
-        return new ScanCheck(true, labelProblem, null);
+        var (labelProblem, _) = await CheckAsync(label, temp, (file, pin) => (CaseValidator.CheckLabel(file, pin.Path, volume!, numClasses), (Imaging.Volume?)null));
+        if (labelProblem is null) return new ScanCheck(ScanOutcome.Accepted, null, scan, label, null);
+        await Quarantine.MoveAsync(storage, area, drop.Case + "-label", run, new[] { (label, Path.GetFileName(label.Path)) }, labelProblem, clock.GetUtcNow().UtcDateTime);
+        return new ScanCheck(ScanOutcome.Accepted, null, scan, null, labelProblem);
+    }
+
+    /// <summary>Downloads the pinned file and checks it; anything the check throws is the file's problem (as for dataset cases).</summary>
+    private async Task<(string? Problem, Imaging.Volume? Volume)> CheckAsync(BlobPin pin, TempFolder temp,
+        Func<string, BlobPin, (string?, Imaging.Volume?)> check)
+    {
+        if (CaseValidator.NameProblem(pin.Path) is { } badName) return (badName, null);
+        string file = temp.File(Guid.NewGuid().ToString("N") + (pin.Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii"));
+        try
+        {
+            await storage.DownloadPinnedAsync(pin, file, "it was dropped");
+            return check(file, pin);
+        }
+        catch (Exception e) when (ValidateCasesActivity.IsProblemOfTheCase(e))
+        {
+            return ($"{pin.Path}: could not be checked: {e.GetType().Name}: {e.Message}", null);
+        }
     }
 }
 
-public sealed record PublishScanInput(string Project, string Case, string ScanPath);
+/// <param name="Scan">the pinned (snapshot) scan the run segmented</param>
+public sealed record PublishScanInput(ScanDrop Drop, string Run, string ResultPrefix, BlobPin Scan);
+
+/// <summary>What publishing a scan's result changed.</summary>
+public sealed record PublishedScan(bool IsLatest, int Cases);
 
 /// <summary>
-/// After a scan's results are written: rebuilds the project's summary.json / summary.csv from
-/// every report.json, and adds the scan to the project's dataset as an unlabeled training case.
+/// After a scan's result is committed to its run folder: points the case's latest.json at it unless
+/// a newer drop of the case already has a result, rebuilds the project's summary, and adds the scan
+/// to the project's dataset as an unlabeled training case when the dataset has no case of that name.
 /// </summary>
-public sealed class PublishScanResultActivity(PipelineStorage storage) : TaskActivity<PublishScanInput, int>
+public sealed class PublishScanResultActivity(PipelineStorage storage, TimeProvider clock) : TaskActivity<PublishScanInput, PublishedScan>
 {
-    public override async Task<int> RunAsync(TaskActivityContext context, PublishScanInput input)
+    public override async Task<PublishedScan> RunAsync(TaskActivityContext context, PublishScanInput input)
     {
-        int cases = await SummaryWriter.RebuildAsync(storage, input.Project);
-        await JoinUnlabeledPoolAsync(input);
-        return cases;
+        var drop = input.Drop;
+        var now = clock.GetUtcNow().UtcDateTime;
+        // The same bytes dropped again while this run was going: that drop is this run's too.
+        var lastModified = drop.LastModified;
+        if (await storage.GetAsync(drop.Scan.Path) is { } current && current.ContentHash == drop.Scan.ContentHash && current.LastModified > lastModified)
+            lastModified = current.LastModified;
+        var latest = new LatestResult(input.Run, input.ResultPrefix, BlobLayout.Report(input.ResultPrefix), input.Scan, lastModified, drop.ObservedUtc, now);
+        bool isLatest = await CaseResults.AdvanceLatestAsync(storage, drop.Project, drop.Case, latest);
+        int cases = await CaseResults.RebuildSummaryAsync(storage, drop.Project, now);
+        await JoinUnlabeledPoolAsync(drop.Project, drop.Case, input.Scan);
+        return new PublishedScan(isLatest, cases);
     }
 
-    private async Task JoinUnlabeledPoolAsync(PublishScanInput input)
+    /// <summary>Copies the segmented bytes into imagesTr; a case of that name already in the dataset (labeled or not) is never replaced.</summary>
+    private async Task JoinUnlabeledPoolAsync(string project, string caseName, BlobPin scan)
     {
-        if (!await storage.ExistsAsync(BlobLayout.DatasetJson(input.Project))) return;
-        string target = BlobLayout.TrainingImage(input.Project, input.Case);
-        string prefix = BlobLayout.DatasetPrefix(input.Project);
-        bool known = await storage.ExistsAsync(target)
-                     || (await storage.ListAsync(prefix + "imagesTr/" + input.Case)).Any(b => NiftiFileNames.CaseName(b.Path) == input.Case);
-        if (!known) await storage.CopyAsync(input.ScanPath, target);
-    }
-}
-
-/// <summary>
-/// A project's batch summary, rebuilt from all its reports. Writes are conditional on the summary
-/// not having changed since the rebuild began, so concurrent scans never lose each other's rows.
-/// </summary>
-public static class SummaryWriter
-{
-    public static async Task<int> RebuildAsync(PipelineStorage storage, string project)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            var blob = storage.Blob(BlobLayout.Summary(project));
-            ETag? etag = null;
-            try
-            {
-                etag = (await blob.GetPropertiesAsync()).Value.ETag;
-            }
-            catch (RequestFailedException missing) when (missing.Status == 404)
-            {
-                // no summary yet: the first write must create it
-            }
-            var reports = new List<ScanReport>();
-            foreach (var entry in await storage.ListAsync($"{BlobLayout.Results}/{project}/"))
-                if (entry.Path.EndsWith("/report.json", StringComparison.Ordinal) && await storage.ReadJsonAsync<ScanReport>(entry.Path) is { } r)
-                    reports.Add(r);
-            var labeled = reports.Where(r => r.MeanDice.HasValue).ToList();
-            var summary = new
-            {
-                project,
-                updatedUtc = DateTime.UtcNow,
-                cases = reports.Count,
-                meanDice = labeled.Count > 0 ? labeled.Average(r => r.MeanDice!.Value) : (double?)null,
-                reports = reports.Select(r => new { r.Case, r.ModelVersion, r.MeanDice, volumesMl = r.Organs.ToDictionary(o => o.Name, o => o.VolumeMl), r.CreatedUtc }),
-            };
-            var conditions = etag is { } current ? new BlobRequestConditions { IfMatch = current } : new BlobRequestConditions { IfNoneMatch = ETag.All };
-            try
-            {
-                await blob.UploadAsync(BinaryData.FromObjectAsJson(summary, PipelineStorage.Json), new BlobUploadOptions { Conditions = conditions });
-            }
-            catch (RequestFailedException ex) when ((ex.Status is 409 or 412) && attempt < 20)
-            {
-                continue; // another scan rebuilt it meanwhile: rebuild again from the newer state
-            }
-            await storage.WriteBytesAsync(BlobLayout.SummaryCsv(project), Encoding.UTF8.GetBytes(Csv(reports)), "text/csv");
-            return reports.Count;
-        }
-    }
-
-    private static string Csv(List<ScanReport> reports)
-    {
-        var organs = reports.SelectMany(r => r.Organs.Select(o => o.Name)).Distinct().ToList();
-        var csv = new StringBuilder("case,model_version,mean_dice");
-        foreach (string o in organs) csv.Append(CultureInfo.InvariantCulture, $",{o}_ml,{o}_dice");
-        csv.AppendLine();
-        foreach (var r in reports)
-        {
-            csv.Append(CultureInfo.InvariantCulture, $"{r.Case},{r.ModelVersion},{r.MeanDice?.ToString("F4", CultureInfo.InvariantCulture)}");
-            foreach (string o in organs)
-            {
-                var organ = r.Organs.FirstOrDefault(x => x.Name == o);
-                csv.Append(CultureInfo.InvariantCulture, $",{organ?.VolumeMl.ToString("F2", CultureInfo.InvariantCulture)},{organ?.Dice?.ToString("F4", CultureInfo.InvariantCulture)}");
-            }
-            csv.AppendLine();
-        }
-        return csv.ToString();
+        if (!await storage.ExistsAsync(BlobLayout.DatasetJson(project))) return;
+        string prefix = BlobLayout.DatasetPrefix(project) + "imagesTr/";
+        if ((await storage.ListAsync(prefix + caseName)).Any(b => NiftiFileNames.CaseName(b.Path) == caseName)) return;
+        await storage.TryCopyCreateOnlyAsync(scan, BlobLayout.TrainingImage(project, caseName));
     }
 }

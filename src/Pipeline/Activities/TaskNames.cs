@@ -16,6 +16,7 @@ public static class TaskNames
     public const string DispatchJob = "DispatchJob";
     public const string ReadJobStatus = "ReadJobStatus";
     public const string FailJob = "FailJob";
+    public const string CommitJobOutputs = "CommitJobOutputs";
     public const string RegisterModel = "RegisterModel";
     public const string ValidateScan = "ValidateScan";
     public const string FindProductionModel = "FindProductionModel";

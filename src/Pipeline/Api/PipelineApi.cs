@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Datasets;
+using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
-using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 
 namespace GuidedNet.Pipeline.Api;
@@ -23,7 +23,9 @@ public sealed record ApiResult(int StatusCode, object Body)
 public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, TimeProvider? clock = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly JobStore _jobs = new(storage);
 
+    /// <summary>202 with the new run's id; 409 naming the run when the dataset already has an active training run.</summary>
     public async Task<ApiResult> StartTrainingAsync(string dataset, string? body, CancellationToken cancellation = default)
     {
         if (!BlobLayout.IsValidName(dataset)) return ApiResult.Error(400, $"'{dataset}' is not a dataset name (letters, digits, '-', '_', '.')");
@@ -39,20 +41,15 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         }
         if (!await storage.ExistsAsync(BlobLayout.DatasetJson(dataset), cancellation))
             return ApiResult.Error(404, $"{BlobLayout.DatasetJson(dataset)} not found: upload the dataset (MSD / nnU-Net layout) first");
-        string id = await StartTrainingAsync(client, dataset, request, jobs, promotion, _clock.GetUtcNow().UtcDateTime, cancellation);
-        return new ApiResult(202, new { id, dataset, statusUri = $"/api/runs/{id}" });
-    }
-
-    /// <summary>Starts a training run; the version is the start time, which is also the run's id suffix.</summary>
-    public static async Task<string> StartTrainingAsync(DurableTaskClient client, string dataset, TrainRequest request, JobOptions jobs,
-        PromotionOptions promotion, DateTime nowUtc, CancellationToken cancellation = default)
-    {
-        string version = "v" + nowUtc.ToString("yyyyMMdd-HHmmss-fff", System.Globalization.CultureInfo.InvariantCulture);
-        string id = $"train-{dataset}-{version}";
-        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainDataset,
-            new TrainDatasetInput(dataset, version, request, MonitorSettings.From(jobs), promotion.Margin),
-            new StartOrchestrationOptions { InstanceId = id }, cancellation);
-        return id;
+        var start = await new TrainingRuns(client, storage, jobs, promotion, _clock).StartAsync(dataset, request, cancellation);
+        if (start.Active is { } active)
+            return new ApiResult(409, new
+            {
+                error = $"dataset '{dataset}' already has an active training run, {active}: wait for it to end or cancel it (POST /api/runs/{active}/cancel)",
+                activeRun = active,
+                statusUri = $"/api/runs/{active}",
+            });
+        return new ApiResult(202, new { id = start.Started, dataset, statusUri = $"/api/runs/{start.Started}" });
     }
 
     public async Task<ApiResult> GetRunAsync(string id, CancellationToken cancellation = default)
@@ -60,7 +57,7 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         var run = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellation);
         if (run is null) return ApiResult.Error(404, $"no run '{id}'");
         var progress = Read<RunProgress>(run.SerializedCustomStatus);
-        JobStatus? job = progress?.JobId is { } jobId ? await storage.ReadJsonAsync<JobStatus>(BlobLayout.JobStatus(jobId), cancellation) : null;
+        JobStatus? job = JobOf(id) is { } jobId ? (await _jobs.ReadAsync(jobId, cancellation))?.Value : null;
         return new ApiResult(200, new
         {
             id = run.InstanceId,
@@ -86,20 +83,23 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         });
     }
 
-    /// <summary>Stops the run (and its monitor) and asks the worker running its job to stop.</summary>
+    /// <summary>
+    /// Stops the run (and its monitor) and asks for its job to be cancelled. The cancel request is
+    /// written first and always (the job id follows from the run id), so a job dispatched a moment
+    /// before the run stops — or never taken by a worker yet — is cancelled, not left running.
+    /// </summary>
     public async Task<ApiResult> CancelRunAsync(string id, CancellationToken cancellation = default)
     {
-        var run = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellation);
+        var run = await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellation);
         if (run is null) return ApiResult.Error(404, $"no run '{id}'");
         if (run.IsCompleted) return ApiResult.Error(409, $"run '{id}' already ended ({run.RuntimeStatus})");
-        var progress = Read<RunProgress>(run.SerializedCustomStatus);
+        string? jobId = JobOf(id);
+        if (jobId is not null) await _jobs.RequestCancelAsync(jobId, id, _clock.GetUtcNow().UtcDateTime, cancellation);
         await client.TerminateInstanceAsync(id, new TerminateInstanceOptions { Output = "cancelled by request", Recursive = true }, cancellation);
-        if (progress?.JobId is { } jobId)
-        {
-            await storage.WriteJsonAsync(BlobLayout.JobCancel(jobId), new { jobId, requestedUtc = _clock.GetUtcNow().UtcDateTime, run = id }, cancellation);
-        }
-        return new ApiResult(202, new { id, state = "Terminating", job = progress?.JobId });
+        return new ApiResult(202, new { id, state = "Terminating", job = jobId });
     }
+
+    private static string? JobOf(string runId) => RunIds.JobKindOf(runId) is { } kind ? JobIds.For(runId, kind) : null;
 
     // The durable data converter writes PascalCase; read it either way.
     private static readonly JsonSerializerOptions DurableJson = new(PipelineStorage.Json) { PropertyNameCaseInsensitive = true };

@@ -1,3 +1,5 @@
+using GuidedNet.Pipeline.Storage;
+
 namespace GuidedNet.Pipeline.Contracts;
 
 /// <summary>
@@ -45,25 +47,37 @@ public sealed record TrainRequest
     }
 }
 
-/// <summary>Input of the train orchestration.</summary>
-public sealed record TrainRunInput(string Dataset, string Version, TrainRequest Request);
-
 /// <summary>Output of the train orchestration.</summary>
 public sealed record TrainRunResult(string Dataset, string Version, string ModelPrefix, int Cases, int Quarantined,
     double? ValidationMeanDice, double? ProductionMeanDice, bool Promoted, string Decision);
 
-/// <summary>One case of a dataset by blob path.</summary>
-public sealed record CaseRef(string Name, string ImagePath, string? LabelPath);
+/// <summary>Every file the listing found under one case name; validation accepts exactly one image and at most one label.</summary>
+public sealed record CaseFiles(string Name, IReadOnlyList<BlobPin> Images, IReadOnlyList<BlobPin> Labels);
 
-/// <summary>The outcome of validating one case: accepted, or quarantined with the reason.</summary>
-public sealed record CaseCheck(string Name, bool Accepted, string? Reason);
+/// <summary>One accepted case: the exact image and label bytes that were validated.</summary>
+public sealed record CaseRef(string Name, BlobPin Image, BlobPin? Label);
+
+public enum CaseOutcome
+{
+    Accepted,
+
+    /// <summary>Bad: its files were moved to the quarantine with the reason.</summary>
+    Quarantined,
+
+    /// <summary>Changed while it was being checked: left in place for the next run, which sees it as changed.</summary>
+    Skipped,
+}
+
+/// <summary>The outcome of validating one case, with its pinned files when accepted.</summary>
+public sealed record CaseCheck(string Name, CaseOutcome Outcome, string? Reason, CaseRef? Case = null);
 
 /// <summary>
-/// <c>datasets/&lt;name&gt;/manifests/&lt;version&gt;.json</c>: the cases one training run used, by
-/// path and content hash, and those it quarantined — what "new cases since" is measured against.
+/// <c>datasets/&lt;name&gt;/manifests/&lt;version&gt;.json</c>: the cases one training run used, each pinned
+/// by ETag and content hash (the worker downloads exactly those bytes), and those it quarantined or
+/// skipped — what "new or changed cases since" is measured against.
 /// </summary>
-public sealed record DatasetManifest(string Dataset, string Version, DateTime CreatedUtc, int NumClasses,
-    IReadOnlyList<CaseRef> Cases, IReadOnlyList<CaseCheck> Quarantined);
+public sealed record DatasetManifest(string Dataset, string Version, DateTime CreatedUtc, int NumClasses, BlobPin DatasetJson,
+    IReadOnlyList<CaseRef> Cases, IReadOnlyList<CaseCheck> Quarantined, IReadOnlyList<CaseCheck> Skipped);
 
 /// <summary><c>models/&lt;name&gt;/&lt;version&gt;/metrics.json</c>: validation figures the worker writes last.</summary>
 public sealed record ModelMetrics(string Version, double? ValidationMeanDice, int BestIteration, int Iterations,
@@ -72,3 +86,9 @@ public sealed record ModelMetrics(string Version, double? ValidationMeanDice, in
 /// <summary><c>models/&lt;name&gt;/production.json</c>: which version serves predictions, and what it was trained on.</summary>
 public sealed record ProductionModel(string Dataset, string Version, string ModelPath, double? ValidationMeanDice,
     string ManifestPath, DateTime PromotedUtc, TrainRequest Request);
+
+/// <summary>
+/// <c>models/&lt;name&gt;/active-run.json</c>: the one training run of a dataset that may be active;
+/// written create-only or over a holder that has ended, so two requests never both start.
+/// </summary>
+public sealed record ActiveTrainingRun(string Dataset, string Run, DateTime RequestedUtc);

@@ -1,15 +1,15 @@
 using GuidedNet.Pipeline.Activities;
-using GuidedNet.Pipeline.Contracts;
 using Microsoft.DurableTask;
 
-namespace GuidedNet.Pipeline.Orchestrations;
+namespace GuidedNet.Pipeline.Jobs;
 
 /// <summary>
-/// Watches a dispatched GPU job from inside an orchestration: a durable timer, then its status.json,
-/// until the job ends. A running job whose heartbeat is older than the timeout has a dead worker:
-/// it is re-dispatched (the next attempt; training resumes from its checkpoint) until the attempts
-/// run out. After <see cref="PollsPerGeneration"/> polls it hands back to the orchestrator, which
-/// continues as new so its history stays short.
+/// The orchestrator's end of the job protocol: dispatch a job, then poll its status on a durable
+/// timer and carry out <see cref="JobMonitorRules.Decide"/> with the orchestration's clock. Every
+/// re-dispatch and every give-up is conditional on the status version the decision was made on,
+/// so a worker that sends a heartbeat in between keeps its job. After
+/// <see cref="PollsPerGeneration"/> polls it hands back to the orchestrator, which continues as
+/// new so its history stays short.
 /// </summary>
 /// <remarks>
 /// A helper, not a sub-orchestration: the durabletask gRPC sidecar over the Azure Storage provider
@@ -25,7 +25,7 @@ public static class JobMonitor
 
     /// <summary>Sends the first attempt of a job.</summary>
     public static Task DispatchAsync(TaskOrchestrationContext context, JobMessage message) =>
-        context.CallActivityAsync<JobStatus>(TaskNames.DispatchJob, message, ActivityRetry);
+        context.CallActivityAsync<DispatchResult>(TaskNames.DispatchJob, new DispatchJobInput(message), ActivityRetry);
 
     /// <summary>
     /// Polls the job; returns its final status, or null with the message of the current attempt
@@ -36,29 +36,27 @@ public static class JobMonitor
         for (int poll = 0; poll < PollsPerGeneration; poll++)
         {
             await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(settings.PollSeconds), CancellationToken.None);
-            var status = await context.CallActivityAsync<JobStatus?>(TaskNames.ReadJobStatus, message.JobId, ActivityRetry);
-            if (status is null)
+            var snapshot = await context.CallActivityAsync<JobStatusSnapshot>(TaskNames.ReadJobStatus, message.JobId, ActivityRetry);
+            var decision = JobMonitorRules.Decide(snapshot.Status, message, context.CurrentUtcDateTime, settings);
+            switch (decision.Action)
             {
-                // The job's files are gone (deleted by hand): send it again rather than wait forever.
-                await DispatchAsync(context, message);
-                continue;
+                case MonitorAction.Finish:
+                    return (snapshot.Status, decision.Message);
+                case MonitorAction.Follow:
+                    message = decision.Message;
+                    break;
+                case MonitorAction.Resend:
+                case MonitorAction.Redispatch:
+                    var sent = await context.CallActivityAsync<DispatchResult>(TaskNames.DispatchJob,
+                        new DispatchJobInput(decision.Message, snapshot.ETag), ActivityRetry);
+                    if (sent.Recorded) message = decision.Message;
+                    break;
+                case MonitorAction.GiveUp:
+                    var failed = await context.CallActivityAsync<JobStatusSnapshot>(TaskNames.FailJob,
+                        new FailJobInput(message.JobId, decision.Reason!, snapshot.ETag), ActivityRetry);
+                    if (failed.Status is { IsTerminal: true } final) return (final, message);
+                    break;
             }
-            if (status.IsTerminal) return (status, message);
-            if (status.Attempt > message.Attempt) message = message with { Attempt = status.Attempt };
-
-            bool dead = status.State == JobState.Running
-                        && status.HeartbeatUtc is { } beat
-                        && (context.CurrentUtcDateTime - beat).TotalSeconds > settings.HeartbeatTimeoutSeconds;
-            if (!dead) continue;
-            string reason = $"worker {status.Worker} stopped sending heartbeats (last {status.HeartbeatUtc:O}) during attempt {message.Attempt}";
-            if (message.Attempt >= settings.MaxAttempts)
-            {
-                var failed = await context.CallActivityAsync<JobStatus?>(TaskNames.FailJob,
-                    new FailJobInput(message.JobId, $"{reason}; all {settings.MaxAttempts} attempts used"), ActivityRetry);
-                return (failed ?? status with { State = JobState.Failed, Error = reason }, message);
-            }
-            message = message.NextAttempt();
-            await DispatchAsync(context, message);
         }
         return (null, message);
     }

@@ -1,4 +1,5 @@
 using GuidedNet.Pipeline.Activities;
+using GuidedNet.Pipeline.Jobs;
 using Microsoft.DurableTask;
 
 namespace GuidedNet.Pipeline.Orchestrations;
@@ -16,6 +17,7 @@ public static class PipelineTasks
         registry.AddActivity(TaskNames.DispatchJob, typeof(DispatchJobActivity));
         registry.AddActivity(TaskNames.ReadJobStatus, typeof(ReadJobStatusActivity));
         registry.AddActivity(TaskNames.FailJob, typeof(FailJobActivity));
+        registry.AddActivity(TaskNames.CommitJobOutputs, typeof(CommitJobOutputsActivity));
         registry.AddActivity(TaskNames.RegisterModel, typeof(RegisterModelActivity));
         registry.AddActivity(TaskNames.ValidateScan, typeof(ValidateScanActivity));
         registry.AddActivity(TaskNames.FindProductionModel, typeof(FindProductionModelActivity));

@@ -1,5 +1,6 @@
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Storage;
 using Microsoft.DurableTask;
 
@@ -14,8 +15,9 @@ public sealed record TrainDatasetInput(string Dataset, string Version, TrainRequ
 
 /// <summary>
 /// Dataset to model: validate every case in parallel (quarantining the bad), write the versioned
-/// manifest, run one GPU training job and watch it, then register the model and promote it when it
-/// beats production.
+/// manifest that pins every accepted case's bytes, run one GPU training job and watch it, commit
+/// its outputs to the model's version folder, then register the model and promote it when it beats
+/// production. At most one such run is active per dataset (<see cref="Datasets.TrainingRuns"/>).
 /// </summary>
 public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInput, TrainRunResult>
 {
@@ -42,6 +44,7 @@ public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInpu
             throw new InvalidOperationException($"training job {job.JobId} {status.State.ToString().ToLowerInvariant()}: {status.Error}");
 
         context.SetCustomStatus(new RunProgress("registering", job.JobId, stage.CasesTotal, stage.CasesTotal, stage.Quarantined, job.Attempt));
+        await context.CallActivityAsync<string[]>(TaskNames.CommitJobOutputs, job.JobId, JobMonitor.ActivityRetry);
         var registration = await context.CallActivityAsync<ModelRegistration>(TaskNames.RegisterModel,
             new RegisterModelInput(input.Dataset, input.Version, job.Train!.ModelPrefix, stage.ManifestPath, input.Request, input.Request.PromotionMargin ?? input.PromotionMargin),
             JobMonitor.ActivityRetry);
@@ -68,20 +71,20 @@ public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInpu
             var finished = await Task.WhenAny(pending);
             pending.Remove(finished);
             checks.AddRange(await finished);
-            context.SetCustomStatus(new RunProgress("validating", CasesTotal: total, CasesDone: checks.Count, Quarantined: checks.Count(c => !c.Accepted)));
+            context.SetCustomStatus(new RunProgress("validating", CasesTotal: total, CasesDone: checks.Count, Quarantined: checks.Count(c => c.Outcome == CaseOutcome.Quarantined)));
         }
 
-        var accepted = checks.Where(c => c.Accepted).Select(c => c.Name).ToHashSet();
-        var cases = listing.Cases.Where(c => accepted.Contains(c.Name)).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
-        var quarantined = checks.Where(c => !c.Accepted).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
-        if (!cases.Any(c => c.LabelPath is not null))
-            throw new InvalidOperationException($"{BlobLayout.DatasetPrefix(input.Dataset)}: no labeled case passed validation ({quarantined.Count} quarantined)");
+        var cases = checks.Where(c => c.Outcome == CaseOutcome.Accepted).Select(c => c.Case!).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        var quarantined = checks.Where(c => c.Outcome == CaseOutcome.Quarantined).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        var skipped = checks.Where(c => c.Outcome == CaseOutcome.Skipped).OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        if (!cases.Any(c => c.Label is not null))
+            throw new InvalidOperationException($"{BlobLayout.DatasetPrefix(input.Dataset)}: no labeled case passed validation ({quarantined.Count} quarantined, {skipped.Count} changed while checked)");
 
-        var manifest = new DatasetManifest(input.Dataset, input.Version, context.CurrentUtcDateTime, listing.NumClasses, cases, quarantined);
+        var manifest = new DatasetManifest(input.Dataset, input.Version, context.CurrentUtcDateTime, listing.NumClasses, listing.DatasetJson, cases, quarantined, skipped);
         string manifestPath = await context.CallActivityAsync<string>(TaskNames.WriteManifest, manifest, retry);
         var job = new JobMessage
         {
-            JobId = $"{context.InstanceId}-train",
+            JobId = JobIds.For(context.InstanceId, JobKind.Train),
             Kind = JobKind.Train,
             OrchestrationId = context.InstanceId,
             Train = new TrainJob(input.Dataset, input.Version, manifestPath, BlobLayout.ModelPrefix(input.Dataset, input.Version), input.Request),

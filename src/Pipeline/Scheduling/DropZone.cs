@@ -1,8 +1,12 @@
+using System.Security.Cryptography;
+using System.Text;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
+using GuidedNet.Pipeline.Results;
 using GuidedNet.Pipeline.Storage;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -10,58 +14,107 @@ using Microsoft.DurableTask.Client;
 namespace GuidedNet.Pipeline.Scheduling;
 
 /// <summary>
-/// Turns blobs under <c>scans/incoming/&lt;project&gt;/</c> into segmentation runs. The run id is
-/// derived from the project, case and content hash, so the same scan dropped twice (or seen by two
-/// polls, or by the blob trigger and a poll) starts one run and produces one result.
+/// Turns blobs under <c>scans/incoming/&lt;project&gt;/</c> into segmentation runs. A run is one content
+/// of one case (<see cref="RunIds.ScanRun"/>): the same bytes dropped twice, or seen by the trigger
+/// and a poll, are one run and one result. A drop is one version (ETag) of the blob: a new drop of
+/// content whose run failed, was cancelled, superseded or quarantined starts that run again; a new
+/// drop of content already segmented makes that result the case's latest again.
 /// </summary>
-public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, JobOptions jobs)
+public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, TimeProvider clock)
 {
-    // Runs known to exist, so a poll asks the durable backend only about new blobs. Bounded: past
-    // the limit it starts over, and the backend answers for the ones it forgot.
-    private const int KnownRunsLimit = 100_000;
-    private readonly HashSet<string> _started = new();
-
-    public static string RunId(string project, string caseName, string contentHash) =>
-        $"scan-{project}-{caseName}-{(contentHash.Length > 16 ? contentHash[..16] : contentHash)}";
-
-    private void Remember(string id)
-    {
-        lock (_started)
-        {
-            if (_started.Count >= KnownRunsLimit) _started.Clear();
-            _started.Add(id);
-        }
-    }
+    // Drops (run, ETag) already handled, so a poll asks the durable backend only about new ones.
+    // Bounded: past the limit it starts over, and the backend answers for the ones it forgot.
+    private const int KnownDropsLimit = 100_000;
+    private readonly HashSet<string> _known = new();
 
     /// <summary>One poll of the drop zone (the local host's stand-in for Event Grid); returns the runs it started.</summary>
     public async Task<IReadOnlyList<string>> PollAsync(CancellationToken cancellation = default)
     {
         var started = new List<string>();
         foreach (var blob in await storage.ListAsync($"{BlobLayout.Scans}/{BlobLayout.IncomingPrefix}", cancellation))
-            if (await StartAsync(blob.Path, blob.ContentHash, cancellation) is { } id) started.Add(id);
+            if (await StartAsync(blob, cancellation) is { } id) started.Add(id);
         return started;
     }
 
-    /// <summary>Starts the run for one dropped blob unless it already exists; null when nothing was started.</summary>
-    public async Task<string?> StartAsync(string path, string contentHash, CancellationToken cancellation = default)
+    /// <summary>Starts (or restarts) the run for one dropped blob version; null when nothing was started.</summary>
+    public async Task<string?> StartAsync(BlobEntry blob, CancellationToken cancellation = default)
     {
-        var (_, name) = BlobLayout.Split(path);
-        var parts = name[BlobLayout.IncomingPrefix.Length..].Split('/');
-        if (parts.Length != 2 || !BlobLayout.IsValidName(parts[0])) return null; // not <project>/<file>: not ours to process
-        string project = parts[0], caseName = NiftiFileNames.CaseName(parts[1]);
-        if (!BlobLayout.IsValidName(caseName)) caseName = "invalid-" + Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(parts[1])))[..8].ToLowerInvariant();
-        string id = RunId(project, caseName, contentHash);
-        lock (_started)
-            if (_started.Contains(id)) return null;
-        if (await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellation) is not null)
+        if (Parse(blob) is not { } drop) return null;
+        string id = RunIds.ScanRun(drop.Project, drop.Case, drop.Scan);
+        string key = $"{id} {blob.ETag}";
+        lock (_known)
+            if (_known.Contains(key)) return null;
+
+        var existing = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellation);
+        if (existing is null)
         {
-            Remember(id);
+            string? started = await ScheduleAsync(id, drop, cancellation);
+            Remember(key);
+            return started;
+        }
+        var earlier = existing.ReadInputAs<SegmentScanInput>();
+        if (earlier?.Drop.Scan.ETag == drop.Scan.ETag || !existing.IsCompleted)
+        {
+            // The same drop seen again, or a drop of content whose run is still going (it publishes
+            // with the newer drop's time: PublishScanResultActivity reads the blob again).
+            Remember(key);
             return null;
         }
-        await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.SegmentScan,
-            new SegmentScanInput(new ScanDrop(project, caseName, path), MonitorSettings.From(jobs)),
-            new StartOrchestrationOptions { InstanceId = id }, cancellation);
-        Remember(id);
-        return id;
+        var result = existing.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? existing.ReadOutputAs<ScanRunResult>() : null;
+        if (result is { State: ScanRunStates.Segmented, ResultPrefix: { } prefix })
+        {
+            // Already segmented: this newer drop of the same bytes makes that result the latest again.
+            var now = clock.GetUtcNow().UtcDateTime;
+            var report = await storage.ReadJsonAsync<ScanReport>(BlobLayout.Report(prefix), cancellation);
+            if (report is not null)
+            {
+                await CaseResults.AdvanceLatestAsync(storage, drop.Project, drop.Case,
+                    new LatestResult(id, prefix, BlobLayout.Report(prefix), report.Scan, drop.LastModified, drop.ObservedUtc, now), cancellation);
+                await CaseResults.RebuildSummaryAsync(storage, drop.Project, now, cancellation);
+            }
+            Remember(key);
+            return null;
+        }
+        // Failed, terminated, superseded or quarantined: a new drop is a retry.
+        await client.PurgeInstanceAsync(id, cancellation: cancellation);
+        string? restarted = await ScheduleAsync(id, drop, cancellation);
+        Remember(key);
+        return restarted;
+    }
+
+    /// <summary>The drop a blob under scans/incoming/ stands for; null when the blob is not &lt;project&gt;/&lt;file&gt;.</summary>
+    private ScanDrop? Parse(BlobEntry blob)
+    {
+        var (_, name) = BlobLayout.Split(blob.Path);
+        var parts = name[BlobLayout.IncomingPrefix.Length..].Split('/');
+        if (parts.Length != 2 || !BlobLayout.IsValidName(parts[0])) return null; // not ours to process
+        string caseName = NiftiFileNames.CaseName(parts[1]);
+        // A file name that is not a valid case name still gets a run, which quarantines it with its reason.
+        if (!BlobLayout.IsValidName(caseName)) caseName = "invalid-" + Convert.ToHexString(SHA1.HashData(Encoding.UTF8.GetBytes(parts[1])))[..8].ToLowerInvariant();
+        return new ScanDrop(parts[0], caseName, blob.Pin(), blob.LastModified, clock.GetUtcNow().UtcDateTime);
+    }
+
+    private async Task<string?> ScheduleAsync(string id, ScanDrop drop, CancellationToken cancellation)
+    {
+        try
+        {
+            await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.SegmentScan, new SegmentScanInput(drop, MonitorSettings.From(jobs)),
+                new StartOrchestrationOptions { InstanceId = id }, cancellation);
+            return id;
+        }
+        catch (Exception)
+        {
+            if (await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellation) is not null) return null; // another trigger of this drop started it first
+            throw;
+        }
+    }
+
+    private void Remember(string key)
+    {
+        lock (_known)
+        {
+            if (_known.Count >= KnownDropsLimit) _known.Clear();
+            _known.Add(key);
+        }
     }
 }

@@ -1,60 +1,76 @@
 using GuidedNet.Imaging.Nifti;
-using GuidedNet.Pipeline.Api;
 using GuidedNet.Pipeline.Contracts;
-using GuidedNet.Pipeline.Options;
+using GuidedNet.Pipeline.Datasets;
 using GuidedNet.Pipeline.Storage;
-using Microsoft.DurableTask.Client;
 
 namespace GuidedNet.Pipeline.Scheduling;
 
-/// <summary>
-/// Scheduled retraining: every dataset with a production model and cases its production manifest
-/// has not seen (new scans that joined the unlabeled pool, new labeled cases) is trained again with
-/// the production model's settings. Nothing starts when nothing changed, and a dataset with a
-/// training run still going is left alone.
-/// </summary>
-public sealed class RetrainPlanner(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, TimeProvider? clock = null)
-{
-    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+/// <summary>A dataset whose files differ from what its production model was trained on.</summary>
+public sealed record StaleDataset(string Dataset, ProductionModel Production, IReadOnlyList<string> Changes);
 
-    /// <summary>Datasets with new cases: each with its production model and the cases that are new.</summary>
-    public async Task<IReadOnlyList<(string Dataset, ProductionModel Production, IReadOnlyList<string> NewCases)>> FindStaleAsync(CancellationToken cancellation = default)
+/// <summary>
+/// Scheduled retraining: every dataset with a production model whose files differ from the pinned
+/// files of its production manifest — new cases (scans that joined the unlabeled pool, new labeled
+/// cases), changed or newly labeled cases, removed cases, a changed dataset.json — is trained again
+/// with the production model's settings. Nothing starts when nothing changed, and a dataset with a
+/// training run still active is left alone (<see cref="TrainingRuns"/>).
+/// </summary>
+public sealed class RetrainPlanner(PipelineStorage storage, TrainingRuns runs)
+{
+    public async Task<IReadOnlyList<StaleDataset>> FindStaleAsync(CancellationToken cancellation = default)
     {
-        var stale = new List<(string, ProductionModel, IReadOnlyList<string>)>();
+        var stale = new List<StaleDataset>();
         foreach (string dataset in await storage.ListFoldersAsync(BlobLayout.Datasets + "/", cancellation))
         {
             var production = await storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset), cancellation);
             if (production is null) continue;
             var manifest = await storage.ReadJsonAsync<DatasetManifest>(production.ManifestPath, cancellation);
             if (manifest is null) continue;
-            var seen = manifest.Cases.Select(c => c.Name).Concat(manifest.Quarantined.Select(c => c.Name)).ToHashSet();
-            var current = (await storage.ListAsync(BlobLayout.DatasetPrefix(dataset) + "imagesTr/", cancellation)).Select(b => NiftiFileNames.CaseName(b.Path));
-            var fresh = current.Where(c => !seen.Contains(c)).Distinct().ToList();
-            if (fresh.Count > 0) stale.Add((dataset, production, fresh));
+            var changes = await ChangesSinceAsync(dataset, manifest, cancellation);
+            if (changes.Count > 0) stale.Add(new StaleDataset(dataset, production, changes));
         }
         return stale;
     }
 
-    /// <summary>What the timer runs: starts one training run per stale dataset; returns their ids.</summary>
+    /// <summary>How the dataset's files differ from the ones the manifest pins, in words ("new case x", "changed label of y").</summary>
+    public async Task<IReadOnlyList<string>> ChangesSinceAsync(string dataset, DatasetManifest manifest, CancellationToken cancellation = default)
+    {
+        string prefix = BlobLayout.DatasetPrefix(dataset);
+        var changes = new List<string>();
+        if ((await storage.GetAsync(BlobLayout.DatasetJson(dataset), cancellation))?.ContentHash != manifest.DatasetJson.ContentHash)
+            changes.Add("dataset.json changed");
+        static Dictionary<string, List<BlobEntry>> ByCase(List<BlobEntry> files) =>
+            files.GroupBy(f => NiftiFileNames.CaseName(f.Path)).ToDictionary(g => g.Key, g => g.ToList());
+        var images = ByCase(await storage.ListAsync(prefix + "imagesTr/", cancellation));
+        var labels = ByCase(await storage.ListAsync(prefix + "labelsTr/", cancellation));
+        var trained = manifest.Cases.ToDictionary(c => c.Name);
+        foreach (string name in images.Keys.Concat(labels.Keys).Distinct().Order(StringComparer.Ordinal))
+        {
+            if (!trained.TryGetValue(name, out var used))
+            {
+                changes.Add($"new case {name}");
+                continue;
+            }
+            var image = images.GetValueOrDefault(name);
+            var label = labels.GetValueOrDefault(name);
+            if (image is null) changes.Add($"removed image of {name}");
+            else if (image is not [var i] || i.ContentHash != used.Image.ContentHash) changes.Add($"changed image of {name}");
+            if (label is null && used.Label is not null) changes.Add($"removed label of {name}");
+            else if (label is not null && used.Label is null) changes.Add($"new label of {name}");
+            else if (label is not null && (label is not [var l] || l.ContentHash != used.Label!.ContentHash)) changes.Add($"changed label of {name}");
+        }
+        foreach (var c in manifest.Cases)
+            if (!images.ContainsKey(c.Name) && !labels.ContainsKey(c.Name)) changes.Add($"removed case {c.Name}");
+        return changes;
+    }
+
+    /// <summary>What the timer runs: starts one training run per stale dataset that has none active; returns their ids.</summary>
     public async Task<IReadOnlyList<string>> RunAsync(CancellationToken cancellation = default)
     {
         var started = new List<string>();
-        foreach (var (dataset, production, _) in await FindStaleAsync(cancellation))
-        {
-            if (await IsTrainingAsync(dataset, cancellation)) continue;
-            started.Add(await PipelineApi.StartTrainingAsync(client, dataset, production.Request, jobs, promotion, _clock.GetUtcNow().UtcDateTime, cancellation));
-        }
+        foreach (var dataset in await FindStaleAsync(cancellation))
+            if ((await runs.StartAsync(dataset.Dataset, dataset.Production.Request, cancellation)).Started is { } run)
+                started.Add(run);
         return started;
-    }
-
-    private async Task<bool> IsTrainingAsync(string dataset, CancellationToken cancellation)
-    {
-        var query = new OrchestrationQuery
-        {
-            InstanceIdPrefix = $"train-{dataset}-v",
-            Statuses = new[] { OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Suspended },
-        };
-        await foreach (var _ in client.GetAllInstancesAsync(query).WithCancellation(cancellation)) return true;
-        return false;
     }
 }

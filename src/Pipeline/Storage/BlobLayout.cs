@@ -33,18 +33,21 @@ public static class BlobLayout
     public const string CurvesFile = "curves.png";
     public const string ModelCardFile = "model-card.md";
 
-    public static string JobFile(string jobId) => $"{Jobs}/{jobId}/job.json";
-    public static string JobStatus(string jobId) => $"{Jobs}/{jobId}/status.json";
-    public static string JobCancel(string jobId) => $"{Jobs}/{jobId}/cancel.json";
-    public static string JobCheckpoint(string jobId) => $"{Jobs}/{jobId}/checkpoints/checkpoint.zip";
-    public static string JobLog(string jobId) => $"{Jobs}/{jobId}/log.txt";
+    /// <summary>The one training run of a dataset that may be active (<c>ActiveTrainingRun</c>).</summary>
+    public static string ActiveTrainingRun(string dataset) => $"{Models}/{dataset}/active-run.json";
 
-    public static string ResultPrefix(string project, string caseName) => $"{Results}/{project}/{caseName}/";
+    public static string CaseResults(string project, string caseName) => $"{Results}/{project}/{caseName}/";
+
+    /// <summary>A run's own result folder: <c>results/&lt;project&gt;/&lt;case&gt;/&lt;run&gt;/</c>, written by that run only.</summary>
+    public static string ResultPrefix(string project, string caseName, string run) => $"{CaseResults(project, caseName)}{run}/";
+
     public static string Report(string resultPrefix) => resultPrefix + "report.json";
+    public static string LatestResult(string project, string caseName) => $"{CaseResults(project, caseName)}latest.json";
     public static string Summary(string project) => $"{Results}/{project}/summary.json";
     public static string SummaryCsv(string project) => $"{Results}/{project}/summary.csv";
 
-    public static string QuarantinePrefix(string area, string name) => $"{Quarantine}/{area}/{name}/";
+    /// <summary>Where one run quarantines one input: a folder per run, so an earlier quarantined copy is never overwritten.</summary>
+    public static string QuarantinePrefix(string area, string name, string run) => $"{Quarantine}/{area}/{name}/{run}/";
 
     /// <summary>Splits "container/name".</summary>
     public static (string Container, string Name) Split(string path)

@@ -9,11 +9,15 @@ namespace GuidedNet.Pipeline.Validation;
 /// </summary>
 public static class CaseValidator
 {
+    /// <summary>What is wrong with a file's name alone (checked before its bytes are fetched); null when it names a NIfTI file.</summary>
+    public static string? NameProblem(string name) =>
+        NiftiFileNames.IsNifti(name) ? null : $"{name}: not a NIfTI file name (expected .nii or .nii.gz)";
+
     /// <summary>Checks a scan file; returns the problem, or null when it is usable. <paramref name="name"/> is how the file is named in messages.</summary>
     public static string? CheckImage(string file, string name, out Volume? image)
     {
         image = null;
-        if (!NiftiFileNames.IsNifti(name)) return $"{name}: not a NIfTI file name (expected .nii or .nii.gz)";
+        if (NameProblem(name) is { } problem) return problem;
         try
         {
             image = NiftiReader.Read(file);
@@ -37,7 +41,7 @@ public static class CaseValidator
     /// <summary>Checks a label map against its image: same grid and integer values in 0..classes-1.</summary>
     public static string? CheckLabel(string file, string name, Volume image, int numClasses)
     {
-        if (!NiftiFileNames.IsNifti(name)) return $"{name}: not a NIfTI file name (expected .nii or .nii.gz)";
+        if (NameProblem(name) is { } problem) return problem;
         Volume label;
         try
         {

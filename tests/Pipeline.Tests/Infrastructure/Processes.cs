@@ -67,6 +67,12 @@ public sealed class ChildProcess : IDisposable
         return _process.WaitForExit((int)grace.TotalMilliseconds);
     }
 
+    /// <summary>SIGSTOP: the process is frozen where it is, as a stalled VM or a long GC pause would leave it.</summary>
+    public void Freeze() => Processes.Signal(_process, 19);
+
+    /// <summary>SIGCONT: a frozen process carries on from where it stopped.</summary>
+    public void Resume() => Processes.Signal(_process, 18);
+
     /// <summary>SIGKILL: the process dies without any chance to clean up.</summary>
     public void KillHard()
     {

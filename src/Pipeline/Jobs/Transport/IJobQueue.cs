@@ -1,9 +1,8 @@
 using System.Text.Json;
-using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Storage;
 
-namespace GuidedNet.Pipeline.Transport;
+namespace GuidedNet.Pipeline.Jobs.Transport;
 
 /// <summary>
 /// The queue between orchestrations and GPU workers. Two real implementations: Azure Storage

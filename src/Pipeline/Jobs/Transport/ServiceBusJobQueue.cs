@@ -1,9 +1,8 @@
 using Azure.Identity;
 using Azure.Messaging.ServiceBus;
-using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Options;
 
-namespace GuidedNet.Pipeline.Transport;
+namespace GuidedNet.Pipeline.Jobs.Transport;
 
 /// <summary>
 /// Job messages on an Azure Service Bus queue (peek-lock). The message id is the job id and

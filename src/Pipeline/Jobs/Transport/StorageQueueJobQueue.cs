@@ -1,10 +1,9 @@
 using Azure.Identity;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
-using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Options;
 
-namespace GuidedNet.Pipeline.Transport;
+namespace GuidedNet.Pipeline.Jobs.Transport;
 
 /// <summary>
 /// Job messages on an Azure Storage queue (Azurite locally). A received message is hidden for

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace GuidedNet.GpuJob.Worker;
+namespace GuidedNet.Pipeline.Jobs.Worker;
 
 /// <summary>
 /// The worker's console output, also captured while a job runs so it can be stored as

@@ -1,6 +1,4 @@
-using GuidedNet.Pipeline.Contracts;
-
-namespace GuidedNet.GpuJob.Worker;
+namespace GuidedNet.Pipeline.Jobs.Worker;
 
 /// <summary>
 /// The running job's progress, written by the job on its thread and read by the heartbeat loop;
@@ -10,7 +8,7 @@ public sealed class JobProgress
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, double> _timings = new();
-    private string _phase = "starting";
+    private string _phase = JobPhases.Starting;
     private DateTime _phaseStarted = DateTime.UtcNow;
     private int? _iteration, _total, _resumedFrom;
     private Dictionary<string, double>? _losses;
@@ -82,6 +80,6 @@ public sealed class JobProgress
     private void CloseTiming()
     {
         double seconds = (DateTime.UtcNow - _phaseStarted).TotalSeconds;
-        if (_phase != "starting") _timings[_phase] = _timings.GetValueOrDefault(_phase) + seconds;
+        if (_phase != JobPhases.Starting) _timings[_phase] = _timings.GetValueOrDefault(_phase) + seconds;
     }
 }

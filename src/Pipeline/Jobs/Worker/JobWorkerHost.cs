@@ -1,41 +1,31 @@
 using System.Diagnostics;
-using GuidedNet.Pipeline.Contracts;
+using Azure;
+using GuidedNet.Pipeline.Jobs.Transport;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Storage;
-using GuidedNet.Pipeline.Transport;
-using TorchSharp;
 
-namespace GuidedNet.GpuJob.Worker;
+namespace GuidedNet.Pipeline.Jobs.Worker;
 
 /// <summary>
-/// <c>guidednet worker</c>'s loop: take a job message, run it with heartbeats, finish it.
-/// Every message is handled idempotently against the job's status.json: a finished job or an
-/// outdated attempt is dropped, a message delivered too often is poisoned and its job failed with
-/// the reason, and a stop request (SIGTERM) checkpoints a training job and releases its message.
+/// The worker's end of the job protocol (<c>guidednet worker</c> runs it with the TorchSharp
+/// runners; tests run it with fake ones): take a message, decide with
+/// <see cref="JobOwnership.OnDelivery"/>, claim the attempt with a conditional write, run it with
+/// heartbeats, and finish it with one more conditional write. A claim found superseded stops
+/// within one heartbeat and writes nothing more; a stop request (SIGTERM) checkpoints a training
+/// job and releases its message to the next worker.
 /// </summary>
-public sealed class JobWorker : IAsyncDisposable
+public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jobs, WorkerOptions options,
+    IReadOnlyDictionary<JobKind, IJobRunner> runners, TextWriter console, TimeProvider? clock = null)
 {
-    private readonly PipelineStorage _storage;
-    private readonly IJobQueue _queue;
-    private readonly JobOptions _jobs;
-    private readonly WorkerOptions _options;
-    private readonly JobLog _log;
-    private readonly TrainingJobRunner _training;
-    private readonly PredictionJobRunner _prediction;
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly JobLog _log = new(console);
 
-    public JobWorker(PipelineStorage storage, IJobQueue queue, JobOptions jobs, WorkerOptions options, torch.Device device, TextWriter log)
-    {
-        _storage = storage;
-        _queue = queue;
-        _jobs = jobs;
-        _options = options;
-        _log = new JobLog(log);
-        Directory.CreateDirectory(options.WorkFolder);
-        _training = new TrainingJobRunner(storage, device, options.WorkFolder, _log);
-        _prediction = new PredictionJobRunner(storage, device, options.WorkFolder, _log);
-    }
+    /// <summary>The worker's console; what a job prints is also kept for its log.txt.</summary>
+    public TextWriter Log => _log;
 
-    /// <summary>Processes messages until stopped (or idle for <see cref="WorkerOptions.IdleExit"/>); returns how many jobs ran.</summary>
+    private DateTime Now => _clock.GetUtcNow().UtcDateTime;
+
+    /// <summary>Processes messages until stopped (or idle for <see cref="WorkerOptions.IdleExit"/>); returns how many attempts ran.</summary>
     public async Task<int> RunAsync(CancellationToken stop)
     {
         int ran = 0;
@@ -45,7 +35,7 @@ public sealed class JobWorker : IAsyncDisposable
             IJobDelivery? delivery;
             try
             {
-                delivery = await _queue.ReceiveAsync(stop);
+                delivery = await queue.ReceiveAsync(stop);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -53,10 +43,10 @@ public sealed class JobWorker : IAsyncDisposable
             }
             if (delivery is null)
             {
-                if (_options.IdleExit > TimeSpan.Zero && idle.Elapsed > _options.IdleExit) break;
+                if (options.IdleExit > TimeSpan.Zero && idle.Elapsed > options.IdleExit) break;
                 try
                 {
-                    await Task.Delay(_options.EmptyPoll, stop);
+                    await Task.Delay(options.EmptyPoll, _clock, stop);
                 }
                 catch (OperationCanceledException)
                 {
@@ -67,203 +57,206 @@ public sealed class JobWorker : IAsyncDisposable
             if (await HandleAsync(delivery, stop)) ran++;
             idle.Restart();
         }
-        _log.WriteLine($"worker {_options.Name}: stopping after {ran} job(s)");
+        _log.WriteLine($"worker {options.Name}: stopping after {ran} job(s)");
         return ran;
     }
 
-    /// <summary>One delivery; true when a job ran.</summary>
-    private async Task<bool> HandleAsync(IJobDelivery delivery, CancellationToken stop)
+    /// <summary>One delivery; true when an attempt ran.</summary>
+    public async Task<bool> HandleAsync(IJobDelivery delivery, CancellationToken stop)
     {
         if (delivery.Message is not { } message)
         {
-            _log.WriteLine($"worker {_options.Name}: a message that is not a job ({Shorten(delivery.Body)}) → poison queue");
+            _log.WriteLine($"worker {options.Name}: a message that is not a job ({Shorten(delivery.Body)}) → poison queue");
             await delivery.PoisonAsync("not a job message");
             return false;
         }
-        string statusPath = BlobLayout.JobStatus(message.JobId);
-        var status = await _storage.ReadJsonAsync<JobStatus>(statusPath) ?? NewStatus(message);
-        if (status.State == JobState.Succeeded || status.Attempt > message.Attempt || (status.IsTerminal && status.Attempt >= message.Attempt))
+        if (!runners.TryGetValue(message.Kind, out var runner))
         {
-            _log.WriteLine($"{message.JobId}: attempt {message.Attempt} is stale (job {status.State}, attempt {status.Attempt}); message dropped");
-            await delivery.CompleteAsync();
-            return false;
-        }
-        if (await _storage.ExistsAsync(BlobLayout.JobCancel(message.JobId)))
-        {
-            await _storage.WriteJsonAsync(statusPath, status with { State = JobState.Cancelled, Phase = "cancelled", FinishedUtc = DateTime.UtcNow });
-            await delivery.CompleteAsync();
-            return false;
-        }
-        if (delivery.DeliveryCount > _jobs.MaxDeliveryCount)
-        {
-            await PoisonAsync(delivery, statusPath, status, $"delivered {delivery.DeliveryCount} times; last error: {status.Error ?? "none recorded"}");
+            _log.WriteLine($"{message.JobId}: this worker has no runner for {message.Kind} jobs; message released");
+            await QuietlyAsync(() => delivery.ReleaseAsync(), message.JobId, "release");
             return false;
         }
 
-        var started = DateTime.UtcNow;
-        status = status with
+        // The claim is a conditional write: when another actor changes status.json between the
+        // read and the write, read again and decide again.
+        for (int tries = 0; tries < 5; tries++)
         {
-            State = JobState.Running,
-            Attempt = message.Attempt,
-            Worker = _options.Name,
-            StartedUtc = started,
-            HeartbeatUtc = started,
-            Phase = "starting",
-            Timings = new Dictionary<string, double> { ["queueWait"] = Math.Max(0, (started - status.QueuedUtc).TotalSeconds) },
-        };
-        await _storage.WriteJsonAsync(statusPath, status);
-        _log.Begin($"== {started:O} attempt {message.Attempt}, delivery {delivery.DeliveryCount}, worker {_options.Name}");
-        _log.WriteLine($"{message.JobId}: {message.Kind} attempt {message.Attempt} (delivery {delivery.DeliveryCount}) on {_options.Name}");
-
-        var progress = new JobProgress();
-        using var jobCancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        bool cancelRequested = false;
-        using var heartbeatStop = new CancellationTokenSource();
-        var heartbeat = Task.Run(async () =>
-        {
-            var renewEvery = TimeSpan.FromTicks(_jobs.VisibilityTimeout.Ticks / 3);
-            var lastRenew = Stopwatch.StartNew();
-            while (!heartbeatStop.IsCancellationRequested)
+            var record = await store.ReadAsync(message.JobId);
+            bool cancel = await store.IsCancelRequestedAsync(message.JobId);
+            var decision = JobOwnership.OnDelivery(record?.Value, message, cancel, delivery.DeliveryCount, jobs.MaxDeliveryCount);
+            switch (decision.Action)
             {
-                try
-                {
-                    await Task.Delay(_options.Heartbeat, heartbeatStop.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-                try
-                {
-                    await _storage.WriteJsonAsync(statusPath, progress.Apply(status) with { HeartbeatUtc = DateTime.UtcNow });
-                    if (lastRenew.Elapsed >= renewEvery)
-                    {
-                        await delivery.RenewAsync();
-                        lastRenew.Restart();
-                    }
-                    if (!cancelRequested && await _storage.ExistsAsync(BlobLayout.JobCancel(message.JobId)))
-                    {
-                        cancelRequested = true;
-                        jobCancel.Cancel();
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    _log.WriteLine($"{message.JobId}: heartbeat failed: {e.Message}");
-                }
+                case DeliveryAction.Drop:
+                    _log.WriteLine($"{message.JobId}: attempt {message.Attempt} dropped: {decision.Reason}");
+                    await QuietlyAsync(() => delivery.CompleteAsync(), message.JobId, "complete");
+                    return false;
+                case DeliveryAction.Cancel:
+                    if (await store.TryWriteAsync(JobTransitions.Cancelled(record!.Value, Now), record.ETag) is null) continue;
+                    _log.WriteLine($"{message.JobId}: {decision.Reason}; never ran");
+                    await QuietlyAsync(() => delivery.CompleteAsync(), message.JobId, "complete");
+                    return false;
+                case DeliveryAction.Poison:
+                    if (await store.TryWriteAsync(JobTransitions.Poisoned(record!.Value, decision.Reason, Now), record.ETag) is null) continue;
+                    _log.WriteLine($"{message.JobId}: {decision.Reason} → poison queue, job failed");
+                    await delivery.PoisonAsync(decision.Reason);
+                    return false;
+                case DeliveryAction.Run:
+                    string owner = $"{options.Name}#{Guid.NewGuid().ToString("N")[..8]}";
+                    var claimed = await store.TryWriteAsync(JobTransitions.Started(record!.Value, options.Name, owner, Now), record.ETag);
+                    if (claimed is null) continue;
+                    await RunAttemptAsync(delivery, message, runner, claimed, stop);
+                    return true;
             }
-        });
+        }
+        _log.WriteLine($"{message.JobId}: status.json kept changing while this worker tried to claim attempt {message.Attempt}; message released");
+        await QuietlyAsync(() => delivery.ReleaseAsync(), message.JobId, "release");
+        return false;
+    }
 
-        JobState outcome;
-        bool permanent = false;
-        string[] outputs = Array.Empty<string>();
-        string? error = null;
+    private async Task RunAttemptAsync(IJobDelivery delivery, JobMessage message, IJobRunner runner, Versioned<JobStatus> claimed, CancellationToken stop)
+    {
+        _log.Begin($"== {Now:O} attempt {message.Attempt}, delivery {delivery.DeliveryCount}, worker {options.Name}");
+        _log.WriteLine($"{message.JobId}: {message.Kind} attempt {message.Attempt} (delivery {delivery.DeliveryCount}) on {options.Name}");
+        using var attempt = new JobAttempt(store, message, claimed, _log, _clock);
+        using var cancelRequested = new CancellationTokenSource();
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(stop, attempt.Superseded, cancelRequested.Token);
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeat = HeartbeatAsync(delivery, attempt, cancelRequested, heartbeatStop.Token);
+
+        bool completed = false;
+        Exception? failure = null;
         try
         {
-            if (message.Kind == JobKind.Train)
-            {
-                var (completed, files) = await _training.RunAsync(message, progress, jobCancel.Token);
-                outputs = files;
-                outcome = completed ? JobState.Succeeded : cancelRequested ? JobState.Cancelled : JobState.Queued;
-            }
-            else
-            {
-                outputs = await _prediction.RunAsync(message, progress, jobCancel.Token);
-                outcome = JobState.Succeeded;
-            }
+            completed = await runner.RunAsync(attempt, run.Token);
         }
-        catch (OperationCanceledException) when (jobCancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (run.IsCancellationRequested || attempt.IsSuperseded)
         {
-            outcome = cancelRequested ? JobState.Cancelled : JobState.Queued;
         }
         catch (Exception e)
         {
-            outcome = JobState.Failed;
-            error = $"{e.GetType().Name}: {e.Message}";
-            permanent = e is ArgumentException or InvalidDataException or Imaging.Nifti.NiftiFormatException;
-            _log.WriteLine($"{message.JobId}: failed{(permanent ? " (not retried: the job itself is invalid)" : "")}: {error}");
+            failure = e;
         }
         heartbeatStop.Cancel();
         await heartbeat;
 
-        var final = progress.Apply(status) with { HeartbeatUtc = DateTime.UtcNow, Timings = Merge(status.Timings, progress.Timings()) };
-        switch (outcome)
+        if (attempt.IsSuperseded)
         {
-            case JobState.Succeeded:
-                await _storage.WriteJsonAsync(statusPath, final with { State = JobState.Succeeded, Phase = "done", Outputs = outputs, Error = null, FinishedUtc = DateTime.UtcNow });
-                await delivery.CompleteAsync();
-                _log.WriteLine($"{message.JobId}: succeeded");
-                break;
-            case JobState.Cancelled:
-                await _storage.WriteJsonAsync(statusPath, final with { State = JobState.Cancelled, Phase = "cancelled", FinishedUtc = DateTime.UtcNow });
-                await delivery.CompleteAsync();
-                _log.WriteLine($"{message.JobId}: cancelled on request");
-                break;
-            case JobState.Queued:
-                // Shutdown: the checkpoint is stored; the message goes back for the next worker.
-                await _storage.WriteJsonAsync(statusPath, final with { State = JobState.Queued, Phase = "released", QueuedUtc = DateTime.UtcNow });
-                await delivery.ReleaseAsync();
-                _log.WriteLine($"{message.JobId}: released for another worker");
-                break;
-            default:
-                var failed = final with { Error = error };
-                if (permanent)
-                {
-                    await PoisonAsync(delivery, statusPath, failed, $"invalid job: {error}");
-                }
-                else if (delivery.DeliveryCount >= _jobs.MaxDeliveryCount)
-                {
-                    await PoisonAsync(delivery, statusPath, failed, $"failed on each of {delivery.DeliveryCount} deliveries; last error: {error}");
-                }
-                else
-                {
-                    await _storage.WriteJsonAsync(statusPath, failed with { State = JobState.Queued, Phase = "retrying", QueuedUtc = DateTime.UtcNow });
-                    await delivery.ReleaseAsync();
-                }
-                break;
+            // The job belongs to another attempt now: no status, no log, no outputs from this one.
+            _log.WriteLine($"{attempt.SupersededReason}; this worker stops it and writes nothing more");
+            _log.End();
+            await QuietlyAsync(() => delivery.CompleteAsync(), message.JobId, "complete");
+            return;
         }
-        await AppendLogAsync(message.JobId);
-        return true;
+
+        if (completed)
+            await FinishAsync(attempt, (s, now) => JobTransitions.Succeeded(s, attempt.Outputs, now), () => delivery.CompleteAsync(), "succeeded");
+        else if (failure is null && cancelRequested.IsCancellationRequested)
+            await FinishAsync(attempt, JobTransitions.Cancelled, () => delivery.CompleteAsync(), "cancelled on request");
+        else if (failure is null)
+            // Stopped (SIGTERM) with its checkpoint stored: the same attempt goes to the next worker.
+            await FinishAsync(attempt, JobTransitions.Released, () => delivery.ReleaseAsync(), "released for another worker");
+        else
+        {
+            string error = $"{failure.GetType().Name}: {failure.Message}";
+            if (IsInvalidJob(failure))
+                await FinishAsync(attempt, (s, now) => JobTransitions.Poisoned(s, $"invalid job: {error}", now), () => delivery.PoisonAsync($"invalid job: {error}"),
+                    $"failed (not retried: the job itself is invalid): {error}");
+            else if (delivery.DeliveryCount >= jobs.MaxDeliveryCount)
+            {
+                string reason = $"failed on each of {delivery.DeliveryCount} deliveries; last error: {error}";
+                await FinishAsync(attempt, (s, now) => JobTransitions.Poisoned(s, reason, now), () => delivery.PoisonAsync(reason), $"{reason} → poison queue, job failed");
+            }
+            else
+                await FinishAsync(attempt, (s, now) => JobTransitions.Retrying(s, error, now), () => delivery.ReleaseAsync(), $"failed, to be retried: {error}");
+        }
     }
 
-    /// <summary>Adds this attempt's output to jobs/&lt;id&gt;/log.txt (earlier attempts stay above it).</summary>
-    private async Task AppendLogAsync(string jobId)
+    /// <summary>Writes the attempt's last status, then settles its message; a claim superseded at the last moment writes nothing.</summary>
+    private async Task FinishAsync(JobAttempt attempt, Func<JobStatus, DateTime, JobStatus> transition, Func<Task> settle, string outcome)
     {
+        if (!await attempt.FinishAsync(transition))
+        {
+            _log.WriteLine($"{attempt.SupersededReason}; its outcome ({outcome}) is not recorded");
+            _log.End();
+            await QuietlyAsync(settle, attempt.JobId, "settle the message");
+            return;
+        }
+        _log.WriteLine($"{attempt.JobId}: {outcome}");
+        await QuietlyAsync(settle, attempt.JobId, "settle the message");
         string text = _log.End();
         try
         {
-            string path = BlobLayout.JobLog(jobId);
-            byte[] earlier = await _storage.ExistsAsync(path) ? await _storage.ReadBytesAsync(path, 64 << 20) : Array.Empty<byte>();
-            await _storage.WriteBytesAsync(path, earlier.Concat(System.Text.Encoding.UTF8.GetBytes(text)).ToArray(), "text/plain");
+            await store.AppendLogAsync(attempt.JobId, text);
         }
-        catch (Exception e) when (e is Azure.RequestFailedException or InvalidDataException)
+        catch (Exception e) when (e is RequestFailedException or IOException or InvalidDataException)
         {
-            _log.WriteLine($"{jobId}: could not store log.txt: {e.Message}");
+            _log.WriteLine($"{attempt.JobId}: could not store log.txt: {e.Message}");
         }
     }
 
-    private async Task PoisonAsync(IJobDelivery delivery, string statusPath, JobStatus status, string reason)
+    /// <summary>
+    /// Every heartbeat interval: confirm the claim with a conditional status write (a refusal
+    /// supersedes the attempt, which cancels its runner), keep the message hidden, and turn a
+    /// cancel request into cancellation of the runner.
+    /// </summary>
+    private async Task HeartbeatAsync(IJobDelivery delivery, JobAttempt attempt, CancellationTokenSource cancelRequested, CancellationToken stop)
     {
-        _log.WriteLine($"{status.JobId}: {reason} → poison queue, job failed");
-        await _storage.WriteJsonAsync(statusPath, status with { State = JobState.Failed, Phase = "poisoned", Error = reason, FinishedUtc = DateTime.UtcNow });
-        await delivery.PoisonAsync(reason);
+        var renewEvery = TimeSpan.FromTicks(jobs.VisibilityTimeout.Ticks / 3);
+        var lastRenew = Stopwatch.StartNew();
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(options.Heartbeat, _clock, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                await attempt.HeartbeatAsync();
+                if (!cancelRequested.IsCancellationRequested && await store.IsCancelRequestedAsync(attempt.JobId))
+                {
+                    _log.WriteLine($"{attempt.JobId}: cancel requested");
+                    cancelRequested.Cancel();
+                }
+                if (lastRenew.Elapsed >= renewEvery)
+                {
+                    await QuietlyAsync(() => delivery.RenewAsync(), attempt.JobId, "renew the message lease");
+                    lastRenew.Restart();
+                }
+            }
+            catch (JobSupersededException)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _log.WriteLine($"{attempt.JobId}: heartbeat failed: {e.Message}");
+            }
+        }
     }
 
-    private static JobStatus NewStatus(JobMessage message) =>
-        new() { JobId = message.JobId, Kind = message.Kind, Attempt = message.Attempt, State = JobState.Queued, QueuedUtc = DateTime.UtcNow };
+    /// <summary>Errors that another delivery cannot fix: the job's inputs or settings are wrong.</summary>
+    public static bool IsInvalidJob(Exception e) =>
+        e is ArgumentException or InvalidDataException or PinnedBlobChangedException or JobProtocolException or Imaging.Nifti.NiftiFormatException;
 
-    private static Dictionary<string, double> Merge(Dictionary<string, double> a, Dictionary<string, double> b)
+    /// <summary>
+    /// Queue operations after the job's status is settled: the status is the record, the message only
+    /// its trigger, so a lost lease (a frozen worker, a message already removed) is logged, not fatal.
+    /// </summary>
+    private async Task QuietlyAsync(Func<Task> operation, string jobId, string what)
     {
-        var merged = new Dictionary<string, double>(a);
-        foreach (var (k, v) in b) merged[k] = merged.GetValueOrDefault(k) + v;
-        return merged;
+        try
+        {
+            await operation();
+        }
+        catch (Exception e) when (e is RequestFailedException or Azure.Messaging.ServiceBus.ServiceBusException)
+        {
+            _log.WriteLine($"{jobId}: could not {what}: {e.Message}");
+        }
     }
 
     private static string Shorten(string s) => s.Length > 80 ? s[..80] + "…" : s;
-
-    public async ValueTask DisposeAsync()
-    {
-        _prediction.Dispose();
-        await _queue.DisposeAsync();
-    }
 }

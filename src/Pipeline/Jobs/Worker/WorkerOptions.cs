@@ -1,6 +1,6 @@
 using GuidedNet.Pipeline.Options;
 
-namespace GuidedNet.GpuJob.Worker;
+namespace GuidedNet.Pipeline.Jobs.Worker;
 
 /// <summary>The worker's own settings (section <c>Worker</c>; environment <c>Worker__Name</c> etc.).</summary>
 public sealed class WorkerOptions : IValidatedOptions
@@ -16,7 +16,7 @@ public sealed class WorkerOptions : IValidatedOptions
     public string Device { get; set; } = "auto";
     public int Threads { get; set; }
 
-    /// <summary>How often status.json is rewritten while a job runs (the issue asks for at most 10 s).</summary>
+    /// <summary>How often a running attempt confirms its claim in status.json; a superseded claim stops within one interval.</summary>
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Exit after this long without messages (Container Apps jobs: one replica per burst); zero waits forever.</summary>

@@ -1,0 +1,196 @@
+using System.Text.Json;
+using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Orchestrations;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Tests.Infrastructure;
+using Microsoft.DurableTask.Client;
+
+namespace GuidedNet.Pipeline.Tests;
+
+/// <summary>
+/// The orchestrations, API and schedulers on the in-memory durable host with Azurite storage and
+/// in-process workers: one active training run per dataset, cancel that always reaches the job,
+/// retry by dropping again, two drops of one case while the first still runs, and retraining that
+/// sees changed cases. Races are staged with gates in the fake runner, not with sleeps.
+/// </summary>
+public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
+{
+    private static JsonElement Body(Api.ApiResult result) => JsonSerializer.SerializeToElement(result.Body, PipelineStorage.Json);
+
+    private static async Task WriteProductionAsync(InProcessPipeline p, string project) =>
+        await p.Storage.WriteJsonAsync(BlobLayout.Production(project), new ProductionModel(project, "v0", $"models/{project}/v0/model.guidednet", 0.5,
+            $"datasets/{project}/manifests/v0.json", DateTime.UtcNow, new TrainRequest()));
+
+    [Fact]
+    public async Task Six_concurrent_training_requests_start_one_run_and_the_others_are_told_which()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        string dataset = InProcessPipeline.UniqueName("six");
+        await p.UploadDatasetAsync(dataset);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => p.Api.StartTrainingAsync(dataset, $"{{\"iterations\": {10 + i}}}")));
+        var accepted = Assert.Single(answers, a => a.StatusCode == 202);
+        string run = Body(accepted).GetProperty("id").GetString()!;
+        Assert.StartsWith(RunIds.TrainingPrefix(dataset), run);
+        foreach (var refused in answers.Where(a => a.StatusCode != 202))
+        {
+            Assert.Equal(409, refused.StatusCode);
+            Assert.Equal(run, Body(refused).GetProperty("activeRun").GetString());
+            Assert.Contains(run, Body(refused).GetProperty("error").GetString());
+        }
+
+        Assert.Equal(202, (await p.Api.CancelRunAsync(run)).StatusCode);
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await p.WaitForRunAsync(run)).RuntimeStatus);
+        var next = await p.Api.StartTrainingAsync(dataset, "{}");
+        Assert.Equal(202, next.StatusCode);
+        Assert.NotEqual(run, Body(next).GetProperty("id").GetString());
+        await p.Api.CancelRunAsync(Body(next).GetProperty("id").GetString()!);
+    }
+
+    [Fact]
+    public async Task A_run_cancelled_right_after_its_job_was_dispatched_never_runs_the_job()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        string dataset = InProcessPipeline.UniqueName("orphan");
+        await p.UploadDatasetAsync(dataset);
+        string run = Body(await p.Api.StartTrainingAsync(dataset, "{}")).GetProperty("id").GetString()!;
+        string jobId = JobIds.For(run, JobKind.Train);
+        var delivery = await p.ReceiveAsync(TimeSpan.FromSeconds(30)); // dispatched: a worker has just taken the message
+
+        Assert.Equal(202, (await p.Api.CancelRunAsync(run)).StatusCode);
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await p.WaitForRunAsync(run)).RuntimeStatus);
+        Assert.True(await p.Jobs.IsCancelRequestedAsync(jobId));
+        Assert.False(await p.NewWorker("w1").HandleAsync(delivery, default));
+        Assert.Equal(0, p.Runner.Runs);
+        Assert.Equal(JobState.Cancelled, (await p.Jobs.ReadAsync(jobId))!.Value.State);
+        Assert.Equal(409, (await p.Api.CancelRunAsync(run)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_cancel_before_anything_was_dispatched_still_records_the_cancel_for_the_run_s_job()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        string dataset = InProcessPipeline.UniqueName("early");
+        await p.UploadDatasetAsync(dataset);
+        string run = Body(await p.Api.StartTrainingAsync(dataset, "{}")).GetProperty("id").GetString()!;
+        var cancel = await p.Api.CancelRunAsync(run);
+        Assert.Equal(202, cancel.StatusCode);
+        Assert.Equal(JobIds.For(run, JobKind.Train), Body(cancel).GetProperty("job").GetString());
+        Assert.True(await p.Jobs.IsCancelRequestedAsync(JobIds.For(run, JobKind.Train)));
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await p.WaitForRunAsync(run)).RuntimeStatus);
+    }
+
+    [Fact]
+    public async Task A_scan_whose_run_failed_runs_again_when_dropped_again_but_not_when_the_same_drop_is_seen_again()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        p.StartWorker("w1");
+        string project = InProcessPipeline.UniqueName("retry");
+        string path = BlobLayout.IncomingScan(project, "x.nii.gz");
+        var dropped = await p.UploadScanAsync(path, seed: 3);
+        var zone = p.NewDropZone();
+        string run = (await zone.StartAsync((await p.Storage.GetAsync(path))!))!;
+        var failed = await p.WaitForRunAsync(run);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, failed.RuntimeStatus);
+        Assert.Contains("has no production model", failed.FailureDetails!.ErrorMessage);
+        Assert.Null(await zone.StartAsync((await p.Storage.GetAsync(path))!));      // the same drop, seen again
+        Assert.Null(await p.NewDropZone().StartAsync((await p.Storage.GetAsync(path))!)); // also after a restart of the poller
+
+        await WriteProductionAsync(p, project);
+        await p.Storage.Blob(path).UploadAsync(p.Storage.Blob(path).DownloadContent().Value.Content, overwrite: true); // dropped again: same bytes, new version
+        Assert.Equal(run, await zone.StartAsync((await p.Storage.GetAsync(path))!));
+        var done = await p.WaitForRunAsync(run);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        var result = done.ReadOutputAs<ScanRunResult>()!;
+        Assert.Equal(ScanRunStates.Segmented, result.State);
+        var report = (await p.Storage.ReadJsonAsync<ScanReport>(BlobLayout.Report(result.ResultPrefix!)))!;
+        Assert.Equal(dropped.Md5, report.Scan.Md5);
+        Assert.Equal(run, (await p.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(project, "x")))!.Run);
+    }
+
+    [Fact]
+    public async Task The_same_case_dropped_twice_while_the_first_run_goes_gives_two_results_and_the_newest_drop_is_latest()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        string project = InProcessPipeline.UniqueName("twice");
+        await WriteProductionAsync(p, project);
+        string path = BlobLayout.IncomingScan(project, "x.nii.gz");
+        var firstStarted = new TaskCompletionSource();
+        var releaseFirst = new TaskCompletionSource();
+        string? firstRun = null;
+        p.Runner.Behavior = async (attempt, ct) =>
+        {
+            if (attempt.Message.Predict!.Run == firstRun)
+            {
+                firstStarted.TrySetResult();
+                await releaseFirst.Task.WaitAsync(ct);
+            }
+            return await p.Runner.ProduceOutputsAsync(attempt, ct);
+        };
+        p.StartWorker("w1");
+        p.StartWorker("w2");
+        var zone = p.NewDropZone();
+
+        var first = await p.UploadScanAsync(path, seed: 21);
+        firstRun = await zone.StartAsync((await p.Storage.GetAsync(path))!);
+        await firstStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var second = await p.UploadScanAsync(path, seed: 22);          // the same name, other content, while the first run is going
+        string secondRun = (await zone.StartAsync((await p.Storage.GetAsync(path))!))!;
+        Assert.NotEqual(firstRun, secondRun);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(secondRun)).RuntimeStatus); // the second finishes first
+        releaseFirst.SetResult();
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(firstRun!)).RuntimeStatus);
+
+        var folders = (await p.Storage.ListFoldersAsync(BlobLayout.CaseResults(project, "x"))).ToHashSet();
+        Assert.Equal(new HashSet<string> { RunIds.ContentKey(first), RunIds.ContentKey(second) }, folders);
+        foreach (var (run, dropped) in new[] { (firstRun!, first), (secondRun, second) })
+        {
+            var report = (await p.Storage.ReadJsonAsync<ScanReport>(BlobLayout.Report(BlobLayout.ResultPrefix(project, "x", RunIds.LastPart(run)))))!;
+            Assert.Equal(run, report.Run);
+            Assert.Equal(dropped.Md5, report.Scan.Md5);
+            Assert.Equal(dropped.ETag, report.Scan.ETag);
+            Assert.NotNull(report.Scan.Snapshot);
+            Assert.Equal(report.MaskMd5, (await p.Storage.GetAsync(report.Mask))!.Md5);
+            Assert.StartsWith(BlobLayout.ResultPrefix(project, "x", RunIds.LastPart(run)), report.Mask);
+        }
+        Assert.Equal(secondRun, (await p.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(project, "x")))!.Run);
+        using var summary = JsonDocument.Parse(await p.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20));
+        var row = Assert.Single(summary.RootElement.GetProperty("reports").EnumerateArray());
+        Assert.Equal(secondRun, row.GetProperty("run").GetString());
+    }
+
+    [Fact]
+    public async Task A_training_run_pins_its_cases_commits_one_model_and_the_schedule_retrains_only_after_a_change()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        p.StartWorker("w1");
+        string dataset = InProcessPipeline.UniqueName("train");
+        await p.UploadDatasetAsync(dataset, cases: 4, labeled: 2);
+        string run = Body(await p.Api.StartTrainingAsync(dataset, "{}")).GetProperty("id").GetString()!;
+        var done = await p.WaitForRunAsync(run);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        var result = done.ReadOutputAs<TrainRunResult>()!;
+        Assert.True(result.Promoted);
+        Assert.Equal(4, result.Cases);
+        var production = (await p.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset)))!;
+        Assert.Equal(result.Version, production.Version);
+        Assert.True(await p.Storage.ExistsAsync(production.ModelPath));
+        var manifest = (await p.Storage.ReadJsonAsync<DatasetManifest>(production.ManifestPath))!;
+        Assert.All(manifest.Cases, c => Assert.False(string.IsNullOrEmpty(c.Image.ETag)));
+        Assert.Equal(2, manifest.Cases.Count(c => c.Label is not null));
+
+        Assert.Empty(await p.Planner.RunAsync());
+        await p.UploadScanAsync(BlobLayout.DatasetPrefix(dataset) + "imagesTr/phantom_003_0000.nii.gz", seed: 99); // an edited case: same name, new bytes
+        var stale = Assert.Single(await p.Planner.FindStaleAsync(), s => s.Dataset == dataset);
+        Assert.Equal(new[] { "changed image of phantom_003" }, stale.Changes);
+        p.Runner.Behavior = async (_, ct) =>
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return false;
+        };
+        string retrain = Assert.Single(await p.Planner.RunAsync(), r => r.StartsWith(RunIds.TrainingPrefix(dataset), StringComparison.Ordinal));
+        Assert.DoesNotContain(await p.Planner.RunAsync(), r => r.StartsWith(RunIds.TrainingPrefix(dataset), StringComparison.Ordinal)); // still active: skipped
+        await p.Api.CancelRunAsync(retrain);
+    }
+}
