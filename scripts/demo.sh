@@ -83,18 +83,21 @@ for c in phantom_ts000 phantom_ts001; do
 done
 for _ in $(seq 1 120); do
   guidednet download --from "results/$project" --to "$demo/results" >/dev/null
-  [ -f "$demo/results/phantom_ts000/report.json" ] && [ -f "$demo/results/phantom_ts001/report.json" ] && [ -f "$demo/results/summary.csv" ] && break
+  [ -f "$demo/results/phantom_ts000/latest.json" ] && [ -f "$demo/results/phantom_ts001/latest.json" ] && [ -f "$demo/results/summary.csv" ] && break
   sleep 2
 done
 for c in phantom_ts000 phantom_ts001; do
-  json 'console.log(`${d.case}: model ${d.modelVersion}, mean Dice ${d.meanDice.toFixed(4)} | ` + d.organs.map(o => `${o.name} ${o.volumeMl.toFixed(1)} mL Dice ${o.dice===undefined||o.dice===null ? "-" : o.dice.toFixed(3)}`).join(", ") +
-    ` | queue ${(d.timingsSeconds.queueWait||0).toFixed(2)} s, download ${(d.timingsSeconds.downloading||0).toFixed(2)} s, preprocess ${(d.timingsSeconds.preprocess||0).toFixed(2)} s, model ${(d.timingsSeconds.model||0).toFixed(2)} s, upload ${(d.timingsSeconds.uploading||0).toFixed(2)} s`)' < "$demo/results/$c/report.json"
+  # latest.json names the run of the newest drop; its folder holds the mask, preview and report.
+  report="$demo/results/$(json "console.log(d.report.slice('results/$project/'.length))" < "$demo/results/$c/latest.json")"
+  json 'console.log(`${d.case} (run ${d.run}; scan ${d.scan.path} md5 ${d.scan.md5}): model ${d.modelVersion}, mean Dice ${d.meanDice.toFixed(4)} | ` + d.organs.map(o => `${o.name} ${o.volumeMl.toFixed(1)} mL Dice ${o.dice===undefined||o.dice===null ? "-" : o.dice.toFixed(3)}`).join(", ") +
+    ` | queue ${(d.timingsSeconds.queueWait||0).toFixed(2)} s, download ${(d.timingsSeconds.downloading||0).toFixed(2)} s, preprocess ${(d.timingsSeconds.preprocess||0).toFixed(2)} s, model ${(d.timingsSeconds.model||0).toFixed(2)} s, upload ${(d.timingsSeconds.uploading||0).toFixed(2)} s`)' < "$report"
 done
 guidednet download --from "models/$project" --to "$demo/models" >/dev/null
 
 echo
 echo "Done in $(( $(date +%s) - started )) s. Look at:"
-echo "  $demo/results/<case>/   <case>_seg.nii.gz (mask in the scan's geometry), report.json, preview.png"
+echo "  $demo/results/<case>/latest.json   the run of the case's newest drop"
+echo "  $demo/results/<case>/<run>/   <case>_seg.nii.gz (mask in the scan's geometry), report.json (scan blob, ETag, MD5; mask MD5; model), preview.png"
 echo "  $demo/results/summary.json, summary.csv   the project's batch summary"
 echo "  $demo/models/           production.json, <version>/model.guidednet, training.json, curves.png, model-card.md"
 echo "  $demo/host.log          orchestrations and worker progress; the API: curl http://127.0.0.1:$api_port/api/runs/$run"
