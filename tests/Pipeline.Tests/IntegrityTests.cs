@@ -78,6 +78,20 @@ public sealed class IntegrityTests(Azurite azurite) : IClassFixture<Azurite>
         Assert.Equal(new[] { path }, kept.Kept);
         Assert.Equal(replaced.Md5, (await p.Storage.GetAsync(path))!.Md5);
         Assert.Equal(checkedVersion.Md5, (await p.Storage.GetAsync(BlobLayout.QuarantinePrefix("scans/" + project, "x", "run-c") + "x.nii.gz"))!.Md5);
+
+        // A move interrupted after the source was copied and deleted (the activity's process died):
+        // the retry finds the pending record and finishes the move with the reason it recorded.
+        var interrupted = (await p.Storage.GetAsync(path))!.Pin();
+        string pending = Quarantine.RecordPath("scans/" + project, "x", "run-d");
+        await p.Storage.TryWriteJsonAsync(pending, new QuarantineRecord("x", "the first try's reason", "run-d", [], [], DateTime.UtcNow, Complete: false), ifMatch: null);
+        Assert.True(await p.Storage.TryCopyCreateOnlyAsync(interrupted, BlobLayout.QuarantinePrefix("scans/" + project, "x", "run-d") + "x.nii.gz"));
+        Assert.True(await p.Storage.DeleteIfUnchangedAsync(interrupted));
+        var finished = await Quarantine.MoveAsync(p.Storage, "scans/" + project, "x", "run-d", new[] { (interrupted, "x.nii.gz") }, "the retry's reason", DateTime.UtcNow);
+        Assert.True(finished.Complete, finished.ToString());
+        Assert.True(finished.Files.Count == 1, $"files [{string.Join(",", finished.Files)}] kept [{string.Join(",", finished.Kept)}]");
+        Assert.Equal("the first try's reason", finished.Reason);
+        Assert.Equal(new[] { path }, finished.Files);
+        Assert.Equal(finished, await Quarantine.FindAsync(p.Storage, "scans/" + project, "x", "run-d") is { } stored ? stored with { Files = finished.Files, Kept = finished.Kept } : null);
     }
 
     [Fact]

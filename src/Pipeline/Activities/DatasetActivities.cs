@@ -45,7 +45,8 @@ public sealed record ValidateCasesInput(string Dataset, string Version, int NumC
 /// — unreadable, inconsistent, a duplicate name, or anything that throws while it is checked — is
 /// moved (image and label) to <c>quarantine/datasets/&lt;dataset&gt;/&lt;case&gt;/&lt;version&gt;/</c> with a
 /// reason.json naming the file and the problem. A case changed while it was checked is skipped and
-/// left in place. Idempotent: on a retry, a case this run already quarantined counts as done.
+/// left in place. Idempotent: on a retry, a case this run already quarantined counts as done, and
+/// one whose move was interrupted is moved on with the recorded reason.
 /// </summary>
 public sealed class ValidateCasesActivity(PipelineStorage storage, TimeProvider clock) : TaskActivity<ValidateCasesInput, CaseCheck[]>
 {
@@ -60,21 +61,25 @@ public sealed class ValidateCasesActivity(PipelineStorage storage, TimeProvider 
     private async Task<CaseCheck> CheckCaseAsync(ValidateCasesInput input, CaseFiles c, CancellationToken cancellation)
     {
         string area = BlobLayout.Datasets + "/" + input.Dataset;
-        if (await Quarantine.FindAsync(storage, area, c.Name, input.Version, cancellation) is { } done)
-            return new CaseCheck(c.Name, CaseOutcome.Quarantined, done.Reason);
+        var earlier = await Quarantine.FindAsync(storage, area, c.Name, input.Version, cancellation);
+        if (earlier is { Complete: true }) return new CaseCheck(c.Name, CaseOutcome.Quarantined, earlier.Reason);
 
-        string? problem;
-        try
+        // A pending record: an earlier try found the problem and was moving the files; finish that.
+        string? problem = earlier?.Reason;
+        if (problem is null)
         {
-            problem = ListingProblem(c) ?? await CheckFilesAsync(c.Images[0], c.Labels.SingleOrDefault(), input.NumClasses, cancellation);
-        }
-        catch (PinnedBlobChangedException e)
-        {
-            return new CaseCheck(c.Name, CaseOutcome.Skipped, e.Message);
-        }
-        catch (Exception e) when (IsProblemOfTheCase(e))
-        {
-            problem = $"{c.Images.Concat(c.Labels).First().Path}: could not be checked: {e.GetType().Name}: {e.Message}";
+            try
+            {
+                problem = ListingProblem(c) ?? await CheckFilesAsync(c.Images[0], c.Labels.SingleOrDefault(), input.NumClasses, cancellation);
+            }
+            catch (PinnedBlobChangedException e)
+            {
+                return new CaseCheck(c.Name, CaseOutcome.Skipped, e.Message);
+            }
+            catch (Exception e) when (IsProblemOfTheCase(e))
+            {
+                problem = $"{c.Images.Concat(c.Labels).First().Path}: could not be checked: {e.GetType().Name}: {e.Message}";
+            }
         }
         if (problem is null) return new CaseCheck(c.Name, CaseOutcome.Accepted, null, new CaseRef(c.Name, c.Images[0], c.Labels.SingleOrDefault()));
 

@@ -23,8 +23,14 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
     {
         string run = RunIds.ContentKey(drop.Scan);
         string area = $"{BlobLayout.Scans}/{drop.Project}";
-        if (await Quarantine.FindAsync(storage, area, drop.Case, run) is { } done)
-            return new ScanCheck(ScanOutcome.Quarantined, done.Reason, null, null, null);
+        if (await Quarantine.FindAsync(storage, area, drop.Case, run) is { } earlier)
+        {
+            // This run quarantined the scan before (a retry), or was moving it when it was interrupted: finish that.
+            var record = earlier.Complete ? earlier
+                : await Quarantine.MoveAsync(storage, area, drop.Case, run, new[] { (await PinnedOrGoneAsync(drop.Scan), Path.GetFileName(drop.Scan.Path)) },
+                    earlier.Reason, clock.GetUtcNow().UtcDateTime);
+            return new ScanCheck(ScanOutcome.Quarantined, record.Reason, null, null, null);
+        }
 
         BlobPin scan;
         try
@@ -64,6 +70,19 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
         if (labelProblem is null) return new ScanCheck(ScanOutcome.Accepted, null, scan, label, null);
         await Quarantine.MoveAsync(storage, area, drop.Case + "-label", run, new[] { (label, Path.GetFileName(label.Path)) }, labelProblem, clock.GetUtcNow().UtcDateTime);
         return new ScanCheck(ScanOutcome.Accepted, null, scan, null, labelProblem);
+    }
+
+    /// <summary>The dropped version's snapshot; the bare pin once the interrupted move deleted the blob (and its snapshots).</summary>
+    private async Task<BlobPin> PinnedOrGoneAsync(BlobPin dropped)
+    {
+        try
+        {
+            return await storage.SnapshotAsync(dropped, "it was dropped");
+        }
+        catch (PinnedBlobChangedException)
+        {
+            return dropped;
+        }
     }
 
     /// <summary>Downloads the pinned file and checks it; anything the check throws is the file's problem (as for dataset cases).</summary>

@@ -322,7 +322,8 @@ public sealed class PipelineStorage
         }
         catch (RequestFailedException e) when (e.Status == 412)
         {
-            return false;
+            // An If-Match on a blob that is gone fails with 412 (Azurite) as well as a changed one.
+            return await GetAsync(pin.Path, cancellation) is null;
         }
     }
 
