@@ -19,6 +19,12 @@ using Microsoft.DurableTask.Worker;
 // guidednet-local: the pipeline on a workstation. Same orchestrators, activities and HTTP routes
 // as the Functions app; the durable backend is Azure Storage on Azurite behind the durabletask gRPC
 // sidecar; the drop zone is polled; a worker process can run beside it.
+// A connection string on the command line is readable by every user in the process list.
+if (args.FirstOrDefault(a => a.Contains("ConnectionString", StringComparison.OrdinalIgnoreCase)) is { } secret)
+{
+    Console.Error.WriteLine($"error: {secret.Split('=')[0]} on the command line would show the connection string (and its account key) in the process list: set it in the environment (Storage__ConnectionString)");
+    return 2;
+}
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.AddFilter("DurableTask", LogLevel.Warning).AddFilter("Microsoft.DurableTask", LogLevel.Warning)
     .AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning);

@@ -10,15 +10,17 @@ public static class TransferCommands
     public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
 
     public const string UploadUsage = """
-        guidednet upload --from FILE|DIR --to CONTAINER/PATH [--storage CONN]
-          --from       a file, or a folder uploaded with its relative paths (a dataset: dataset.json, imagesTr/, labelsTr/)
-          --to         destination: datasets/<name> for a dataset, scans/incoming/<project> to have scans segmented
-          --storage    connection string (default: the Storage__ConnectionString environment variable)
+        guidednet upload --from FILE|DIR --to CONTAINER/PATH [--storage-file FILE]
+          --from          a file, or a folder uploaded with its relative paths (a dataset: dataset.json, imagesTr/, labelsTr/)
+          --to            destination: datasets/<name> for a dataset, scans/incoming/<project> to have scans segmented
+          --storage-file  a file holding the connection string (default: the Storage__ConnectionString environment
+                          variable; never on the command line, where other users can read it)
         """;
 
     public const string DownloadUsage = """
-        guidednet download --from CONTAINER/PREFIX --to DIR [--storage CONN]
-          copies every blob under the prefix (e.g. results/<project>) into DIR, keeping relative paths
+        guidednet download --from CONTAINER/PREFIX --to DIR [--storage-file FILE]
+          copies every blob under the prefix (e.g. results/<project>) into DIR, keeping relative paths;
+          a blob whose name would land outside DIR is refused, and nothing is written then
         """;
 
     public static int Upload(CommandLineArguments args, TextWriter output, CancellationToken cancellation)
@@ -33,6 +35,8 @@ public static class TransferCommands
                 ? Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
                     .Select(f => (File: f, Blob: $"{to}/{Path.GetRelativePath(from, f).Replace('\\', '/')}")).ToArray()
                 : throw new UsageException($"--from {from}: no such file or folder");
+        // Every name is checked before anything is written: a refused one stops the upload whole.
+        foreach (var (_, blob) in files) BlobLayout.Split(blob);
         foreach (var (file, blob) in files)
             storage.UploadFileAsync(blob, file, cancellation: cancellation).GetAwaiter().GetResult();
         output.WriteLine($"uploaded {files.Length} file(s) to {to}/");
@@ -42,20 +46,31 @@ public static class TransferCommands
     public static int Download(CommandLineArguments args, TextWriter output, CancellationToken cancellation)
     {
         string from = args.Required("from").TrimEnd('/') + "/";
-        string to = args.Required("to");
+        string to = Path.GetFullPath(args.Required("to"));
         var storage = Connect(args, cancellation);
         var blobs = storage.ListAsync(from, cancellation).GetAwaiter().GetResult();
-        foreach (var blob in blobs)
-            storage.DownloadFileAsync(blob.Path, Path.Combine(to, blob.Path[from.Length..]), cancellation).GetAwaiter().GetResult();
+        var targets = blobs.Select(b => (Blob: b.Path, File: Target(to, b.Path[from.Length..], b.Path))).ToList();
+        foreach (var (blob, file) in targets)
+            storage.DownloadFileAsync(blob, file, cancellation).GetAwaiter().GetResult();
         output.WriteLine($"downloaded {blobs.Count} file(s) from {from} to {to}");
         return 0;
     }
 
+    /// <summary>Where a blob goes under <paramref name="root"/>; a name that resolves outside it (absolute, '..') is refused.</summary>
+    public static string Target(string root, string relative, string blob)
+    {
+        string full = Path.GetFullPath(Path.Combine(root, relative));
+        string inside = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        if (relative.Length == 0 || Path.IsPathRooted(relative) || !full.StartsWith(inside, StringComparison.Ordinal))
+            throw new InvalidDataException($"{BlobLayout.Shown(blob)}: its name would be written outside {root}; nothing was downloaded");
+        return full;
+    }
+
     private static PipelineStorage Connect(CommandLineArguments args, CancellationToken cancellation)
     {
-        string? connection = args.String("storage") ?? Environment.GetEnvironmentVariable("Storage__ConnectionString");
+        string? connection = StorageConnection.Resolve(args);
         args.EnsureAllUsed();
-        if (string.IsNullOrEmpty(connection)) throw new UsageException("--storage or Storage__ConnectionString is required");
+        if (connection is null) throw new UsageException($"set {StorageConnection.Variable} or pass --storage-file FILE");
         var storage = PipelineStorage.Create(new StorageOptions { ConnectionString = connection });
         storage.EnsureContainersAsync(cancellation).GetAwaiter().GetResult();
         return storage;

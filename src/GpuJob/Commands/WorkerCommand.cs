@@ -22,7 +22,8 @@ public static class WorkerCommand
           Jobs__Transport = StorageQueue | ServiceBus, Jobs__QueueName, Jobs__ServiceBusNamespace,
           Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Worker__WorkFolder, Worker__Device, ...);
           these options override them:
-          --storage CONN          storage connection string (Azurite: UseDevelopmentStorage=true or a full string)
+          --storage-file FILE     a file holding the storage connection string (never on the command line,
+                                  where other users can read it; default: Storage__ConnectionString)
           --transport T           storagequeue | servicebus (default storagequeue)
           --queue NAME            job queue (default guidednet-jobs)
           --max-deliveries N      deliveries before a failing message is poisoned (default 3)
@@ -42,7 +43,7 @@ public static class WorkerCommand
         {
             if (args.String(option) is { } value) overrides[key] = value;
         }
-        Map("storage", "Storage:ConnectionString");
+        if (StorageConnection.Resolve(args) is { } connection) overrides["Storage:ConnectionString"] = connection;
         Map("transport", "Jobs:Transport");
         Map("queue", "Jobs:QueueName");
         Map("max-deliveries", "Jobs:MaxDeliveryCount");

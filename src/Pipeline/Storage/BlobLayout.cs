@@ -49,13 +49,41 @@ public static class BlobLayout
     /// <summary>Where one run quarantines one input: a folder per run, so an earlier quarantined copy is never overwritten.</summary>
     public static string QuarantinePrefix(string area, string name, string run) => $"{Quarantine}/{area}/{name}/{run}/";
 
-    /// <summary>Splits "container/name".</summary>
+    /// <summary>
+    /// Splits "container/name". A name with empty, "." or ".." segments (or a backslash or control
+    /// character) is refused: the storage URL would normalise it and the blob would land somewhere
+    /// else than it was named (<c>results/p/a/../../../models/x</c> is <c>models/x</c>).
+    /// </summary>
     public static (string Container, string Name) Split(string path)
     {
         int slash = path.IndexOf('/');
-        if (slash <= 0 || slash == path.Length - 1) throw new ArgumentException($"'{path}' is not a container/name blob path");
-        return (path[..slash], path[(slash + 1)..]);
+        if (slash <= 0 || slash == path.Length - 1) throw new ArgumentException($"'{Shown(path)}' is not a container/name blob path");
+        string name = path[(slash + 1)..];
+        if (BadSegments(name, trailingSlash: false)) throw new ArgumentException($"'{Shown(path)}' is not a valid blob path: empty, '.' or '..' segments, backslashes and control characters are not allowed");
+        return (path[..slash], name);
     }
+
+    /// <summary>Splits a "container/prefix" for listing: the prefix may be empty or end with '/', and is otherwise held to the rules of <see cref="Split"/>.</summary>
+    public static (string Container, string NamePrefix) SplitPrefix(string prefix)
+    {
+        int slash = prefix.IndexOf('/');
+        if (slash < 0) return (prefix, "");
+        string name = prefix[(slash + 1)..];
+        if (name.Length > 0 && BadSegments(name, trailingSlash: true))
+            throw new ArgumentException($"'{Shown(prefix)}' is not a valid blob prefix: empty, '.' or '..' segments, backslashes and control characters are not allowed");
+        return (prefix[..slash], name);
+    }
+
+    private static bool BadSegments(string name, bool trailingSlash)
+    {
+        if (name.Any(c => c == '\\' || char.IsControl(c))) return true;
+        var segments = name.Split('/');
+        int count = trailingSlash && name.EndsWith('/') ? segments.Length - 1 : segments.Length;
+        return segments.Take(count).Any(s => s is "" or "." or "..");
+    }
+
+    /// <summary>A path as error messages show it: never more than 200 characters of what a caller sent.</summary>
+    public static string Shown(string path) => path.Length <= 200 ? path : path[..200] + "…";
 
     /// <summary>Names of projects, datasets and cases: what is safe in a blob path and an instance id.</summary>
     public static bool IsValidName(string name) =>

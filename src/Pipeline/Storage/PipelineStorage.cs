@@ -249,7 +249,7 @@ public sealed class PipelineStorage
     /// <summary>Every blob under a "container/prefix" path, in name order.</summary>
     public async Task<List<BlobEntry>> ListAsync(string prefix, CancellationToken cancellation = default)
     {
-        var (container, namePrefix) = SplitPrefix(prefix);
+        var (container, namePrefix) = BlobLayout.SplitPrefix(prefix);
         var client = _service.GetBlobContainerClient(container);
         var entries = new List<BlobEntry>();
         await foreach (var item in client.GetBlobsAsync(new GetBlobsOptions { Prefix = namePrefix }, cancellation))
@@ -262,7 +262,7 @@ public sealed class PipelineStorage
     /// <summary>The first-level "folders" under a "container/prefix/" path.</summary>
     public async Task<List<string>> ListFoldersAsync(string prefix, CancellationToken cancellation = default)
     {
-        var (container, namePrefix) = SplitPrefix(prefix);
+        var (container, namePrefix) = BlobLayout.SplitPrefix(prefix);
         var client = _service.GetBlobContainerClient(container);
         var folders = new List<string>();
         await foreach (var item in client.GetBlobsByHierarchyAsync(new GetBlobsByHierarchyOptions { Prefix = namePrefix, Delimiter = "/" }, cancellation))
@@ -348,11 +348,5 @@ public sealed class PipelineStorage
         {
             throw new PinnedBlobChangedException($"{pin.Path} changed or was removed since {pinnedWhen}");
         }
-    }
-
-    private static (string Container, string NamePrefix) SplitPrefix(string prefix)
-    {
-        int slash = prefix.IndexOf('/');
-        return slash < 0 ? (prefix, "") : (prefix[..slash], prefix[(slash + 1)..]);
     }
 }

@@ -56,6 +56,14 @@ public sealed class ChildProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Waits for the process to end; its exit code.</summary>
+    public int WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit((int)timeout.TotalMilliseconds)) throw new TimeoutException($"still running after {timeout}:\n{Output}");
+        _process.WaitForExit(); // drains the output
+        return _process.ExitCode;
+    }
+
     public string Output => string.Join("\n", _lines.TakeLast(200));
 
     public bool Printed(string text) => _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
