@@ -6,6 +6,12 @@ public static class NiftiFileNames
     public static bool IsNifti(string path) =>
         path.EndsWith(".nii", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".nii.gz", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The extension a local copy of <paramref name="path"/> is given: <c>.nii.gz</c> when the name is gzipped,
+    /// else <c>.nii</c> (the reader detects gzip from content; the name keeps tools that trust it honest).
+    /// </summary>
+    public static string Extension(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii";
+
     /// <summary><c>case_0000.nii.gz</c> → <c>case</c>: the channel suffix is dropped as nnU-Net does.</summary>
     public static string CaseName(string path)
     {

@@ -103,11 +103,11 @@ public sealed class ValidateCasesActivity(PipelineStorage storage, TimeProvider 
         string? badName = CaseValidator.NameProblem(image.Path) ?? (label is null ? null : CaseValidator.NameProblem(label.Path));
         if (badName is not null) return badName;
         using var temp = new TempFolder();
-        string imageFile = temp.File("image" + Extension(image.Path));
+        string imageFile = temp.File("image" + NiftiFileNames.Extension(image.Path));
         await storage.DownloadPinnedAsync(image, imageFile, "it was listed", cancellation);
         string? reason = CaseValidator.CheckImage(imageFile, image.Path, out var volume);
         if (reason is not null || label is null) return reason;
-        string labelFile = temp.File("label" + Extension(label.Path));
+        string labelFile = temp.File("label" + NiftiFileNames.Extension(label.Path));
         await storage.DownloadPinnedAsync(label, labelFile, "it was listed", cancellation);
         return CaseValidator.CheckLabel(labelFile, label.Path, volume!, numClasses);
     }
@@ -119,7 +119,6 @@ public sealed class ValidateCasesActivity(PipelineStorage storage, TimeProvider 
     /// </summary>
     internal static bool IsProblemOfTheCase(Exception e) => e is not (OperationCanceledException or RequestFailedException or OutOfMemoryException);
 
-    private static string Extension(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii";
 }
 
 /// <summary>Writes the versioned manifest of a training run's accepted, quarantined and skipped cases.</summary>

@@ -90,7 +90,7 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
         Func<string, BlobPin, (string?, Imaging.Volume?)> check)
     {
         if (CaseValidator.NameProblem(pin.Path) is { } badName) return (badName, null);
-        string file = temp.File(Guid.NewGuid().ToString("N") + (pin.Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? ".nii.gz" : ".nii"));
+        string file = temp.File(Guid.NewGuid().ToString("N") + NiftiFileNames.Extension(pin.Path));
         try
         {
             await storage.DownloadPinnedAsync(pin, file, "it was dropped");
