@@ -50,6 +50,25 @@ public sealed class IntegrityTests(Azurite azurite) : IClassFixture<Azurite>
     }
 
     [Fact]
+    public async Task A_small_blob_is_read_with_the_pin_of_those_bytes_within_its_size_limit()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite, durable: false);
+        string path = $"datasets/{InProcessPipeline.UniqueName("read")}/dataset.json";
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes("""{"labels":{"background":0,"organ":1}}""");
+        await p.Storage.WriteBytesAsync(path, bytes, "application/json");
+        var entry = (await p.Storage.GetAsync(path))!;
+
+        var content = (await p.Storage.ReadContentAsync(path, bytes.Length))!;
+        Assert.Equal(bytes, content.Bytes);
+        Assert.Equal(entry.Pin(), content.Pin);
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.MD5.HashData(bytes)).ToLowerInvariant(), content.Pin.Md5);
+        Assert.Contains($"{bytes.Length} bytes, more than the {bytes.Length - 1} allowed",
+            (await Assert.ThrowsAsync<InvalidDataException>(() => p.Storage.ReadContentAsync(path, bytes.Length - 1))).Message);
+        Assert.Null(await p.Storage.ReadContentAsync(path + ".missing", 1 << 10));
+        Assert.Contains(path + ".missing", (await Assert.ThrowsAsync<FileNotFoundException>(() => p.Storage.ReadBytesAsync(path + ".missing", 1 << 10))).Message);
+    }
+
+    [Fact]
     public async Task Quarantine_keeps_every_run_s_copy_and_removes_a_source_only_while_it_holds_the_checked_bytes()
     {
         await using var p = await InProcessPipeline.StartAsync(azurite, durable: false);

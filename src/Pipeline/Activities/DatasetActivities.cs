@@ -19,22 +19,22 @@ public sealed class ListDatasetCasesActivity(PipelineStorage storage) : TaskActi
 {
     public override async Task<DatasetListing> RunAsync(TaskActivityContext context, string dataset)
     {
-        var datasetJson = await storage.GetAsync(BlobLayout.DatasetJson(dataset))
+        var description = await DatasetDescription.ReadAsync(storage, dataset)
                           ?? throw new InvalidDataException($"{BlobLayout.DatasetJson(dataset)}: missing; a dataset needs dataset.json with its labels");
-        int numClasses = await DatasetDescription.ReadClassCountAsync(storage, dataset)
-                         ?? throw new InvalidDataException($"{BlobLayout.DatasetJson(dataset)}: missing; a dataset needs dataset.json with its labels");
 
         string prefix = BlobLayout.DatasetPrefix(dataset);
         var images = await storage.ListAsync(prefix + "imagesTr/");
         var labels = await storage.ListAsync(prefix + "labelsTr/");
         if (images.Count == 0) throw new InvalidDataException($"{prefix}imagesTr/: no images");
-        var cases = images.Select(i => i.Path).Concat(labels.Select(l => l.Path)).Select(NiftiFileNames.CaseName).Distinct()
+        var imagesByCase = images.ToLookup(i => NiftiFileNames.CaseName(i.Path), StringComparer.Ordinal);
+        var labelsByCase = labels.ToLookup(l => NiftiFileNames.CaseName(l.Path), StringComparer.Ordinal);
+        var cases = imagesByCase.Select(g => g.Key).Union(labelsByCase.Select(g => g.Key), StringComparer.Ordinal)
             .OrderBy(n => n, StringComparer.Ordinal)
             .Select(name => new CaseFiles(name,
-                images.Where(i => NiftiFileNames.CaseName(i.Path) == name).Select(i => i.Pin()).ToList(),
-                labels.Where(l => NiftiFileNames.CaseName(l.Path) == name).Select(l => l.Pin()).ToList()))
+                imagesByCase[name].Select(i => i.Pin()).ToList(),
+                labelsByCase[name].Select(l => l.Pin()).ToList()))
             .ToList();
-        return new DatasetListing(dataset, numClasses, datasetJson.Pin(), cases);
+        return new DatasetListing(dataset, description.NumClasses, description.File, cases);
     }
 }
 

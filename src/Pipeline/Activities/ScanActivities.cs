@@ -65,7 +65,7 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
             return new ScanCheck(ScanOutcome.Accepted, null, scan, null, $"{e.Message}; the scan is segmented without metrics");
         }
         // Without the project's dataset.json the label can only be checked for shape and integer values.
-        int numClasses = await DatasetDescription.ReadClassCountAsync(storage, drop.Project) ?? 65536;
+        int numClasses = (await DatasetDescription.ReadAsync(storage, drop.Project))?.NumClasses ?? 65536;
         var (labelProblem, _) = await CheckAsync(label, temp, (file, pin) => (CaseValidator.CheckLabel(file, pin.Path, volume!, numClasses), (Imaging.Volume?)null));
         if (labelProblem is null) return new ScanCheck(ScanOutcome.Accepted, null, scan, label, null);
         await Quarantine.MoveAsync(storage, area, drop.Case + "-label", run, new[] { (label, Path.GetFileName(label.Path)) }, labelProblem, clock.GetUtcNow().UtcDateTime);

@@ -51,10 +51,9 @@ public sealed class JobStore(PipelineStorage storage)
         string path = LogPath(jobId);
         for (int tries = 0; tries < 10; tries++)
         {
-            var current = await storage.GetAsync(path, cancellation);
-            byte[] earlier = current is null ? Array.Empty<byte>() : await storage.ReadBytesAsync(path, 64 << 20, cancellation);
-            byte[] bytes = earlier.Concat(Encoding.UTF8.GetBytes(text)).ToArray();
-            if (await storage.TryWriteBytesAsync(path, bytes, current?.ETag, "text/plain", cancellation) is not null) return;
+            var current = await storage.ReadContentAsync(path, 64 << 20, cancellation);
+            byte[] bytes = (current?.Bytes ?? []).Concat(Encoding.UTF8.GetBytes(text)).ToArray();
+            if (await storage.TryWriteBytesAsync(path, bytes, current?.Pin.ETag, "text/plain", cancellation) is not null) return;
         }
         throw new IOException($"{path}: could not append after 10 tries (other writers kept changing it)");
     }

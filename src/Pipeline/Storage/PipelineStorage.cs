@@ -18,6 +18,9 @@ public sealed record BlobEntry(string Path, string ETag, string? Md5, DateTimeOf
     public BlobPin Pin() => new(Path, ETag, Md5);
 }
 
+/// <summary>A small blob's bytes and the pin that names exactly those bytes.</summary>
+public sealed record BlobContent(BlobPin Pin, byte[] Bytes);
+
 /// <summary>A JSON document with the ETag it was read at, for a conditional write back.</summary>
 public sealed record Versioned<T>(T Value, string ETag);
 
@@ -239,11 +242,42 @@ public sealed class PipelineStorage
         return await MD5.HashDataAsync(stream, cancellation);
     }
 
-    public async Task<byte[]> ReadBytesAsync(string path, long maxBytes, CancellationToken cancellation = default)
+    /// <exception cref="FileNotFoundException">there is no such blob</exception>
+    public async Task<byte[]> ReadBytesAsync(string path, long maxBytes, CancellationToken cancellation = default) =>
+        (await ReadContentAsync(path, maxBytes, cancellation))?.Bytes ?? throw new FileNotFoundException($"{path}: no such blob", path);
+
+    /// <summary>
+    /// A blob of at most <paramref name="maxBytes"/> with the pin of the version read (the download is
+    /// conditional on the ETag whose length was checked, so a blob rewritten in between is read again,
+    /// never a larger version or bytes the pin does not name); null when there is no such blob.
+    /// </summary>
+    public async Task<BlobContent?> ReadContentAsync(string path, long maxBytes, CancellationToken cancellation = default)
     {
-        var properties = await Blob(path).GetPropertiesAsync(cancellationToken: cancellation);
-        if (properties.Value.ContentLength > maxBytes) throw new InvalidDataException($"{path}: {properties.Value.ContentLength} bytes, more than the {maxBytes} allowed");
-        return (await Blob(path).DownloadContentAsync(cancellation)).Value.Content.ToArray();
+        var blob = Blob(path);
+        for (int tries = 0; tries < 10; tries++)
+        {
+            BlobProperties properties;
+            try
+            {
+                properties = (await blob.GetPropertiesAsync(cancellationToken: cancellation)).Value;
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                return null;
+            }
+            if (properties.ContentLength > maxBytes) throw new InvalidDataException($"{path}: {properties.ContentLength} bytes, more than the {maxBytes} allowed");
+            try
+            {
+                var options = new BlobDownloadOptions { Conditions = new BlobRequestConditions { IfMatch = properties.ETag } };
+                var content = (await blob.DownloadContentAsync(options, cancellation)).Value;
+                return new BlobContent(new BlobPin(path, Quote(properties.ETag), Hex(properties.ContentHash)), content.Content.ToArray());
+            }
+            catch (RequestFailedException e) when (e.Status is 404 or 412)
+            {
+                // Rewritten or removed between the two requests: look again.
+            }
+        }
+        throw new IOException($"{path}: could not read one version after 10 tries (other writers kept changing it)");
     }
 
     /// <summary>Every blob under a "container/prefix" path, in name order.</summary>
