@@ -30,7 +30,8 @@ public static class JobTransitions
     /// <summary>
     /// The orchestrator dispatches <paramref name="message"/>'s attempt: the first one, or the next
     /// one over an attempt that has not ended. The last checkpoint carries over, so the next attempt
-    /// resumes where the previous stopped, and so does the previous error, which says why it ended.
+    /// resumes where the previous stopped, and so does the previous error, which says why it ended;
+    /// where the new attempt resumed from is its own report, set once it has loaded the checkpoint.
     /// </summary>
     public static JobStatus Queued(JobMessage message, JobStatus? previous, DateTime now)
     {
@@ -46,7 +47,6 @@ public static class JobTransitions
             QueuedUtc = now,
             Phase = JobPhases.Queued,
             LastCheckpoint = previous?.LastCheckpoint,
-            ResumedFromIteration = previous?.ResumedFromIteration,
             Error = previous?.Error,
         };
     }

@@ -121,6 +121,7 @@ public sealed class JobProtocolRulesTests
         Assert.Null(next.Owner);
         Assert.Equal("jobs/j/attempts/1/checkpoint.zip", next.LastCheckpoint);
         Assert.Equal("worker died", next.Error);
+        Assert.Null(next.ResumedFromIteration);
         Assert.Throws<JobProtocolException>(() => JobTransitions.Queued(Message with { Attempt = 2 }, next, T0));
         Assert.Throws<JobProtocolException>(() => JobTransitions.Queued(Message with { Attempt = 1 }, next, T0));
         var started = JobTransitions.Started(next, "w2", "w2#x", T0.AddMinutes(3));
