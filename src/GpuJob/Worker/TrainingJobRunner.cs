@@ -27,7 +27,10 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         var log = attempt.Log;
         string root = Path.Combine(workFolder, message.JobId);
         string datasetFolder = Path.Combine(root, "dataset"), outFolder = Path.Combine(root, $"attempt-{attempt.Number}");
-        if (Directory.Exists(outFolder)) Directory.Delete(outFolder, recursive: true);
+        // This attempt starts clean, and an earlier one that died on this machine leaves nothing behind
+        // (its checkpoint, if it stored one, is the job's resume point in storage).
+        foreach (string earlier in Directory.Exists(root) ? Directory.GetDirectories(root, "attempt-*") : [])
+            Directory.Delete(earlier, recursive: true);
         Directory.CreateDirectory(outFolder);
         string checkpointFile = Path.Combine(outFolder, Trainer.CheckpointFile);
 
