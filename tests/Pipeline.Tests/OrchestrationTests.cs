@@ -116,18 +116,8 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         string project = InProcessPipeline.UniqueName("twice");
         await WriteProductionAsync(p, project);
         string path = BlobLayout.IncomingScan(project, "x.nii.gz");
-        var firstStarted = new TaskCompletionSource();
-        var releaseFirst = new TaskCompletionSource();
         string? firstRun = null;
-        p.Runner.Behavior = async (attempt, ct) =>
-        {
-            if (attempt.Message.Predict!.Run == firstRun)
-            {
-                firstStarted.TrySetResult();
-                await releaseFirst.Task.WaitAsync(ct);
-            }
-            return await p.Runner.ProduceOutputsAsync(attempt, ct);
-        };
+        var (firstStarted, releaseFirst) = p.Runner.HoldRuns(attempt => attempt.Message.Predict!.Run == firstRun);
         p.StartWorker("w1");
         p.StartWorker("w2");
         var zone = p.NewDropZone();

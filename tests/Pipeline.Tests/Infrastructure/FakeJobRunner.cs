@@ -36,6 +36,26 @@ public sealed class FakeJobRunner : IJobRunner
         return (Behavior ?? ProduceOutputsAsync)(attempt, cancellation);
     }
 
+    /// <summary>
+    /// Makes every run (or those <paramref name="only"/> picks) signal <c>started</c> and wait for
+    /// <c>release</c> before it produces its outputs: a worker frozen mid-job where the test chooses.
+    /// </summary>
+    public (TaskCompletionSource Started, TaskCompletionSource Release) HoldRuns(Func<JobAttempt, bool>? only = null)
+    {
+        var started = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        Behavior = async (attempt, ct) =>
+        {
+            if (only?.Invoke(attempt) ?? true)
+            {
+                started.TrySetResult();
+                await release.Task.WaitAsync(ct);
+            }
+            return await ProduceOutputsAsync(attempt, ct);
+        };
+        return (started, release);
+    }
+
     /// <summary>What a real runner stages for the job's kind.</summary>
     public async Task<bool> ProduceOutputsAsync(JobAttempt attempt, CancellationToken cancellation)
     {

@@ -97,14 +97,7 @@ public sealed class JobWorkerHostTests(Azurite azurite) : IClassFixture<Azurite>
     {
         await using var p = await InProcessPipeline.StartAsync(azurite, durable: false);
         var message = TrainMessage(InProcessPipeline.UniqueName("dup"));
-        var started = new TaskCompletionSource();
-        var release = new TaskCompletionSource();
-        p.Runner.Behavior = async (attempt, ct) =>
-        {
-            started.TrySetResult();
-            await release.Task.WaitAsync(ct);
-            return await p.Runner.ProduceOutputsAsync(attempt, ct);
-        };
+        var (started, release) = p.Runner.HoldRuns();
         await p.DispatchAsync(message);
         await p.Queue.SendAsync(message); // the same attempt sent twice (a dispatch retried after it had sent)
         var running = p.NewWorker("w1").HandleAsync(await p.ReceiveAsync(), default);
@@ -185,14 +178,7 @@ public sealed class JobWorkerHostTests(Azurite azurite) : IClassFixture<Azurite>
     {
         await using var p = await InProcessPipeline.StartAsync(azurite, durable: false);
         var message = TrainMessage(InProcessPipeline.UniqueName("comeback"));
-        var release = new TaskCompletionSource();
-        var started = new TaskCompletionSource();
-        p.Runner.Behavior = async (attempt, ct) =>
-        {
-            started.TrySetResult();
-            await release.Task.WaitAsync(ct);
-            return await p.Runner.ProduceOutputsAsync(attempt, ct);
-        };
+        var (started, release) = p.Runner.HoldRuns();
         await p.DispatchAsync(message);
         var handled = p.NewWorker("w1").HandleAsync(await p.ReceiveAsync(), default);
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
