@@ -17,7 +17,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "tf32" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags);
 
     public const string Usage = """
         guidednet bench predict [options]
@@ -27,12 +27,10 @@ public static class BenchCommand
           --stride D,H,W     step (default 32,80,80)
           --classes K        (default 14)   --base-channels C (default 16)
           --model M          weights to use (default: random weights of that shape)
-          --device D         auto | cpu | cuda     --threads N (default: all cores)
-          --tf32             allow TF32 on CUDA
         Modes: raw = uniform averaging at the given strides (the reference's setting);
         gaussian = Gaussian weighting at 50% overlap; tta = raw plus 8-fold mirroring;
         fullsize = stitching memory on a 600x512x512 CT with a width-4 network and no overlap.
-        """;
+        """ + "\n" + ComputeArguments.Usage;
 
     // The authors' predictor (PyTorch 1.13 CPU, 2 threads) on the same machine kind, as given in the issue.
     private const double ReferenceSeconds = 35.9;
@@ -46,7 +44,7 @@ public static class BenchCommand
         var stride = args.Triple("stride") ?? new[] { 32, 80, 80 };
         int classes = args.Int("classes", 14), width = args.Int("base-channels", 16);
         string? model = args.String("model");
-        var compute = new ComputeOptions { Device = args.String("device") ?? "auto", Threads = args.Int("threads", 0), AllowTf32 = args.Flag("tf32") };
+        var compute = ComputeArguments.Read(args);
         string modes = args.String("modes") ?? "raw,gaussian";
         args.EnsureAllUsed();
         compute.Validate();
@@ -68,10 +66,9 @@ public static class BenchCommand
         {
             var childArgs = new List<string> { "bench", "predict", "--child", mode, "--size", string.Join(",", size), "--patch", string.Join(",", patch),
                 "--stride", string.Join(",", stride), "--classes", classes.ToString(CultureInfo.InvariantCulture),
-                "--base-channels", width.ToString(CultureInfo.InvariantCulture), "--device", compute.Device,
-                "--threads", compute.Threads.ToString(CultureInfo.InvariantCulture) };
+                "--base-channels", width.ToString(CultureInfo.InvariantCulture) };
+            childArgs.AddRange(ComputeArguments.ToArguments(compute));
             if (model is not null) childArgs.AddRange(new[] { "--model", model });
-            if (compute.AllowTf32) childArgs.Add("--tf32");
             var r = RunChild<Result>(childArgs);
             string comparison = mode == "raw" && size.SequenceEqual(new[] { 80, 200, 200 })
                 ? $"{ReferenceSeconds / r.Seconds:F2}x throughput, RSS {r.PeakRssGb / ReferencePeakGb:F2}x"

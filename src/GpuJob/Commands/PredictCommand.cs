@@ -12,16 +12,13 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet predict</c>: NIfTI scans in, uint8 masks in each scan's own geometry out.</summary>
 public static class PredictCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "gaussian", "tta", "raw", "preview", "tf32" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview" };
 
     public const string Usage = """
         guidednet predict --model M --input FILE|DIR --output DIR [options]
           --model M            PyTorch state dict of the authors' network (.pth) or a GuidedNet model file
           --input FILE|DIR     a NIfTI scan or a folder of them (<case>_0000.nii.gz or <case>.nii.gz)
           --output DIR         where <case>.nii.gz masks are written
-          --device D           auto | cpu | cuda (default auto)
-          --threads N          CPU threads (default: all cores)
-          --tf32               allow TF32 on CUDA (faster; off by default to match fp32 results)
           --patch D,H,W        window size (default: the model's training patch)
           --stride D,H,W       window step; or --overlap F (default 0.5)
           --gaussian           Gaussian weighting of overlapping windows (nnU-Net)
@@ -31,14 +28,14 @@ public static class PredictCommand
           --raw                the reference's behaviour: the stored array straight to the network,
                                uniform averaging, no TTA
           --preview            also write <case>.png: three mid-slices with the mask overlaid
-        """;
+        """ + "\n" + ComputeArguments.Usage;
 
     public static int Run(CommandLineArguments args, TextWriter output, TextWriter error)
     {
         string modelPath = args.Required("model");
         string input = args.Required("input");
         string outputDir = args.Required("output");
-        var compute = new ComputeOptions { Device = args.String("device") ?? "auto", Threads = args.Int("threads", 0), AllowTf32 = args.Flag("tf32") };
+        var compute = ComputeArguments.Read(args);
         bool raw = args.Flag("raw");
         bool gaussian = args.Flag("gaussian"), tta = args.Flag("tta"), preview = args.Flag("preview");
         if (raw && (gaussian || tta)) throw new UsageException("--raw is the reference's uniform averaging without TTA: drop --gaussian/--tta");

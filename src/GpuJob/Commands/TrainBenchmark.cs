@@ -16,7 +16,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class TrainBenchmark
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "tf32" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags);
 
     public const string Usage = """
         guidednet bench train [options]
@@ -25,9 +25,8 @@ public static class TrainBenchmark
           --steps N          timed steps after the first (default 4)
           --classes K        (default 14)     --base-channels C (default 16)
           --mode M           guidednet | cps | supervised (default guidednet)
-          --device D         auto | cpu | cuda     --threads N     --tf32
           --allocator A      auto (tcmalloc when installed, else glibc) | glibc | tcmalloc
-        """;
+        """ + "\n" + ComputeArguments.Usage;
 
     // The authors' code (PyTorch 1.13 CPU, 2 threads) on this machine kind, small setting, as given in the issue.
     private const double ReferenceSeconds = 7.6;
@@ -43,7 +42,7 @@ public static class TrainBenchmark
         int classes = args.Int("classes", 14), width = args.Int("base-channels", 16);
         string mode = args.String("mode") ?? "guidednet";
         string allocator = args.String("allocator") ?? "auto";
-        var compute = new ComputeOptions { Device = args.String("device") ?? "auto", Threads = args.Int("threads", 0), AllowTf32 = args.Flag("tf32") };
+        var compute = ComputeArguments.Read(args);
         args.EnsureAllUsed();
         compute.Validate();
         if (steps < 1) throw new UsageException("--steps must be at least 1");
@@ -69,8 +68,8 @@ public static class TrainBenchmark
         {
             var childArgs = new List<string> { "bench", "train", "--child", setting, "--steps", steps.ToString(CultureInfo.InvariantCulture),
                 "--classes", classes.ToString(CultureInfo.InvariantCulture), "--base-channels", width.ToString(CultureInfo.InvariantCulture),
-                "--mode", mode, "--device", compute.Device, "--threads", compute.Threads.ToString(CultureInfo.InvariantCulture) };
-            if (compute.AllowTf32) childArgs.Add("--tf32");
+                "--mode", mode };
+            childArgs.AddRange(ComputeArguments.ToArguments(compute));
             var r = BenchCommand.RunChild<Result>(childArgs, preload);
             string comparison = setting == "small" && mode == "guidednet" && classes == 14 && width == 16
                 ? FormattableString.Invariant($"{r.SecondsPerStep / ReferenceSeconds:F2}x time, {r.PeakRssGb / ReferencePeakGb:F2}x RSS")

@@ -8,7 +8,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet train</c>: an MSD dataset in, a trained GuidedNet model file out.</summary>
 public static class TrainCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "resume", "tf32" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "resume" };
 
     public const string Usage = """
         guidednet train --dataset DIR --out DIR [options]
@@ -25,12 +25,11 @@ public static class TrainCommand
           --rampup-iterations N   consistency/CPS ramp length (default 30000, the reference's iteration//150 over 200)
           --classes K             classes including background (default: from dataset.json)
           --validate-every N      (default 200)      --checkpoint-every N (default 200)
-          --device D              auto | cpu | cuda  --threads N   --tf32
           --seed S                (default 1337)
           --cache DIR             preprocessed-data cache (default: <dataset>_preprocessed beside the dataset)
           --resume                continue from <out>/checkpoint.zip
         Writes <out>/model.guidednet (best validation Dice), training.json, curves.png, checkpoint.zip.
-        """;
+        """ + "\n" + ComputeArguments.Usage;
 
     public static int Run(CommandLineArguments args, TextWriter output, CancellationToken cancellation = default)
     {
@@ -58,7 +57,7 @@ public static class TrainCommand
             Seed = args.Int("seed", (int)options.Seed),
         };
         if (options.Mode == TrainingMode.Supervised && !args.Has("batch")) options = options with { BatchSize = options.LabeledBatchSize };
-        var compute = new ComputeOptions { Device = args.String("device") ?? "auto", Threads = args.Int("threads", 0), AllowTf32 = args.Flag("tf32") };
+        var compute = ComputeArguments.Read(args);
         string cache = args.String("cache") ?? Path.GetFullPath(datasetFolder).TrimEnd('/') + "_preprocessed";
         bool resume = args.Flag("resume");
         args.EnsureAllUsed();

@@ -13,7 +13,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet worker</c>: the GPU job container's entry point.</summary>
 public static class WorkerCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { ComputeArguments.NoOneDnn };
 
     public const string Usage = """
         guidednet worker [options]
@@ -30,6 +30,7 @@ public static class WorkerCommand
           --visibility SECONDS    message lease, renewed while a job runs (default 60)
           --work DIR              local scratch folder
           --device D              auto | cpu | cuda   --threads N
+          --no-onednn             CPU convolutions without oneDNN (Worker__UseOneDnn=false; see guidednet train --help)
           --heartbeat SECONDS     status.json interval (default 5, at most 10)
           --idle-exit SECONDS     exit after this long without messages (default: never)
           --name NAME             worker name shown in status.json
@@ -50,6 +51,7 @@ public static class WorkerCommand
         Map("work", "Worker:WorkFolder");
         Map("device", "Worker:Device");
         Map("threads", "Worker:Threads");
+        if (args.Flag(ComputeArguments.NoOneDnn)) overrides["Worker:UseOneDnn"] = "false";
         Map("name", "Worker:Name");
         void Seconds(string option, string key)
         {
@@ -75,7 +77,7 @@ public static class WorkerCommand
             throw new UsageException($"configuration: {e.Message}");
         }
 
-        var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads });
+        var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads, UseOneDnn = workerOptions.UseOneDnn });
         var storage = PipelineStorage.Create(storageOptions);
         output.WriteLine($"worker {workerOptions.Name}: {jobOptions.Transport} queue '{jobOptions.QueueName}', device {TorchRuntime.Describe(device)}, work folder {workerOptions.WorkFolder}");
         return RunAsync(storage, jobOptions, storageOptions, workerOptions, device, output, stop).GetAwaiter().GetResult();

@@ -16,6 +16,9 @@ public sealed class WorkerOptions : IValidatedOptions
     public string Device { get; set; } = "auto";
     public int Threads { get; set; }
 
+    /// <summary>Let CPU convolutions use oneDNN (see GuidedNet.Runtime.ComputeOptions.UseOneDnn).</summary>
+    public bool UseOneDnn { get; set; } = true;
+
     /// <summary>How often a running attempt confirms its claim in status.json; a superseded claim stops within one interval.</summary>
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
