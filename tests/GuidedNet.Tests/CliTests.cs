@@ -35,7 +35,7 @@ public class CliTests
         Directory.CreateDirectory(tmp.File("in"));
         WriteReferenceVolume(tmp, "in/case_001_0000.nii.gz", affine);
         var (code, output, error) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"),
-            "--output", tmp.File("out"), "--raw", "--patch", "16,32,32", "--stride", "8,16,16", "--device", "cpu", "--preview");
+            "--output", tmp.File("out"), "--raw", "--patch", "16,32,32", "--stride", "8,16,16", "--device", "cpu", ReproducibleCpuKernels.Flag, "--preview");
         Assert.True(code == 0, error + output);
         Assert.Contains("windows 12/12", output);
         var mask = NiftiReader.Read(tmp.File("out/case_001.nii.gz"));
@@ -54,7 +54,7 @@ public class CliTests
         var affine = new Affine(new double[,] { { -0.9 * c, 0.9 * s, 0, 50 }, { 0.9 * s, 0.9 * c, 0, -20 }, { 0, 0, -3, 60 }, { 0, 0, 0, 1 } });
         string scan = WriteReferenceVolume(tmp, "oblique.nii.gz", affine);
         var (code, output, error) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", scan,
-            "--output", tmp.File("out"), "--preset", "flare22", "--patch", "16,32,32", "--overlap", "0.5", "--gaussian", "--device", "cpu");
+            "--output", tmp.File("out"), "--preset", "flare22", "--patch", "16,32,32", "--overlap", "0.5", "--gaussian", "--device", "cpu", ReproducibleCpuKernels.Flag);
         Assert.True(code == 0, error + output);
         var input = NiftiReader.Read(scan);
         var mask = NiftiReader.Read(tmp.File("out/oblique.nii.gz"));
@@ -106,7 +106,7 @@ public class CliTests
         WriteReferenceVolume(tmp, "in/good.nii.gz", Affine.Scaling(1, 1, 1));
         File.WriteAllText(tmp.File("in/broken.nii.gz"), "garbage");
         var (code, output, error) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"),
-            "--output", tmp.File("out"), "--raw", "--patch", "16,32,32", "--device", "cpu");
+            "--output", tmp.File("out"), "--raw", "--patch", "16,32,32", "--device", "cpu", ReproducibleCpuKernels.Flag);
         Assert.Equal(1, code);
         Assert.Contains(tmp.File("in/broken.nii.gz"), error);
         Assert.True(File.Exists(tmp.File("out/good.nii.gz")), output);

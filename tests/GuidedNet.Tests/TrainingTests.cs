@@ -165,7 +165,7 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
         {
             "train", "--dataset", fixture.Dataset, "--out", run, "--mode", mode, "--iterations", "4", "--patch", "16,32,32",
             "--batch", mode == "supervised" ? "2" : "4", "--labeled-batch", "2", "--base-channels", "4", "--labeled", "3",
-            "--validate-every", "2", "--checkpoint-every", "2", "--device", "cpu", "--cache", fixture.Folder.File("cache"),
+            "--validate-every", "2", "--checkpoint-every", "2", "--device", "cpu", ReproducibleCpuKernels.Flag, "--cache", fixture.Folder.File("cache"),
         }, output, error);
         Assert.True(code == 0, error.ToString() + output);
         Assert.Contains("it 4/4", output.ToString());
@@ -184,7 +184,7 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
         code = GuidedNetCli.Run(new[]
         {
             "predict", "--model", Path.Combine(run, "model.guidednet"), "--input", Path.Combine(fixture.Dataset, "imagesTs"),
-            "--output", Path.Combine(run, "pred"), "--device", "cpu",
+            "--output", Path.Combine(run, "pred"), "--device", "cpu", ReproducibleCpuKernels.Flag,
         }, output, error);
         Assert.True(code == 0, error.ToString() + output);
         foreach (string image in Directory.GetFiles(Path.Combine(fixture.Dataset, "imagesTs")))

@@ -49,6 +49,9 @@ public sealed class PipelineHarness : IAsyncDisposable
         ["Jobs__VisibilityTimeout"] = "00:00:20",
         ["Schedule__DropZonePoll"] = "00:00:01",
         ["Schedule__Retrain"] = "0 0 3 1 1 *",
+        // Workers train without oneDNN: on the CI machines its convolution backward is not
+        // reproducible (docs/performance.md, "Numerical faults"); these tests test the pipeline.
+        ["Worker__UseOneDnn"] = "false",
     };
 
     private Dictionary<string, string> Environment() => new(Settings)

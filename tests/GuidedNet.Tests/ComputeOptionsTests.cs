@@ -1,0 +1,47 @@
+using GuidedNet.GpuJob.Cli;
+using GuidedNet.Runtime;
+
+namespace GuidedNet.Tests;
+
+public class ComputeOptionsTests
+{
+    [Fact]
+    public void The_oneDnn_switch_reads_back_libtorchs_own_setting()
+    {
+        // The assembly's module initializer switched it off through the same export; the getter asks libtorch.
+        Assert.False(OneDnn.Enabled);
+        TorchRuntime.Configure(new ComputeOptions { Device = "cpu", Threads = 2, UseOneDnn = false });
+        Assert.False(OneDnn.Enabled);
+        Assert.Equal(2, TorchSharp.torch.get_num_threads());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--device", "cpu", "--threads", "3" }, "cpu", 3, false, true)]
+    [InlineData(new[] { "--tf32", "--no-onednn" }, "auto", 0, true, false)]
+    public void Compute_options_survive_the_trip_to_a_child_process(string[] args, string device, int threads, bool tf32, bool oneDnn)
+    {
+        var read = ComputeArguments.Read(new CommandLineArguments(args, new HashSet<string>(ComputeArguments.Flags)));
+        Assert.Equal((device, threads, tf32, oneDnn), (read.Device, read.Threads, read.AllowTf32, read.UseOneDnn));
+
+        var again = ComputeArguments.Read(new CommandLineArguments(ComputeArguments.ToArguments(read), new HashSet<string>(ComputeArguments.Flags)));
+        Assert.Equal((read.Device, read.Threads, read.AllowTf32, read.UseOneDnn), (again.Device, again.Threads, again.AllowTf32, again.UseOneDnn));
+    }
+
+    [Fact]
+    public void Every_command_that_runs_a_network_accepts_no_onednn()
+    {
+        foreach (var (usage, flags) in new[]
+        {
+            (GpuJob.Commands.PredictCommand.Usage, GpuJob.Commands.PredictCommand.Flags),
+            (GpuJob.Commands.TrainCommand.Usage, GpuJob.Commands.TrainCommand.Flags),
+            (GpuJob.Commands.BenchCommand.Usage, GpuJob.Commands.BenchCommand.Flags),
+            (GpuJob.Commands.TrainBenchmark.Usage, GpuJob.Commands.TrainBenchmark.Flags),
+        })
+        {
+            Assert.Contains("--no-onednn", usage);
+            Assert.False(ComputeArguments.Read(new CommandLineArguments(new[] { ReproducibleCpuKernels.Flag }, flags)).UseOneDnn);
+        }
+        Assert.Contains("--no-onednn", GpuJob.Commands.WorkerCommand.Usage);
+        Assert.Contains(ComputeArguments.NoOneDnn, GpuJob.Commands.WorkerCommand.Flags);
+    }
+}
