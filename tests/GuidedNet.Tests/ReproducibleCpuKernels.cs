@@ -1,6 +1,12 @@
 using System.Runtime.CompilerServices;
 using GuidedNet.Runtime;
 
+// TorchSharp lets a garbage collection on another thread finalize a Scalar that libtorch is still
+// reading (see GuidedNet.Runtime.Scalars); its own operators and optimizers make such Scalars. Tests
+// running side by side allocate heavily and collect all the time, so this assembly's tests run one
+// at a time, as a training process runs: one thread computing, one preparing batches.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace GuidedNet.Tests;
 
 /// <summary>

@@ -140,7 +140,7 @@ public sealed class SlidingWindowPredictor
             if (sum is null) sum = p.MoveToOuterDisposeScope();
             else sum.add_(p);
         }
-        return sum!.div_(8);
+        return sum!.div_(Scalars.Eight);
     }
 
     private Tensor Softmax(Tensor patches)
@@ -165,8 +165,8 @@ public sealed class SlidingWindowPredictor
         using var gx = Axis(patch[2]);
         var map = gz.view(-1, 1, 1) * gy.view(1, -1, 1) * gx.view(1, 1, -1);
         map.div_(map.max());
-        var smallest = map[map > 0].min();
-        map = where(map > 0, map, smallest);
+        var smallest = map[map.gt(Scalars.Zero)].min();
+        map = where(map.gt(Scalars.Zero), map, smallest);
         return map.to(_device);
     }
 

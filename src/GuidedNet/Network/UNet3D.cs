@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -94,11 +95,13 @@ public sealed class UNet3D : Module<Tensor, (Tensor Logits, Tensor Features)>
     private Tensor Dropout(Tensor x)
     {
         if (!training) return x.alias();
-        using var dropped = rand_like(x).lt_(DropoutProbability).to(ScalarType.Bool);
-        return x.masked_fill(dropped, 0).mul_(1 / (1 - DropoutProbability));
+        using var dropped = rand_like(x).lt_(DropoutProbabilityScalar).to(ScalarType.Bool);
+        return x.masked_fill(dropped, Scalars.Zero).mul_(DropoutScale);
     }
 
     private const double DropoutProbability = 0.3;
+    private static readonly Scalar DropoutProbabilityScalar = DropoutProbability.ToScalar();
+    private static readonly Scalar DropoutScale = (1 / (1 - DropoutProbability)).ToScalar();
 
     /// <summary>[N, C, D, H, W] with NDHWC strides (libtorch's channels_last_3d, which TorchSharp does not name).</summary>
     private static Tensor ToChannelsLast(Tensor t) => t.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3);

@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -11,6 +12,6 @@ public static class CgmmConsistency
     public static Tensor Compute(Tensor responses1, Tensor responses2, double weight)
     {
         var difference = responses1.softmax(1) - responses2.softmax(1);
-        return weight * difference.pow(2).mean();
+        return weight * difference.pow(Scalars.Two).mean();
     }
 }

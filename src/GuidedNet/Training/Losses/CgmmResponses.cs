@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -19,7 +20,7 @@ public static class CgmmResponses
         var distance = MeanAbsDistance(features, prototypes);
         var mask = presence.reshape(presence.shape[0], presence.shape[1], 1, 1, 1);
         // The reference zeroes the distance of absent classes before exp, then the response.
-        return exp(-(distance * mask).pow(2)) * mask;
+        return exp(-(distance * mask).pow(Scalars.Two)) * mask;
     }
 
     /// <summary>Unlabeled sample i against labeled sample i's prototypes, no class mask. → [B, K, D, H, W].</summary>
@@ -28,7 +29,7 @@ public static class CgmmResponses
         if (features.shape[0] != prototypes.shape[0])
             throw new ArgumentException($"the reference pairs unlabeled sample i with labeled sample i: {features.shape[0]} unlabeled vs {prototypes.shape[0]} labeled samples");
         var distance = MeanAbsDistance(features, prototypes);
-        return exp(-distance.pow(2));
+        return exp(-distance.pow(Scalars.Two));
     }
 
     /// <summary>mean_c |f[b, c, v] − μ[b, k, c]| → [B, K, D, H, W].</summary>

@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -54,7 +55,7 @@ public sealed class ClassPrototypes
         // "Mean" vectors as the reference computes them: Σ_b μ · Σ_b a / (Σ_b a + 1e-6) — a sum over the batch.
         var present = presence.sum(dim: 0).unsqueeze(1);                         // [K, 1]
         var means = prototypes.sum(dim: 0) * present / (present + 1e-6);         // [K, C]
-        var inBatch = (presence.sum(dim: 0) > 0).data<bool>().ToArray();
+        var inBatch = presence.sum(dim: 0).gt(Scalars.Zero).data<bool>().ToArray();
         var pairs = new List<(long, long)>();
         for (int i = 0; i < inBatch.Length; i++)
             for (int j = i + 1; j < inBatch.Length; j++)

@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -44,7 +45,7 @@ public static class GmmLosses
             var logQ = log(1 - p + Epsilon);
             var ratio = log(p + Epsilon).sub_(logQ);
             var a = presence.reshape(presence.shape[0], presence.shape[1], 1, 1, 1);
-            var bce = (t * ratio).add_(logQ).div_(-2);
+            var bce = (t * ratio).add_(logQ).div_(Scalars.MinusTwo);
             var saved = new List<Tensor> { t, p, presence };
             if (t.requires_grad) saved.Add(ratio.MoveToOuterDisposeScope());
             ctx.save_for_backward(saved);

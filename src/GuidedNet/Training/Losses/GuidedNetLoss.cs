@@ -1,3 +1,4 @@
+using TorchSharp;
 using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
@@ -117,7 +118,8 @@ public sealed class GuidedNetLoss
             // The reference's cross-entropy has no ignore value: a label outside the classes is an
             // error, refused before the KT-CPS state moves. Every labeled voxel is then valid, so
             // L2's mean over valid voxels is a mean over the labeled half.
-            long outside = (y >= NumClasses).sum().item<long>();
+            using var classes = NumClasses.ToScalar();
+            long outside = y.ge(classes).sum().item<long>();
             if (outside > 0)
                 throw new ArgumentException($"{outside} labeled voxels hold a label ≥ {NumClasses}, the number of classes");
             // Its own scope: the softmaxes and their products must not outlive it.
@@ -139,7 +141,7 @@ public sealed class GuidedNetLoss
             // whose KT-CPS weight is 0): the reference's weighted mean is 0/0 = NaN there. The term
             // has nothing to learn from and contributes nothing: dividing by +∞ gives 0 and zero gradients.
             var totals = stack(new[] { WeightedCps.WeightTotal(pseudoLabels[0], cpsWeights[0]), WeightedCps.WeightTotal(pseudoLabels[1], cpsWeights[1]) });
-            cpsTotals = where(totals > 0, totals, float.PositiveInfinity).MoveToOuterDisposeScope();                                                                     // [2]
+            cpsTotals = where(totals.gt(Scalars.Zero), totals, float.PositiveInfinity).MoveToOuterDisposeScope();                                                                     // [2]
         }
 
         // Batch-coupled terms: exact values here; per voxel through their gradients (∂term/∂sum · sum).

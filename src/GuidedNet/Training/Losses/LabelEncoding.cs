@@ -1,3 +1,5 @@
+using TorchSharp;
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -11,7 +13,8 @@ internal static class LabelEncoding
     public static Tensor OneHot(Tensor labels, int numClasses)
     {
         long b = labels.shape[0];
-        var clamped = labels.reshape(b, -1).clamp(0, numClasses);
+        using var last = numClasses.ToScalar();
+        var clamped = labels.reshape(b, -1).clamp(Scalars.Zero, last);
         return nn.functional.one_hot(clamped, numClasses + 1)[.., .., ..numClasses].permute(0, 2, 1).to(ScalarType.Float32);
     }
 }
