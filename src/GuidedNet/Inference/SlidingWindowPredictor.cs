@@ -30,6 +30,9 @@ public sealed class SegmentationResult
 /// </summary>
 public sealed class SlidingWindowPredictor
 {
+    /// <summary>A window batch allocates little managed memory (its tensors are native); other threads get the rest.</summary>
+    private const long WindowBudgetBytes = 64L << 20;
+
     private readonly UNet3D _network;
     private readonly Device _device;
     private readonly SlidingWindowOptions _options;
@@ -88,6 +91,7 @@ public sealed class SlidingWindowPredictor
                     cancellation.ThrowIfCancellationRequested();
                     var batch = windows.Skip(b).Take(_options.WindowsPerBatch).ToArray();
                     using var batchScope = NewDisposeScope();
+                    using var noCollections = CollectionFreeSection.Enter(WindowBudgetBytes);
                     var patches = cat(batch.Select(w => input[.., .., TensorIndex.Slice(zs, zs + patch[0]),
                         TensorIndex.Slice(w.ys, w.ys + patch[1]), TensorIndex.Slice(w.xs, w.xs + patch[2])]).ToArray(), 0);
                     var probabilities = Probabilities(patches); // [B, K, pD, pH, pW]
@@ -138,7 +142,7 @@ public sealed class SlidingWindowPredictor
             var p = Softmax(dims.Length == 0 ? patches : patches.flip(dims));
             if (dims.Length > 0) p = p.flip(dims);
             if (sum is null) sum = p.MoveToOuterDisposeScope();
-            else sum.add_(p);
+            else sum.add_(p, Scalars.One);
         }
         return sum!.div_(Scalars.Eight);
     }
@@ -180,8 +184,9 @@ public sealed class SlidingWindowPredictor
             var ringPart = ring[.., TensorIndex.Slice(to, to + length), TensorIndex.Slice(ys, ys + patch[1]), TensorIndex.Slice(xs, xs + patch[2])];
             var weightPart = ringWeight[TensorIndex.Slice(to, to + length), TensorIndex.Slice(ys, ys + patch[1]), TensorIndex.Slice(xs, xs + patch[2])];
             var imp = importance[TensorIndex.Slice(from, from + length)];
-            ringPart.add_(probabilities[.., TensorIndex.Slice(from, from + length)] * imp);
-            weightPart.add_(imp);
+            // add_(x) would pass TorchSharp's own temporary alpha = 1 (see Scalars).
+            ringPart.add_(probabilities[.., TensorIndex.Slice(from, from + length)] * imp, Scalars.One);
+            weightPart.add_(imp, Scalars.One);
         }
     }
 

@@ -15,6 +15,7 @@ namespace GuidedNet.Runtime;
 public static class Scalars
 {
     public static readonly Scalar Zero = 0.ToScalar();
+    public static readonly Scalar One = 1.ToScalar();
     public static readonly Scalar Two = 2.ToScalar();
     public static readonly Scalar MinusTwo = (-2).ToScalar();
     public static readonly Scalar Eight = 8.ToScalar();

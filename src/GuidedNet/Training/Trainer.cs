@@ -150,6 +150,8 @@ public sealed class Trainer : IDisposable
     /// </summary>
     private Dictionary<string, double> Step(TrainingBatch batch)
     {
+        // The batch is copied into tensors once per attempt (images float32, labels int64).
+        using var noCollections = CollectionFreeSection.Enter(CollectionFreeSection.DefaultBudgetBytes + 2L * 12 * batch.Labels.LongLength);
         var kt = _kt.Weights;
         Dictionary<string, double> values;
         for (int attempt = 1; ; attempt++)
