@@ -211,4 +211,28 @@ public class LossParityTests
         foreach (var p in schedules.GetProperty("poly_lr(base 0.1, max 20000)").EnumerateObject())
             AssertClose(p.Value.GetDouble(), Schedules.PolyLearningRate(0.1, int.Parse(p.Name), 20000), "poly " + p.Name, 1e-12);
     }
+    /// <summary>
+    /// Labeled patches without foreground (most batches once organs are small relative to the patch):
+    /// the prototype separation is then a constant, and asking libtorch for its gradient aborted the
+    /// whole process. Terms with nothing to learn from contribute zero gradients; the step is finite.
+    /// </summary>
+    [Theory]
+    [InlineData(VoxelTermsPath.CpuKernel, false)]
+    [InlineData(VoxelTermsPath.Autograd, false)]
+    [InlineData(VoxelTermsPath.CpuKernel, true)]
+    [InlineData(VoxelTermsPath.Autograd, true)]
+    public void A_batch_without_foreground_trains_with_finite_gradients(VoxelTermsPath path, bool oneClassOnly)
+    {
+        using var scope = NewDisposeScope();
+        var labels = Load("loss_label");
+        // No foreground at all, or only class 1 in the first labeled sample.
+        labels = oneClassOnly ? zeros_like(labels).index_put_(tensor(1L), TensorIndex.Single(0), TensorIndex.Slice(0, 2)) : zeros_like(labels);
+        using var step = new GuidedNetLoss(6, path: path).Compute(Load("loss_out1"), Load("loss_rep1"), Load("loss_out2"), Load("loss_rep2"),
+            labels, 2, new KtCpsWeights(Reference.Npy("ktcps_dataset_histogram").Values), 3000);
+        Assert.All(step.Values, v => Assert.True(double.IsFinite(v.Value), $"{v.Key} = {v.Value}"));
+        if (!oneClassOnly) Assert.Equal(0, step.Values["proto1"]); // one class present: nothing to separate
+        foreach (var g in new[] { step.GradLogits1, step.GradFeatures1, step.GradLogits2, step.GradFeatures2 })
+            Assert.True(g.isfinite().all().item<bool>());
+        Assert.True(step.GradLogits1.abs().sum().item<float>() > 0); // the cross-entropy still teaches background
+    }
 }

@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -49,7 +50,7 @@ public sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activat
         var targets = new List<Tensor>();
         if (input.requires_grad) targets.Add(input);
         targets.AddRange(parameters);
-        var gradients = autograd.grad(new[] { output }, targets, new[] { gradOutput });
+        var gradients = Gradients.Of(new[] { output }, targets, new[] { gradOutput });
         var result = new List<Tensor> { null!, input.requires_grad ? gradients[0].MoveToOuterDisposeScope() : null! };
         result.AddRange(gradients.Skip(input.requires_grad ? 1 : 0).Select(g => g.MoveToOuterDisposeScope()));
         return result;

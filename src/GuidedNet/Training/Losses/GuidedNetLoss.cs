@@ -148,9 +148,9 @@ public sealed class GuidedNetLoss
         var intersect = diceSums[0].requires_grad_(true);
         var predicted = diceSums[1].requires_grad_(true);
         var dice = new[] { 0, 1 }.Select(n => SupervisedLoss.DiceFromSums(intersect[n], predicted[n], diceSums[2][n])).ToArray();
-        var diceGradients = autograd.grad(new[] { dice[0] + dice[1] }, new[] { intersect, predicted });        // [2, K] each
+        var diceGradients = Gradients.Of(new[] { dice[0] + dice[1] }, new[] { intersect, predicted });        // [2, K] each
         var separation = new[] { 0, 1 }.Select(n => ClassPrototypes.Separation(prototypes[n], presence)).ToArray();
-        var separationGradient = autograd.grad(new[] { separation[0] + separation[1] }, new[] { prototypes })[0]; // [2, L, K, C]
+        var separationGradient = Gradients.Of(new[] { separation[0] + separation[1] }, new[] { prototypes })[0]; // [2, L, K, C]
         for (int n = 0; n < 2; n++)
         {
             values[$"dice{n + 1}"] = dice[n].item<float>();
