@@ -26,19 +26,22 @@ public static class OneDnn
     {
         get
         {
-            var (library, context) = Context();
-            return ((delegate* unmanaged<IntPtr, byte>)NativeLibrary.GetExport(library, UserEnabled))(context) != 0;
+            var context = Context.Value;
+            return ((delegate* unmanaged<IntPtr, byte>)context.UserEnabled)(context.Instance) != 0;
         }
         set
         {
-            var (library, context) = Context();
-            ((delegate* unmanaged<IntPtr, byte, void>)NativeLibrary.GetExport(library, SetUserEnabled))(context, value ? (byte)1 : (byte)0);
+            var context = Context.Value;
+            ((delegate* unmanaged<IntPtr, byte, void>)context.SetUserEnabled)(context.Instance, value ? (byte)1 : (byte)0);
             if (Enabled != value)
                 throw new InvalidOperationException($"libtorch did not take the oneDNN setting {value}");
         }
     }
 
-    private static unsafe (IntPtr Library, IntPtr Context) Context()
+    /// <summary>at::globalContext() and the two members, resolved once.</summary>
+    private static readonly Lazy<(IntPtr Instance, IntPtr UserEnabled, IntPtr SetUserEnabled)> Context = new(Resolve);
+
+    private static unsafe (IntPtr, IntPtr, IntPtr) Resolve()
     {
         if (!OperatingSystem.IsLinux())
             throw new PlatformNotSupportedException("switching oneDNN is implemented for the Linux libtorch only");
@@ -47,7 +50,7 @@ public static class OneDnn
         if (!NativeLibrary.TryLoad(LibTorchCpu, out var library)
             && !NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, LibTorchCpu), out library))
             throw new DllNotFoundException($"{LibTorchCpu} is not loaded in this process nor found beside {AppContext.BaseDirectory}");
-        var context = ((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(library, GlobalContext))();
-        return (library, context);
+        var instance = ((delegate* unmanaged<IntPtr>)NativeLibrary.GetExport(library, GlobalContext))();
+        return (instance, NativeLibrary.GetExport(library, UserEnabled), NativeLibrary.GetExport(library, SetUserEnabled));
     }
 }
