@@ -44,7 +44,7 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
     public async Task<HttpResponseData> StartTraining(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{name}/train")] HttpRequestData request, string name,
         [DurableClient] DurableTaskClient client, CancellationToken cancellation) =>
-        await Respond(request, await Api(client).StartTrainingAsync(name, await request.ReadAsStringAsync(), cancellation));
+        await Respond(request, await Api(client).StartTrainingAsync(name, request.Body, ContentLength(request), cancellation));
 
     [Function("GetRun")]
     public async Task<HttpResponseData> GetRun(
@@ -57,6 +57,9 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "runs/{id}/cancel")] HttpRequestData request, string id,
         [DurableClient] DurableTaskClient client, CancellationToken cancellation) =>
         await Respond(request, await Api(client).CancelRunAsync(id, cancellation));
+
+    private static long? ContentLength(HttpRequestData request) =>
+        request.Headers.TryGetValues("Content-Length", out var values) && long.TryParse(values.FirstOrDefault(), out long length) ? length : null;
 
     private PipelineApi Api(DurableTaskClient client) => new(client, storage, jobs, promotion, clock);
 

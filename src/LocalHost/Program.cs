@@ -132,7 +132,7 @@ app.MapGrpcService<TaskHubGrpcServer>().RequireHost($"*:{host.EffectiveGrpcPort}
 static IResult Answer(ApiResult result) => Results.Json(result.Body, PipelineStorage.Json, statusCode: result.StatusCode);
 var api = app.MapGroup("/api").RequireHost($"*:{host.ApiPort}");
 api.MapPost("/datasets/{name}/train", async (string name, HttpRequest request, PipelineApi pipeline, CancellationToken ct) =>
-    Answer(await pipeline.StartTrainingAsync(name, await new StreamReader(request.Body).ReadToEndAsync(ct), ct)));
+    Answer(await pipeline.StartTrainingAsync(name, request.Body, request.ContentLength, ct)));
 api.MapGet("/runs/{id}", async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.GetRunAsync(id, ct)));
 api.MapPost("/runs/{id}/cancel", async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.CancelRunAsync(id, ct)));
 api.MapPost("/retrain", async (RetrainPlanner planner, CancellationToken ct) => Results.Json(new { started = await planner.RunAsync(ct) }, statusCode: 202));

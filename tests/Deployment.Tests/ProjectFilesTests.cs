@@ -56,10 +56,19 @@ public sealed class ProjectFilesTests
         Assert.Matches(@"FROM nvidia/cuda:\S+-runtime", dockerfile);
         Assert.Matches(@"(?m)^USER (?!root|0\b)\S+", dockerfile);
         Assert.Contains("ENTRYPOINT [\"dotnet\", \"/app/guidednet.dll\", \"worker\"]", dockerfile);
-        // Every project the worker references is copied into the build stage.
-        string gpuJob = File.ReadAllText(Path.Combine(Root, "src/GpuJob/GpuJob.csproj"));
-        foreach (Match reference in Regex.Matches(gpuJob, "ProjectReference Include=\"\\.\\./(\\w+)/"))
-            Assert.Contains($"COPY src/{reference.Groups[1].Value}/ src/{reference.Groups[1].Value}/", dockerfile);
+        // Every project the worker references, directly or through another, is copied into the build stage.
+        var pending = new Queue<string>(["GpuJob"]);
+        var seen = new HashSet<string>();
+        while (pending.TryDequeue(out string? project))
+        {
+            if (!seen.Add(project)) continue;
+            Assert.Contains($"COPY src/{project}/{project}.csproj src/{project}/", dockerfile);
+            Assert.Contains($"COPY src/{project}/ src/{project}/", dockerfile);
+            string csproj = File.ReadAllText(Path.Combine(Root, $"src/{project}/{project}.csproj"));
+            foreach (Match reference in Regex.Matches(csproj, "ProjectReference Include=\"\\.\\./(\\w+)/"))
+                pending.Enqueue(reference.Groups[1].Value);
+        }
+        Assert.Superset(new HashSet<string> { "GpuJob", "GuidedNet", "Pipeline", "Imaging", "Settings" }, seen);
         // The default build (everything outside the image) stays on the CPU libtorch package.
         Assert.Contains("<TorchBackend Condition=\"'$(TorchBackend)' == ''\">cpu</TorchBackend>", File.ReadAllText(Path.Combine(Root, "src/GuidedNet/GuidedNet.csproj")));
     }

@@ -35,11 +35,11 @@ public static class TrainCommand
     {
         string datasetFolder = args.Required("dataset");
         string outFolder = args.Required("out");
-        var options = TrainingOptions.FromPreset(args.String("preset") ?? "auto");
+        var options = Checked(() => TrainingOptions.FromPreset(args.String("preset") ?? "auto"));
         string? mode = args.String("mode");
         options = options with
         {
-            Mode = mode is null ? options.Mode : ParseMode(mode),
+            Mode = mode is null ? options.Mode : Checked(() => TrainingOptions.ParseMode(mode)),
             LabeledCases = args.Has("labeled") ? args.Int("labeled", 0) : null,
             LabeledFraction = args.Has("labeled-fraction") ? args.Double("labeled-fraction", 0) : null,
             ValidationFraction = args.Double("val-fraction", options.ValidationFraction),
@@ -61,14 +61,7 @@ public static class TrainCommand
         string cache = args.String("cache") ?? Path.GetFullPath(datasetFolder).TrimEnd('/') + "_preprocessed";
         bool resume = args.Flag("resume");
         args.EnsureAllUsed();
-        try
-        {
-            options.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message);
-        }
+        Checked(() => options.Validate());
 
         var device = TorchRuntime.Configure(compute);
         var dataset = MsdDataset.Open(datasetFolder);
@@ -94,17 +87,29 @@ public static class TrainCommand
         return 0;
     }
 
-    private static TrainingMode ParseMode(string mode)
+    private static void Checked(Action check) => Checked(() => { check(); return 0; });
+
+    /// <summary>A setting out of bounds as a usage error naming the command line's flag for it.</summary>
+    private static T Checked<T>(Func<T> read)
     {
         try
         {
-            return TrainingOptions.ParseMode(mode);
+            return read();
         }
-        catch (ArgumentException e)
+        catch (TrainingSettingException e)
         {
-            throw new UsageException("--" + e.Message);
+            throw new UsageException($"{FlagOf(e.Field)}: {e.Rule}");
         }
     }
+
+    /// <summary>The flag of a setting the validation names in the request's camelCase.</summary>
+    private static string FlagOf(string field) => field switch
+    {
+        "validationFraction" => "--val-fraction",
+        "numClasses" => "--classes",
+        "learningRate" => "--lr",
+        _ => "--" + string.Concat(field.Select(c => char.IsUpper(c) ? "-" + char.ToLowerInvariant(c) : c.ToString())),
+    };
 
     /// <summary>A progress line every few seconds: iteration, each loss term, lr, it/s, ETA, last validation Dice.</summary>
     private sealed class TrainingConsoleProgress(TextWriter output) : IProgress<TrainingProgress>

@@ -42,7 +42,7 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         if (attempt.ResumeCheckpoint is { } checkpoint) await storage.DownloadFileAsync(checkpoint, checkpointFile, cancellation);
 
         progress.Phase(JobPhases.Preprocessing);
-        var options = Options(job.Settings, manifest.NumClasses);
+        var options = job.Settings.ToOptions(manifest.NumClasses);
         var dataset = MsdDataset.Open(datasetFolder);
         var data = TrainingData.Prepare(dataset, options, Path.Combine(root, "cache"), log);
         log.WriteLine($"{message.JobId}: {data.Labeled.Count} labeled, {data.Unlabeled.Count} unlabeled, {data.Validation.Count} validation cases; " +
@@ -71,33 +71,6 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         await File.WriteAllBytesAsync(metricsFile, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(metrics, PipelineStorage.Json), cancellation);
         await attempt.StageOutputAsync(job.ModelPrefix + BlobLayout.MetricsFile, metricsFile, cancellation);
         return true;
-    }
-
-    /// <summary>The request on top of its preset; the class count comes from the dataset's manifest.</summary>
-    public static TrainingOptions Options(TrainRequest request, int numClasses)
-    {
-        var options = TrainingOptions.FromPreset(request.Preset);
-        var mode = TrainingOptions.ParseMode(request.Mode);
-        options = options with
-        {
-            Mode = mode,
-            NumClasses = numClasses,
-            LabeledCases = request.Labeled,
-            LabeledFraction = request.LabeledFraction,
-            ValidationFraction = request.ValidationFraction,
-            Iterations = request.Iterations ?? options.Iterations,
-            Patch = request.Patch ?? options.Patch,
-            BatchSize = request.Batch ?? options.BatchSize,
-            LabeledBatchSize = request.LabeledBatch ?? options.LabeledBatchSize,
-            BaseChannels = request.BaseChannels ?? options.BaseChannels,
-            RampupIterations = request.RampupIterations ?? options.RampupIterations,
-            ValidateEvery = request.ValidateEvery ?? options.ValidateEvery,
-            CheckpointEvery = request.CheckpointEvery ?? options.CheckpointEvery,
-            Seed = request.Seed,
-        };
-        if (mode == TrainingMode.Supervised && request.Batch is null) options = options with { BatchSize = options.LabeledBatchSize };
-        options.Validate();
-        return options;
     }
 
     /// <summary>

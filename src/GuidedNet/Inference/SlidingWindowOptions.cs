@@ -1,3 +1,5 @@
+using GuidedNet.Training;
+
 namespace GuidedNet.Inference;
 
 /// <summary>How a volume is tiled into patches and how overlapping predictions are combined.</summary>
@@ -26,14 +28,16 @@ public sealed class SlidingWindowOptions
 
     public void Validate()
     {
-        if (Patch.Length != 3 || Patch.Any(p => p <= 0 || p % Network.UNet3D.SizeMultiple != 0))
-            throw new ArgumentException($"patch {string.Join(",", Patch)} must be three positive multiples of {Network.UNet3D.SizeMultiple} (D,H,W)");
+        if (Patch.Length != 3 || Patch.Any(p => p <= 0 || p > TrainingLimits.MaxPatchEdge || p % Network.UNet3D.SizeMultiple != 0))
+            throw new ArgumentException($"patch must be three positive multiples of {Network.UNet3D.SizeMultiple} (D,H,W) of at most {TrainingLimits.MaxPatchEdge}");
+        if (WindowsPerBatch is < 1 or > TrainingLimits.MaxBatch) throw new ArgumentException($"windows per batch must be within [1, {TrainingLimits.MaxBatch}]");
+        if ((long)Patch[0] * Patch[1] * Patch[2] * WindowsPerBatch > TrainingLimits.MaxBatchVoxels)
+            throw new ArgumentException($"patch × windows per batch must hold at most {TrainingLimits.MaxBatchVoxels} voxels");
         if (Stride is not null && (Stride.Length != 3 || Stride.Any(s => s <= 0)))
             throw new ArgumentException($"stride {string.Join(",", Stride)} must be three positive integers (D,H,W)");
         if (Stride is not null && Stride.Zip(Patch).Any(sp => sp.First > sp.Second))
             throw new ArgumentException($"stride {string.Join(",", Stride)} is larger than the patch {string.Join(",", Patch)}: voxels would be skipped");
         if (!(Overlap >= 0 && Overlap < 1)) throw new ArgumentException($"overlap {Overlap} must be in [0, 1)");
-        if (WindowsPerBatch < 1) throw new ArgumentException("windows per batch must be at least 1");
     }
 }
 

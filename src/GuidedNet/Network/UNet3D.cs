@@ -67,7 +67,7 @@ public sealed class UNet3D : Module<Tensor, (Tensor Logits, Tensor Features)>
     }
 
     /// <summary>Spatial sizes must be multiples of this (four 2× poolings).</summary>
-    public const int SizeMultiple = 16;
+    public const int SizeMultiple = Training.TrainingLimits.SizeMultiple;
 
     public override (Tensor Logits, Tensor Features) forward(Tensor input)
     {

@@ -24,7 +24,7 @@ public static class Schedules
     }
 
     /// <summary>150 iterations per ramp "epoch" × 200 epochs, as the reference computes it.</summary>
-    public const int ReferenceRampupIterations = 30_000;
+    public const int ReferenceRampupIterations = TrainingOptions.ReferenceRampupIterations;
 
     /// <summary>Poly decay lr · (1 − iteration/max)^0.9.</summary>
     public static double PolyLearningRate(double baseLr, int iteration, int maxIterations) =>

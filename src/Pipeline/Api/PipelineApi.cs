@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.Json.Nodes;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Datasets;
@@ -6,6 +8,7 @@ using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
+using GuidedNet.Training;
 using Microsoft.DurableTask.Client;
 
 namespace GuidedNet.Pipeline.Api;
@@ -25,19 +28,45 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly JobStore _jobs = new(storage);
 
+    /// <summary>The largest request body any route reads; larger ones get 413 before they are read.</summary>
+    public const int MaxRequestBytes = 64 * 1024;
+
+    /// <summary>Training requests name only known fields: a misspelt one would otherwise be dropped silently.</summary>
+    private static readonly JsonSerializerOptions RequestJson = new(PipelineStorage.Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
+    /// <summary>
+    /// <see cref="StartTrainingAsync(string, string?, CancellationToken)"/> on a body read from the
+    /// wire: at most <see cref="MaxRequestBytes"/> are read (413 beyond, whatever Content-Length says).
+    /// </summary>
+    public async Task<ApiResult> StartTrainingAsync(string dataset, Stream body, long? contentLength, CancellationToken cancellation = default)
+    {
+        if (await ReadBoundedAsync(body, contentLength, cancellation) is not { } text)
+            return ApiResult.Error(413, $"request body: larger than {MaxRequestBytes} bytes");
+        return await StartTrainingAsync(dataset, text, cancellation);
+    }
+
     /// <summary>202 with the new run's id; 409 naming the run when the dataset already has an active training run.</summary>
     public async Task<ApiResult> StartTrainingAsync(string dataset, string? body, CancellationToken cancellation = default)
     {
-        if (!BlobLayout.IsValidName(dataset)) return ApiResult.Error(400, $"'{dataset}' is not a dataset name (letters, digits, '-', '_', '.')");
+        if (!BlobLayout.IsValidName(dataset)) return ApiResult.Error(400, "dataset name: 1–64 letters, digits, '-', '_' or '.', not starting with '.'");
+        if (body is not null && Encoding.UTF8.GetByteCount(body) > MaxRequestBytes)
+            return ApiResult.Error(413, $"request body: larger than {MaxRequestBytes} bytes");
         TrainRequest request;
         try
         {
-            request = string.IsNullOrWhiteSpace(body) ? new TrainRequest() : JsonSerializer.Deserialize<TrainRequest>(body, PipelineStorage.Json) ?? new TrainRequest();
+            request = string.IsNullOrWhiteSpace(body) ? new TrainRequest() : JsonSerializer.Deserialize<TrainRequest>(body, RequestJson) ?? new TrainRequest();
             request.Validate();
         }
-        catch (Exception e) when (e is JsonException or ArgumentException)
+        catch (JsonException e)
         {
-            return ApiResult.Error(400, $"request body: {e.Message}");
+            // Neither the message nor the path may carry the value back: a path names a member, which may be any string.
+            string at = e.Path is { Length: > 0 and <= 64 } path ? path : "$";
+            return ApiResult.Error(400, $"request body: not a training request at {at} (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): " +
+                                        "unknown field, wrong JSON type or malformed JSON");
+        }
+        catch (TrainingSettingException e)
+        {
+            return new ApiResult(400, new { error = $"request body: {e.Message}", field = e.Field });
         }
         if (!await storage.ExistsAsync(BlobLayout.DatasetJson(dataset), cancellation))
             return ApiResult.Error(404, $"{BlobLayout.DatasetJson(dataset)} not found: upload the dataset (MSD / nnU-Net layout) first");
@@ -52,10 +81,20 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         return new ApiResult(202, new { id = start.Started, dataset, statusUri = $"/api/runs/{start.Started}" });
     }
 
+    /// <summary>The body as text, or null when it holds more than <see cref="MaxRequestBytes"/> (only that much plus one byte is read).</summary>
+    private static async Task<string?> ReadBoundedAsync(Stream body, long? contentLength, CancellationToken cancellation)
+    {
+        if (contentLength > MaxRequestBytes) return null;
+        var buffer = new byte[MaxRequestBytes + 1];
+        int filled = 0, read;
+        while (filled < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(filled), cancellation)) > 0) filled += read;
+        return filled > MaxRequestBytes ? null : Encoding.UTF8.GetString(buffer, 0, filled);
+    }
+
     public async Task<ApiResult> GetRunAsync(string id, CancellationToken cancellation = default)
     {
         var run = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellation);
-        if (run is null) return ApiResult.Error(404, $"no run '{id}'");
+        if (run is null) return ApiResult.Error(404, "no run with this id");
         var progress = Read<RunProgress>(run.SerializedCustomStatus);
         JobStatus? job = JobOf(id) is { } jobId ? (await _jobs.ReadAsync(jobId, cancellation))?.Value : null;
         return new ApiResult(200, new
@@ -91,7 +130,7 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
     public async Task<ApiResult> CancelRunAsync(string id, CancellationToken cancellation = default)
     {
         var run = await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellation);
-        if (run is null) return ApiResult.Error(404, $"no run '{id}'");
+        if (run is null) return ApiResult.Error(404, "no run with this id");
         if (run.IsCompleted) return ApiResult.Error(409, $"run '{id}' already ended ({run.RuntimeStatus})");
         string? jobId = JobOf(id);
         if (jobId is not null) await _jobs.RequestCancelAsync(jobId, id, _clock.GetUtcNow().UtcDateTime, cancellation);

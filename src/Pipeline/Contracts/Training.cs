@@ -1,4 +1,5 @@
 using GuidedNet.Pipeline.Storage;
+using GuidedNet.Training;
 
 namespace GuidedNet.Pipeline.Contracts;
 
@@ -26,24 +27,44 @@ public sealed record TrainRequest
     /// <summary>Overrides <c>Promotion:Margin</c> for this run.</summary>
     public double? PromotionMargin { get; init; }
 
+    /// <summary>
+    /// Checks the request with every rule the worker applies (<see cref="TrainingOptions.Validate"/>
+    /// on the preset's values with this request on top), so a request the worker would refuse is
+    /// refused with 400 before anything runs. Throws <see cref="TrainingSettingException"/> naming
+    /// the field, never echoing its value.
+    /// </summary>
     public void Validate()
     {
-        static void Check(bool ok, string message)
+        if (PromotionMargin is { } margin && !(margin >= -1 && margin <= 1))
+            throw new TrainingSettingException("promotionMargin", "must be within [-1, 1]");
+        ToOptions(numClasses: null);
+    }
+
+    /// <summary>The request on top of its preset, validated; the class count comes from the dataset's manifest.</summary>
+    public TrainingOptions ToOptions(int? numClasses)
+    {
+        var options = TrainingOptions.FromPreset(Preset ?? throw new TrainingSettingException("preset", "must not be null"));
+        var mode = TrainingOptions.ParseMode(Mode ?? throw new TrainingSettingException("mode", "must not be null"));
+        options = options with
         {
-            if (!ok) throw new ArgumentException(message);
-        }
-        Check(Preset is "auto" or "flare22" or "amos", $"preset must be auto, flare22 or amos, not '{Preset}'");
-        Check(Mode is "guidednet" or "supervised" or "cps", $"mode must be guidednet, supervised or cps, not '{Mode}'");
-        Check(Labeled is null || LabeledFraction is null, "give labeled or labeledFraction, not both");
-        Check(Labeled is null or > 0, "labeled must be positive");
-        Check(LabeledFraction is null or > 0 and <= 1, "labeledFraction must be in (0, 1]");
-        Check(ValidationFraction is >= 0 and < 1, "validationFraction must be in [0, 1)");
-        Check(Iterations is null or > 0, "iterations must be positive");
-        Check(Patch is null || (Patch.Length == 3 && Patch.All(p => p >= 16 && p % 16 == 0)),
-            "patch must be three positive multiples of 16 (the U-Net halves the resolution four times)");
-        Check(Batch is null or > 0 && LabeledBatch is null or > 0, "batch sizes must be positive");
-        Check(BaseChannels is null or > 0, "baseChannels must be positive");
-        Check(PromotionMargin is null or >= -1 and <= 1, "promotionMargin must be within [-1, 1]");
+            Mode = mode,
+            NumClasses = numClasses ?? options.NumClasses,
+            LabeledCases = Labeled,
+            LabeledFraction = LabeledFraction,
+            ValidationFraction = ValidationFraction,
+            Iterations = Iterations ?? options.Iterations,
+            Patch = Patch ?? options.Patch,
+            BatchSize = Batch ?? options.BatchSize,
+            LabeledBatchSize = LabeledBatch ?? options.LabeledBatchSize,
+            BaseChannels = BaseChannels ?? options.BaseChannels,
+            RampupIterations = RampupIterations ?? options.RampupIterations,
+            ValidateEvery = ValidateEvery ?? options.ValidateEvery,
+            CheckpointEvery = CheckpointEvery ?? options.CheckpointEvery,
+            Seed = Seed,
+        };
+        if (mode == TrainingMode.Supervised && Batch is null) options = options with { BatchSize = options.LabeledBatchSize };
+        options.Validate();
+        return options;
     }
 }
 
