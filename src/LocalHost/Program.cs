@@ -72,11 +72,14 @@ builder.Services.AddGrpc();
 builder.Services.AddSingleton<IOrchestrationService>(backend);
 builder.Services.AddSingleton<IOrchestrationServiceClient>(backend);
 builder.Services.AddSingleton<TaskHubGrpcServer>();
+// Only requests addressed to this machine, and only this host's own sidecar clients (LoopbackGuard).
+var guard = new LoopbackGuard(host.ApiPort, host.EffectiveGrpcPort);
 // The worker's first connection can race Kestrel opening the gRPC port; the channel then sits in
 // reconnect back-off and fails every call at once ("Connection refused" on the first API request).
 // Calls retry Unavailable for a few seconds instead.
 var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.EffectiveGrpcPort}", new GrpcChannelOptions
 {
+    HttpHandler = guard.ClientHandler(new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
     ServiceConfig = new ServiceConfig
     {
         MethodConfigs =
@@ -116,6 +119,7 @@ builder.Services.AddHostedService<RetrainTimer>();
 if (!string.IsNullOrWhiteSpace(host.WorkerCommand)) builder.Services.AddHostedService<LocalWorkerProcess>();
 
 var app = builder.Build();
+app.Use(guard.InvokeAsync);
 // Whatever escapes an endpoint still answers with a JSON error naming it, not an empty 500.
 app.UseExceptionHandler(handler => handler.Run(async context =>
 {

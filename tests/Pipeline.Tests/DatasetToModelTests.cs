@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
@@ -55,7 +56,7 @@ public sealed class DatasetToModelTests
         Assert.All(manifest.Cases, c => Assert.NotNull(c.Image.Md5));
 
         // (3) the schedule with nothing new: no run.
-        var retrain = await pipeline.Http.PostAsync("api/retrain", null);
+        var retrain = await pipeline.Http.PostAsJsonAsync("api/retrain", new { });
         Assert.Equal(0, JsonDocument.Parse(await retrain.Content.ReadAsStringAsync()).RootElement.GetProperty("started").GetArrayLength());
 
         // (2) a model that cannot beat production by the margin stays a candidate.
@@ -162,12 +163,12 @@ public sealed class DatasetToModelTests
         }
 
         // (3) the schedule with new cases (the dropped scans): one retraining run, which can be cancelled.
-        retrain = await pipeline.Http.PostAsync("api/retrain", null);
+        retrain = await pipeline.Http.PostAsJsonAsync("api/retrain", new { });
         var started = JsonDocument.Parse(await retrain.Content.ReadAsStringAsync()).RootElement.GetProperty("started");
         Assert.Equal(1, started.GetArrayLength());
         string scheduled = started[0].GetString()!;
         Assert.StartsWith(RunIds.TrainingPrefix(project), scheduled);
-        var cancel = await pipeline.Http.PostAsync($"api/runs/{scheduled}/cancel", null);
+        var cancel = await pipeline.Http.PostAsJsonAsync($"api/runs/{scheduled}/cancel", new { });
         Assert.Equal(System.Net.HttpStatusCode.Accepted, cancel.StatusCode);
         run = await pipeline.WaitForRunAsync(scheduled, TimeSpan.FromMinutes(1));
         Assert.Equal("Terminated", run.GetProperty("state").GetString());
