@@ -29,7 +29,20 @@ public class NiftiWriterTests
         Assert.Equal((short)type, back.SourceHeader!.DataType);
         Assert.True(back.Affine.ApproximatelyEquals(affine, 1e-6));
         Assert.True(back.SourceHeader.QFormAffine().ApproximatelyEquals(affine, 1e-5), "qform and sform must agree");
-        Assert.False(File.Exists(path + ".partial"));
+        Assert.Equal(new[] { path }, Directory.GetFiles(Path.GetDirectoryName(path)!, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void A_write_that_fails_leaves_the_old_file_whole_and_no_temporary_file()
+    {
+        using var tmp = new TempFolder();
+        string path = tmp.File("mask.nii.gz");
+        NiftiWriter.Write(path, new Volume(2, 2, 2, new float[8], Affine.Scaling(1, 1, 1)), NiftiDataType.UInt8);
+        byte[] before = File.ReadAllBytes(path);
+        // 300 does not fit uint8: the writer throws halfway through the voxels.
+        Assert.Throws<ArgumentException>(() => NiftiWriter.Write(path, new Volume(2, 2, 2, [1, 2, 3, 300, 5, 6, 7, 8], Affine.Scaling(1, 1, 1)), NiftiDataType.UInt8));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal(new[] { path }, Directory.GetFiles(Path.GetDirectoryName(path)!, "*", SearchOption.AllDirectories));
     }
 
     [Fact]

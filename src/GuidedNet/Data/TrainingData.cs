@@ -124,9 +124,7 @@ public sealed class TrainingData
             return cached;
         }
         var plan = BuildPlan(dataset, split, options, ref numClasses) with { NumClasses = numClasses };
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path + ".partial", PlanJson(plan));
-        File.Move(path + ".partial", path, overwrite: true);
+        AtomicFile.WriteAllText(path, PlanJson(plan));
         return plan;
     }
 

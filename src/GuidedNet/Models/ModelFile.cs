@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using System.IO.Compression;
 using System.Text.Json;
 using GuidedNet.Imaging.Geometry;
@@ -117,12 +118,9 @@ public static class ModelFile
     public static void Save(string path, ModelMetadata metadata, params UNet3D[] networks)
     {
         if (networks.Length == 0) throw new ArgumentException("a model file holds at least one network");
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        string temp = path + ".partial";
-        using (var file = File.Create(temp))
-        using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+        AtomicFile.Write(path, file =>
         {
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create);
             var meta = metadata with { Networks = networks.Length };
             using (var s = zip.CreateEntry(MetadataEntry).Open())
                 JsonSerializer.Serialize(s, meta, ModelMetadata.Json);
@@ -134,7 +132,6 @@ public static class ModelFile
                 buffer.Position = 0;
                 buffer.CopyTo(s);
             }
-        }
-        File.Move(temp, path, overwrite: true);
+        });
     }
 }

@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
@@ -300,10 +301,9 @@ public sealed class Trainer : IDisposable
     private void SaveCheckpoint()
     {
         string path = Path.Combine(_folder, CheckpointFile);
-        string temp = path + ".partial";
-        using (var file = File.Create(temp))
-        using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+        AtomicFile.Write(path, file =>
         {
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create);
             var state = new CheckpointState(_iteration, _kt.Weights, _history, _options.Mode.ToString(), _data.NumClasses, _options.BaseChannels);
             using (var s = zip.CreateEntry("state.json").Open()) JsonSerializer.Serialize(s, state, TrainingHistory.Json);
             Entry(zip, "network1.safetensors", s => _net1.save_safetensors(s, leaveOpen: true));
@@ -313,8 +313,7 @@ public sealed class Trainer : IDisposable
                 Entry(zip, "network2.safetensors", s => _net2.save_safetensors(s, leaveOpen: true));
                 Entry(zip, "optimizer2.pt", s => _opt2!.save_py(s, leaveOpen: true));
             }
-        }
-        File.Move(temp, path, overwrite: true);
+        });
         WriteHistory();
     }
 

@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using GuidedNet.Imaging.Rendering;
@@ -35,9 +36,7 @@ public sealed class TrainingHistory
     public void Write(string folder, TrainingOptions options, object data)
     {
         string path = Path.Combine(folder, FileName);
-        string temp = path + ".partial";
-        File.WriteAllText(temp, JsonSerializer.Serialize(new { settings = options, data, history = this }, Json));
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { settings = options, data, history = this }, Json));
         WriteCurves(Path.Combine(folder, CurvesFileName));
     }
 

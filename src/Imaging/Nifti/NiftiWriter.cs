@@ -7,21 +7,12 @@ namespace GuidedNet.Imaging.Nifti;
 /// Writes single-file NIfTI-1 images, gzipped when the path ends in <c>.gz</c>. The geometry
 /// (pixdim, qform, sform, units) comes unchanged from the volume's source header when it has
 /// one, so a result overlays its scan exactly; otherwise it is derived from the affine.
-/// Files are written to a temporary name and renamed, so a reader never sees half a file.
+/// Files are written whole or not at all (<see cref="AtomicFile"/>).
 /// </summary>
 public static class NiftiWriter
 {
-    public static void Write(string path, Volume volume, NiftiDataType type = NiftiDataType.Float32)
-    {
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        string temp = path + ".partial";
-        using (var file = File.Create(temp))
-        {
-            Write(file, volume, type, path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase));
-        }
-        File.Move(temp, path, overwrite: true);
-    }
+    public static void Write(string path, Volume volume, NiftiDataType type = NiftiDataType.Float32) =>
+        AtomicFile.Write(path, file => Write(file, volume, type, path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)));
 
     public static void Write(Stream destination, Volume volume, NiftiDataType type, bool gzip)
     {

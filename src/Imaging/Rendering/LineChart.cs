@@ -35,11 +35,7 @@ public static class LineChart
                 if (points.Count == 1) Line(rgb, width, height, points[0], points[0], s.Colour);
             }
         }
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        string temp = path + ".partial";
-        using (var file = File.Create(temp)) PngEncoder.WriteRgb(file, width, height, rgb);
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.Write(path, file => PngEncoder.WriteRgb(file, width, height, rgb));
     }
 
     private static void HorizontalLine(byte[] rgb, int width, int x0, int x1, int y, byte grey)

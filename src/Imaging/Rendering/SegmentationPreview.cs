@@ -47,10 +47,7 @@ public static class SegmentationPreview
                 Array.Copy(panel.Rgb, y * panel.Width * 3, rgb, (y * width + x0) * 3, panel.Width * 3);
             x0 += panel.Width + 2;
         }
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        using var file = File.Create(path);
-        PngEncoder.WriteRgb(file, width, height, rgb);
+AtomicFile.Write(path, file => PngEncoder.WriteRgb(file, width, height, rgb));
     }
 
     private static List<float> Subsample(float[] voxels)

@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -230,10 +231,7 @@ public sealed class PipelineStorage
 
     private static async Task DownloadToAsync(BlobClient blob, BlobRequestConditions? conditions, string file, CancellationToken cancellation)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-        string temp = file + ".partial";
-        await blob.DownloadToAsync(temp, conditions, cancellationToken: cancellation);
-        File.Move(temp, file, overwrite: true);
+        await AtomicFile.WriteFileAsync(file, temp => blob.DownloadToAsync(temp, conditions, cancellationToken: cancellation));
     }
 
     private static async Task<byte[]> Md5Async(string file, CancellationToken cancellation)
