@@ -19,13 +19,21 @@ public enum Interpolation
 /// </summary>
 public static class Resampler
 {
-    /// <summary>The size the reference computes for a new spacing: round(size·spacing/newSpacing), at least 1.</summary>
+    /// <summary>
+    /// The size the reference computes for a new spacing: round(size·spacing/newSpacing), at least 1.
+    /// Refused (<see cref="GeometryLimitException"/>) before anything is allocated when the spacing is
+    /// outside <see cref="GeometryLimits"/> or the new grid would exceed <see cref="GeometryLimits.MaxResampledVoxels"/>.
+    /// </summary>
     public static (int X, int Y, int Z) SizeForSpacing(Volume volume, Vector3d newSpacing)
     {
         var s = volume.Spacing;
-        return (Math.Max(1, (int)Math.Round(volume.SizeX * s.X / newSpacing.X, MidpointRounding.ToEven)),
-                Math.Max(1, (int)Math.Round(volume.SizeY * s.Y / newSpacing.Y, MidpointRounding.ToEven)),
-                Math.Max(1, (int)Math.Round(volume.SizeZ * s.Z / newSpacing.Z, MidpointRounding.ToEven)));
+        if (GeometryLimits.SpacingProblem(s) is { } problem) throw new GeometryLimitException($"{problem}: not resampled");
+        double Size(int n, double from, double to) => Math.Max(1, Math.Round(n * from / to, MidpointRounding.ToEven));
+        double x = Size(volume.SizeX, s.X, newSpacing.X), y = Size(volume.SizeY, s.Y, newSpacing.Y), z = Size(volume.SizeZ, s.Z, newSpacing.Z);
+        if (!(x * y * z <= GeometryLimits.MaxResampledVoxels))
+            throw new GeometryLimitException($"resampling {volume.SizeX}x{volume.SizeY}x{volume.SizeZ} voxels of {s} mm to {newSpacing} mm " +
+                                             $"would give {x}x{y}x{z} = {x * y * z:G4} voxels, over the limit of {GeometryLimits.MaxResampledVoxels}");
+        return ((int)x, (int)y, (int)z);
     }
 
     public static Volume ToSpacing(Volume volume, Vector3d newSpacing, Interpolation interpolation)

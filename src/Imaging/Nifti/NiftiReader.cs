@@ -3,14 +3,40 @@ using System.IO.Compression;
 
 namespace GuidedNet.Imaging.Nifti;
 
+/// <summary>
+/// Limits a file must stay within, checked before anything is allocated for its voxels and again
+/// while they are decompressed, so that a corrupt or hostile file cannot make the reader allocate
+/// gigabytes or inflate without end. A refusal names the limit it hit.
+/// </summary>
 public sealed class NiftiReadOptions
 {
-    /// <summary>
-    /// Largest voxel count a header may claim. Checked before any allocation so that a corrupt
-    /// or hostile header cannot make the reader allocate gigabytes. 1024³ by default.
-    /// </summary>
+    public static readonly NiftiReadOptions Default = new();
+
+    /// <summary>Largest voxel count a header may claim: 1024³ (a 512×512×1000 CT holds 2.6·10⁸).</summary>
     public long MaxVoxels { get; init; } = 1L << 30;
+
+    /// <summary>Largest voxel data a header may claim, in bytes as stored (after decompression): 2 GiB.</summary>
+    public long MaxDataBytes { get; init; } = 2L << 30;
+
+    /// <summary>
+    /// Largest ratio of decompressed to compressed bytes once <see cref="RatioCheckedAfterBytes"/>
+    /// are decompressed. One gzip layer cannot exceed ~1032:1; a 1 MB file claiming a gigabyte
+    /// reaches it, while real scans stay far below (CT 2–5:1, label maps 40–400:1).
+    /// </summary>
+    public double MaxCompressionRatio { get; init; } = 1000;
+
+    /// <summary>Smaller files are never refused for their ratio: inflating them costs nothing.</summary>
+    public long RatioCheckedAfterBytes { get; init; } = 64L << 20;
+
+    internal void Validate()
+    {
+        if (MaxVoxels < 1 || MaxDataBytes < 1 || !(MaxCompressionRatio >= 1) || RatioCheckedAfterBytes < 0)
+            throw new ArgumentException("NIfTI read limits must be positive (MaxCompressionRatio at least 1)");
+    }
 }
+
+/// <summary>Receives a file's voxels in storage order (x fastest), a chunk at a time, after scaling.</summary>
+public delegate void VoxelChunkVisitor(ReadOnlySpan<float> values, long firstVoxel);
 
 /// <summary>
 /// Reads single-file NIfTI-1 images (<c>.nii</c>, <c>.nii.gz</c>; gzip detected from content).
@@ -19,73 +45,175 @@ public sealed class NiftiReadOptions
 /// </summary>
 public static class NiftiReader
 {
+    /// <summary>Voxels decoded per chunk: bounds the reader's own buffers to ~12 MB whatever the volume.</summary>
+    private const int ChunkVoxels = 1 << 20;
+
     public static Volume Read(string path, NiftiReadOptions? options = null)
     {
-        options ??= new NiftiReadOptions();
-        Stream file;
-        try
-        {
-            file = File.OpenRead(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new NiftiFormatException(path, $"cannot open: {e.Message}", e);
-        }
-        using (file)
-        {
-            return Read(file, path, options);
-        }
+        using var file = Open(path);
+        return Read(file, path, options);
     }
 
-    public static NiftiHeader ReadHeader(string path)
+    /// <summary>The header alone, checked against the limits (nothing is allocated for the voxels).</summary>
+    public static NiftiHeader ReadHeader(string path, NiftiReadOptions? options = null)
     {
-        using var file = File.OpenRead(path);
-        using var stream = OpenContent(file, path);
-        var bytes = new byte[NiftiHeader.Size];
-        int got = ReadFully(stream, bytes, path);
-        var header = NiftiHeader.Parse(bytes.AsSpan(0, got), path);
-        Validate(header, path, new NiftiReadOptions());
-        return header;
+        using var file = Open(path);
+        using var content = new NiftiContent(file, path, options ?? NiftiReadOptions.Default);
+        return content.Header;
     }
 
     /// <param name="name">How errors name the source (normally its path).</param>
     public static Volume Read(Stream source, string name, NiftiReadOptions? options = null)
     {
-        options ??= new NiftiReadOptions();
-        using var stream = OpenContent(source, name);
-        var headerBytes = new byte[NiftiHeader.Size];
-        int got = ReadFully(stream, headerBytes, name);
-        var header = NiftiHeader.Parse(headerBytes.AsSpan(0, got), name);
-        var (nx, ny, nz) = Validate(header, name, options);
-
-        var type = (NiftiDataType)header.DataType;
-        long voxelCount = (long)nx * ny * nz;
-        long dataBytes = voxelCount * type.BytesPerVoxel();
-        if (dataBytes > Array.MaxLength)
-            throw new NiftiFormatException(name, $"{dataBytes} bytes of voxel data exceed what one read can hold");
-
-        long skip = (long)header.VoxOffset - NiftiHeader.Size;
-        SkipFully(stream, skip, name);
-        var raw = new byte[dataBytes];
-        int read = ReadFully(stream, raw, name);
-        if (read < dataBytes)
-            throw new NiftiFormatException(name, $"truncated: voxel data ends after {read} of {dataBytes} bytes");
-
-        float[] voxels = Decode(raw, type, header.BigEndian, voxelCount);
-        ApplyScaling(voxels, header.SclSlope, header.SclInter);
-        return new Volume(nx, ny, nz, voxels, header.Affine, header);
+        using var content = new NiftiContent(source, name, options ?? NiftiReadOptions.Default);
+        var voxels = new float[content.VoxelCount];
+        content.Scan((values, first) => values.CopyTo(voxels.AsSpan((int)first)));
+        var h = content.Header;
+        return new Volume(content.SizeX, content.SizeY, content.SizeZ, voxels, h.Affine, h);
     }
 
-    private static Stream OpenContent(Stream source, string name)
+    /// <summary>
+    /// Streams a file's voxels to <paramref name="visit"/> without holding the volume: memory stays
+    /// at the chunk buffers whatever the file's size. Returns the (checked) header.
+    /// </summary>
+    public static NiftiHeader Scan(string path, VoxelChunkVisitor visit, NiftiReadOptions? options = null)
+    {
+        using var file = Open(path);
+        using var content = new NiftiContent(file, path, options ?? NiftiReadOptions.Default);
+        content.Scan(visit);
+        return content.Header;
+    }
+
+    private static FileStream Open(string path)
+    {
+        try
+        {
+            return File.OpenRead(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NiftiFormatException(path, $"cannot open: {e.Message}", e);
+        }
+    }
+
+    /// <summary>One open file: its checked header, positioned at the voxel data, with the compression it is read through.</summary>
+    private sealed class NiftiContent : IDisposable
+    {
+        private readonly string _name;
+        private readonly NiftiReadOptions _options;
+        private readonly CountingStream _compressed;
+        private readonly Stream _stream;
+        private readonly bool _gzip;
+        private readonly NiftiDataType _type;
+
+        public NiftiContent(Stream source, string name, NiftiReadOptions options)
+        {
+            options.Validate();
+            _name = name;
+            _options = options;
+            _compressed = new CountingStream(source);
+            (_stream, _gzip) = OpenContent(_compressed, name);
+            var headerBytes = new byte[NiftiHeader.Size];
+            int got = ReadFully(_stream, headerBytes, name);
+            Header = NiftiHeader.Parse(headerBytes.AsSpan(0, got), name);
+            (SizeX, SizeY, SizeZ) = Validate(Header, name, options);
+            _type = (NiftiDataType)Header.DataType;
+            VoxelCount = (long)SizeX * SizeY * SizeZ;
+            long dataBytes = VoxelCount * _type.BytesPerVoxel();
+            if (dataBytes > options.MaxDataBytes)
+                throw new NiftiFormatException(name, $"header claims {dataBytes} bytes of voxel data, over the limit MaxDataBytes = {options.MaxDataBytes}");
+            if (VoxelCount > Array.MaxLength)
+                throw new NiftiFormatException(name, $"{VoxelCount} voxels exceed what one array can hold");
+            // The whole file's size is known for files: a claim no real compression reaches is refused before reading on.
+            if (_gzip && source.CanSeek && source.Length > 0)
+                CheckRatio(dataBytes, source.Length, "header claims");
+            SkipFully(_stream, (long)Header.VoxOffset - NiftiHeader.Size, name);
+        }
+
+        public NiftiHeader Header { get; }
+        public int SizeX { get; }
+        public int SizeY { get; }
+        public int SizeZ { get; }
+        public long VoxelCount { get; }
+
+        public void Scan(VoxelChunkVisitor visit)
+        {
+            int bytesPerVoxel = _type.BytesPerVoxel();
+            var raw = new byte[ChunkVoxels * bytesPerVoxel];
+            var values = new float[ChunkVoxels];
+            long done = 0, dataBytes = VoxelCount * bytesPerVoxel;
+            while (done < VoxelCount)
+            {
+                int count = (int)Math.Min(ChunkVoxels, VoxelCount - done);
+                int bytes = count * bytesPerVoxel;
+                int read = ReadFully(_stream, raw.AsSpan(0, bytes), _name, done * bytesPerVoxel);
+                if (read < bytes)
+                    throw new NiftiFormatException(_name, $"truncated: voxel data ends after {done * bytesPerVoxel + read} of {dataBytes} bytes");
+                var chunk = values.AsSpan(0, count);
+                Decode(raw.AsSpan(0, bytes), _type, Header.BigEndian, chunk);
+                ApplyScaling(chunk, Header.SclSlope, Header.SclInter);
+                visit(chunk, done);
+                done += count;
+                if (_gzip) CheckRatio(NiftiHeader.Size + done * bytesPerVoxel, _compressed.BytesRead, "decompressing gives");
+            }
+            // gzip's CRC is checked only at the end of the stream: read on to it (a little trailing data at most),
+            // so corruption that still inflates is refused instead of becoming wrong voxels.
+            if (_gzip) ReadFully(_stream, raw.AsSpan(0, Math.Min(raw.Length, 1 << 20)), _name, dataBytes);
+        }
+
+        private void CheckRatio(long decompressed, long compressed, string what)
+        {
+            if (decompressed <= _options.RatioCheckedAfterBytes) return;
+            double ratio = (double)decompressed / Math.Max(1, compressed);
+            if (ratio > _options.MaxCompressionRatio)
+                throw new NiftiFormatException(_name, $"{what} {decompressed} bytes from {compressed} compressed ({ratio:F0}:1), " +
+                                                      $"over the limit MaxCompressionRatio = {_options.MaxCompressionRatio}:1 (a decompression bomb?)");
+        }
+
+        public void Dispose() => _stream.Dispose();
+    }
+
+    /// <summary>Counts the bytes read from the file itself (compressed, for a .nii.gz).</summary>
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        public long BytesRead { get; private set; }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            BytesRead += n;
+            return n;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    private static (Stream Content, bool Gzip) OpenContent(Stream source, string name)
     {
         // Content decides, not the extension: some tools write gzip into ".nii" and vice versa.
-        var buffered = new BufferedStream(source, 1 << 20);
-        Span<byte> magic = stackalloc byte[2];
-        int n = buffered.Read(magic);
-        buffered.Seek(-n, SeekOrigin.Current);
+        var buffered = new BufferedStream(source, 1 << 16);
+        var magic = new byte[2];
+        int n = ReadFully(buffered, magic, name);
+        var start = new PrefixedStream(magic.AsMemory(0, n), buffered);
         if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-            return new BufferedStream(new GZipStream(buffered, CompressionMode.Decompress), 1 << 20);
-        return buffered;
+            return (new BufferedStream(new GZipStream(start, CompressionMode.Decompress), 1 << 16), true);
+        return (start, false);
     }
 
     private static (int X, int Y, int Z) Validate(NiftiHeader h, string name, NiftiReadOptions options)
@@ -116,24 +244,23 @@ public static class NiftiReader
         int nx = h.Dim[1], ny = rank >= 2 ? h.Dim[2] : 1, nz = rank >= 3 ? h.Dim[3] : 1;
         long voxels = (long)nx * ny * nz;
         if (voxels > options.MaxVoxels)
-            throw new NiftiFormatException(name, $"header claims {nx}x{ny}x{nz} = {voxels} voxels, over the limit of {options.MaxVoxels}");
+            throw new NiftiFormatException(name, $"header claims {nx}x{ny}x{nz} = {voxels} voxels, over the limit MaxVoxels = {options.MaxVoxels}");
         for (int i = 1; i <= 3; i++)
             if (i <= rank && (!float.IsFinite(h.PixDim[i]) || h.PixDim[i] == 0) && h.SFormCode <= 0)
                 throw new NiftiFormatException(name, $"pixdim[{i}] = {h.PixDim[i]}: voxel spacing must be finite and non-zero");
         return (nx, ny, nz);
     }
 
-    private static float[] Decode(byte[] raw, NiftiDataType type, bool big, long count)
+    private static void Decode(ReadOnlySpan<byte> s, NiftiDataType type, bool big, Span<float> v)
     {
-        var v = new float[count];
-        var s = raw.AsSpan();
+        int count = v.Length;
         switch (type)
         {
             case NiftiDataType.UInt8:
-                for (long i = 0; i < count; i++) v[i] = raw[i];
+                for (int i = 0; i < count; i++) v[i] = s[i];
                 break;
             case NiftiDataType.Int8:
-                for (long i = 0; i < count; i++) v[i] = (sbyte)raw[i];
+                for (int i = 0; i < count; i++) v[i] = (sbyte)s[i];
                 break;
             case NiftiDataType.Int16:
                 for (int i = 0; i < count; i++)
@@ -166,35 +293,34 @@ public static class NiftiReader
             default:
                 throw new ArgumentOutOfRangeException(nameof(type));
         }
-        return v;
     }
 
-    private static void ApplyScaling(float[] voxels, float slope, float inter)
+    private static void ApplyScaling(Span<float> voxels, float slope, float inter)
     {
         // NIfTI-1: slope 0 (or not finite) means "no scaling".
         if (slope == 0 || !float.IsFinite(slope) || !float.IsFinite(inter) || (slope == 1 && inter == 0)) return;
-        for (long i = 0; i < voxels.LongLength; i++) voxels[i] = voxels[i] * slope + inter;
+        for (int i = 0; i < voxels.Length; i++) voxels[i] = voxels[i] * slope + inter;
     }
 
-    private static int ReadFully(Stream stream, byte[] buffer, string name)
+    private static int ReadFully(Stream stream, Span<byte> buffer, string name, long offset = 0)
     {
         int total = 0;
         try
         {
             while (total < buffer.Length)
             {
-                int n = stream.Read(buffer, total, Math.Min(buffer.Length - total, 1 << 24));
+                int n = stream.Read(buffer[total..]);
                 if (n == 0) break;
                 total += n;
             }
         }
         catch (InvalidDataException e)
         {
-            throw new NiftiFormatException(name, $"corrupt gzip data after {total} bytes: {e.Message}", e);
+            throw new NiftiFormatException(name, $"corrupt gzip data after {offset + total} bytes: {e.Message}", e);
         }
         catch (EndOfStreamException e)
         {
-            throw new NiftiFormatException(name, $"truncated gzip stream after {total} bytes", e);
+            throw new NiftiFormatException(name, $"truncated gzip stream after {offset + total} bytes", e);
         }
         return total;
     }
@@ -215,6 +341,39 @@ public static class NiftiReader
             }
             if (n == 0) throw new NiftiFormatException(name, "truncated: file ends before vox_offset");
             count -= n;
+        }
+    }
+
+    /// <summary>The bytes already read to sniff the format, then the rest of the source: no seeking, so any stream will do.</summary>
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    {
+        private ReadOnlyMemory<byte> _prefix = prefix;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_prefix.IsEmpty) return rest.Read(buffer);
+            int n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+            return n;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) rest.Dispose();
+            base.Dispose(disposing);
         }
     }
 

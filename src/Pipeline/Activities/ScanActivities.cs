@@ -66,7 +66,7 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
         }
         // Without the project's dataset.json the label can only be checked for shape and integer values.
         int numClasses = (await DatasetDescription.ReadAsync(storage, drop.Project))?.NumClasses ?? 65536;
-        var (labelProblem, _) = await CheckAsync(label, temp, (file, pin) => (CaseValidator.CheckLabel(file, pin.Path, volume!, numClasses), (Imaging.Volume?)null));
+        var (labelProblem, _) = await CheckAsync(label, temp, (file, pin) => (CaseValidator.CheckLabel(file, pin.Path, volume!, numClasses), (ImageGrid?)null));
         if (labelProblem is null) return new ScanCheck(ScanOutcome.Accepted, null, scan, label, null);
         await Quarantine.MoveAsync(storage, area, drop.Case + "-label", run, new[] { (label, Path.GetFileName(label.Path)) }, labelProblem, clock.GetUtcNow().UtcDateTime);
         return new ScanCheck(ScanOutcome.Accepted, null, scan, null, labelProblem);
@@ -86,8 +86,8 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
     }
 
     /// <summary>Downloads the pinned file and checks it; anything the check throws is the file's problem (as for dataset cases).</summary>
-    private async Task<(string? Problem, Imaging.Volume? Volume)> CheckAsync(BlobPin pin, TempFolder temp,
-        Func<string, BlobPin, (string?, Imaging.Volume?)> check)
+    private async Task<(string? Problem, ImageGrid? Grid)> CheckAsync(BlobPin pin, TempFolder temp,
+        Func<string, BlobPin, (string?, ImageGrid?)> check)
     {
         if (CaseValidator.NameProblem(pin.Path) is { } badName) return (badName, null);
         string file = temp.File(Guid.NewGuid().ToString("N") + NiftiFileNames.Extension(pin.Path));

@@ -1,4 +1,4 @@
-using GuidedNet.Imaging;
+using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Nifti;
 
 namespace GuidedNet.Pipeline.Validation;
@@ -13,56 +13,66 @@ public static class CaseValidator
     public static string? NameProblem(string name) =>
         NiftiFileNames.IsNifti(name) ? null : $"{name}: not a NIfTI file name (expected .nii or .nii.gz)";
 
-    /// <summary>Checks a scan file; returns the problem, or null when it is usable. <paramref name="name"/> is how the file is named in messages.</summary>
-    public static string? CheckImage(string file, string name, out Volume? image)
+    /// <summary>
+    /// Checks a scan file by streaming over its voxels (never holding the volume: validation runs in
+    /// the Functions app, several cases at once); returns the problem, or null when it is usable.
+    /// <paramref name="name"/> is how the file is named in messages.
+    /// </summary>
+    public static string? CheckImage(string file, string name, out ImageGrid? grid)
     {
-        image = null;
+        grid = null;
         if (NameProblem(name) is { } problem) return problem;
+        long bad = 0;
+        NiftiHeader header;
         try
         {
-            image = NiftiReader.Read(file);
+            header = NiftiReader.Scan(file, (values, _) =>
+            {
+                foreach (float v in values)
+                    if (!float.IsFinite(v)) bad++;
+            });
         }
         catch (NiftiFormatException e)
         {
             return Rename(e.Message, file, name);
         }
+        var image = ImageGrid.Of(header);
         if (image.SizeX < 2 || image.SizeY < 2 || image.SizeZ < 2)
-            return $"{name}: a {image.SizeX}x{image.SizeY}x{image.SizeZ} image is not a 3D volume";
-        var spacing = image.Spacing;
-        if (!(spacing.X > 0 && spacing.Y > 0 && spacing.Z > 0) || !double.IsFinite(spacing.X + spacing.Y + spacing.Z))
-            return $"{name}: voxel spacing {spacing} is not positive and finite";
-        long bad = 0;
-        foreach (float v in image.Voxels)
-            if (!float.IsFinite(v)) bad++;
+            return $"{name}: a {image} image is not a 3D volume";
+        if (GeometryLimits.SpacingProblem(image.Spacing) is { } spacing) return $"{name}: {spacing}";
         if (bad > 0) return $"{name}: {bad} voxel(s) are NaN or infinite";
+        grid = image;
         return null;
     }
 
-    /// <summary>Checks a label map against its image: same grid and integer values in 0..classes-1.</summary>
-    public static string? CheckLabel(string file, string name, Volume image, int numClasses)
+    /// <summary>Checks a label map against its image's grid, streaming: same grid and integer values in 0..classes-1.</summary>
+    public static string? CheckLabel(string file, string name, ImageGrid image, int numClasses)
     {
         if (NameProblem(name) is { } problem) return problem;
-        Volume label;
+        float max = 0;
+        long nonInteger = 0;
+        NiftiHeader header;
         try
         {
-            label = NiftiReader.Read(file);
+            header = NiftiReader.Scan(file, (values, _) =>
+            {
+                foreach (float v in values)
+                {
+                    if (!float.IsFinite(v) || v < 0 || v != MathF.Floor(v)) nonInteger++;
+                    else if (v > max) max = v;
+                }
+            });
         }
         catch (NiftiFormatException e)
         {
             return Rename(e.Message, file, name);
         }
-        if (!image.SameGrid(label))
+        var label = ImageGrid.Of(header);
+        if ((label.SizeX, label.SizeY, label.SizeZ) != (image.SizeX, image.SizeY, image.SizeZ))
             return $"{name}: {label.SizeX}x{label.SizeY}x{label.SizeZ} voxels, but its image has {image.SizeX}x{image.SizeY}x{image.SizeZ}";
         var (a, b) = (label.Spacing, image.Spacing);
         if (Math.Abs(a.X - b.X) > 1e-3 * b.X || Math.Abs(a.Y - b.Y) > 1e-3 * b.Y || Math.Abs(a.Z - b.Z) > 1e-3 * b.Z)
             return $"{name}: spacing {a} differs from its image's {b}";
-        float max = 0;
-        long nonInteger = 0;
-        foreach (float v in label.Voxels)
-        {
-            if (!float.IsFinite(v) || v < 0 || v != MathF.Floor(v)) nonInteger++;
-            else if (v > max) max = v;
-        }
         if (nonInteger > 0) return $"{name}: {nonInteger} voxel(s) are not non-negative integer labels";
         if (max >= numClasses) return $"{name}: label value {max} is beyond the {numClasses} classes of dataset.json (0..{numClasses - 1})";
         return null;
@@ -70,4 +80,16 @@ public static class CaseValidator
 
     // The reader names the local temporary file; the user knows the blob.
     private static string Rename(string message, string file, string name) => message.Replace(file, name);
+}
+
+/// <summary>The grid of a checked image: what its label must match.</summary>
+public sealed record ImageGrid(int SizeX, int SizeY, int SizeZ, Vector3d Spacing)
+{
+    public static ImageGrid Of(NiftiHeader header)
+    {
+        int rank = header.Dim[0];
+        return new ImageGrid(header.Dim[1], rank >= 2 ? header.Dim[2] : 1, rank >= 3 ? header.Dim[3] : 1, header.Affine.Spacing);
+    }
+
+    public override string ToString() => $"{SizeX}x{SizeY}x{SizeZ}";
 }
