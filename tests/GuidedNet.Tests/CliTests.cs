@@ -114,6 +114,72 @@ public class CliTests
     }
 
     [Fact]
+    public void Predict_refuses_an_output_that_would_replace_an_input_and_writes_nothing()
+    {
+        using var tmp = new TempFolder();
+        Directory.CreateDirectory(tmp.File("in"));
+        string scan = WriteReferenceVolume(tmp, "in/case.nii.gz", Affine.Scaling(1, 1, 1));
+        byte[] before = File.ReadAllBytes(scan);
+        Directory.CreateSymbolicLink(tmp.File("linked"), tmp.File("in"));
+        foreach (string outputFolder in new[] { tmp.File("in"), tmp.File("linked"), tmp.File("in/../in") })
+        {
+            var (code, _, error) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"),
+                "--output", outputFolder, "--raw", "--patch", "16,32,32", "--device", "cpu", ReproducibleCpuKernels.Flag);
+            Assert.Equal(2, code);
+            Assert.Contains($"would replace the input scan {scan}", error);
+        }
+        Assert.Equal(before, File.ReadAllBytes(scan));
+        Assert.Equal(new[] { scan }, Directory.GetFiles(tmp.File("in")));
+
+        // Two scans of one case would write one mask: refused before anything runs.
+        WriteReferenceVolume(tmp, "in/case_0000.nii.gz", Affine.Scaling(1, 1, 1));
+        var (twice, _, twiceError) = Run("predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"),
+            "--output", tmp.File("out"), "--raw", "--device", "cpu", ReproducibleCpuKernels.Flag);
+        Assert.Equal(2, twice);
+        Assert.Contains("are all case 'case'", twiceError);
+        Assert.False(Directory.Exists(tmp.File("out")));
+    }
+
+    [Fact]
+    public void A_failing_case_is_one_line_the_batch_goes_on_and_predictions_csv_lists_every_outcome()
+    {
+        using var tmp = new TempFolder();
+        Directory.CreateDirectory(tmp.File("in"));
+        WriteReferenceVolume(tmp, "in/good.nii.gz", Affine.Scaling(1, 1, 1));
+        File.WriteAllText(tmp.File("in/broken.nii.gz"), "garbage");
+        // A geometry bomb: 8³ voxels of 400 mm, which the flare22 spacing would make gigavoxels (an OverflowException ended the batch before).
+        NiftiWriter.Write(tmp.File("in/huge_voxels.nii.gz"), new Volume(8, 8, 8, new float[512], Affine.Scaling(400, 400, 400)), NiftiDataType.Int16);
+        string[] predict = ["predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"), "--output", tmp.File("out"),
+            "--preset", "flare22", "--patch", "16,32,32", "--device", "cpu", ReproducibleCpuKernels.Flag];
+
+        var (code, output, error) = Run(predict);
+        Assert.Equal(1, code);
+        var errors = error.Split('\n').Where(l => l.StartsWith("error:")).ToList();
+        Assert.Equal(2, errors.Count);
+        Assert.Contains(errors, l => l.Contains(tmp.File("in/broken.nii.gz")));
+        Assert.Contains(errors, l => l.Contains(tmp.File("in/huge_voxels.nii.gz")) && l.Contains("outside 0.05–20 mm"));
+        Assert.True(File.Exists(tmp.File("out/good.nii.gz")), output);
+        Assert.Equal(new[] { "good.nii.gz", "predictions.csv" }, Directory.GetFiles(tmp.File("out")).Select(Path.GetFileName).Order());
+        var rows = Outcomes(tmp.File("out/predictions.csv"));
+        Assert.Equal(("failed", "failed", "done"), (rows["broken"], rows["huge_voxels"], rows["good"]));
+
+        // Resumed: the finished case is left as it is, the failing ones are tried again.
+        var written = File.GetLastWriteTimeUtc(tmp.File("out/good.nii.gz"));
+        var (again, againOutput, _) = Run([.. predict, "--skip-existing"]);
+        Assert.Equal(1, again);
+        Assert.Contains("good: ", againOutput);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(tmp.File("out/good.nii.gz")));
+        Assert.Equal("skipped", Outcomes(tmp.File("out/predictions.csv"))["good"]);
+    }
+
+    private static Dictionary<string, string> Outcomes(string csv)
+    {
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal("case,scan,mask,status,seconds,error", lines[0]);
+        return lines.Skip(1).Select(l => l.Split(',')).ToDictionary(f => f[0], f => f[3]);
+    }
+
+    [Fact]
     public void Synth_writes_an_msd_dataset_with_the_requested_split()
     {
         using var tmp = new TempFolder();

@@ -1,6 +1,10 @@
 using Azure.Storage.Blobs;
+using GuidedNet.Imaging;
+using GuidedNet.Imaging.Geometry;
+using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Tests.Infrastructure;
+using GuidedNet.TestSupport;
 
 namespace GuidedNet.Pipeline.Tests;
 
@@ -98,5 +102,26 @@ public sealed class CommandLineSafetyTests(Azurite azurite) : IClassFixture<Azur
         Assert.Equal(2, host.WaitForExit(TimeSpan.FromMinutes(1)));
         Assert.Contains("--Storage:ConnectionString on the command line would show the connection string", host.Output);
         Assert.DoesNotContain("AccountKey", host.Output);
+    }
+
+    [Fact]
+    public void Predict_stops_within_a_window_on_SIGTERM_leaving_no_partial_mask_and_a_record_of_what_is_left()
+    {
+        using var temp = new Storage.TempFolder();
+        string input = temp.File("in"), output = temp.File("out");
+        Directory.CreateDirectory(input);
+        // 1,024 windows of 16×32×32: minutes on a CPU, so the signal always arrives mid-volume.
+        NiftiWriter.Write(Path.Combine(input, "large.nii"), new Volume(512, 512, 64, new float[512 * 512 * 64], Affine.Scaling(1, 1, 1)), NiftiDataType.Float32);
+        using var predict = new ChildProcess(Processes.GuidedNet, ["predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", input,
+            "--output", output, "--raw", "--patch", "16,32,32", "--stride", "16,32,32", "--device", "cpu", "--threads", "1"], new Dictionary<string, string>());
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!predict.Printed("large: windows ") && !predict.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        Assert.True(predict.Printed("large: windows "), predict.Output);
+
+        Assert.True(predict.Stop(TimeSpan.FromSeconds(60)), "predict went on after SIGTERM:\n" + predict.Output);
+        Assert.Equal(130, predict.WaitForExit(TimeSpan.FromSeconds(5)));
+        Assert.Contains("continue with --skip-existing", predict.Output);
+        Assert.Equal(new[] { "predictions.csv" }, Directory.GetFiles(output).Select(Path.GetFileName));
+        Assert.Contains(",stopped,", File.ReadAllText(Path.Combine(output, "predictions.csv")));
     }
 }

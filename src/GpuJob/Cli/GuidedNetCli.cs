@@ -42,7 +42,7 @@ public static class GuidedNetCli
             {
                 case "predict":
                     if (WantsHelp(rest)) { output.Write(PredictCommand.Usage); return 0; }
-                    return PredictCommand.Run(new CommandLineArguments(rest, PredictCommand.Flags), output, error);
+                    return PredictCommand.Run(new CommandLineArguments(rest, PredictCommand.Flags), output, error, Cancellation);
                 case "evaluate":
                     if (WantsHelp(rest)) { output.Write(EvaluateCommand.Usage); return 0; }
                     return EvaluateCommand.Run(new CommandLineArguments(rest, EvaluateCommand.Flags), output, error);
@@ -83,7 +83,8 @@ public static class GuidedNetCli
             error.WriteLine($"error: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is NiftiFormatException or FileNotFoundException or InvalidDataException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is NiftiFormatException or FileNotFoundException or InvalidDataException or InvalidOperationException or ArgumentException
+                                       or Imaging.Geometry.GeometryLimitException)
         {
             error.WriteLine($"error: {e.Message}");
             return 1;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GuidedNet.GpuJob.Cli;
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Preprocessing;
 using GuidedNet.Imaging.Rendering;
@@ -12,7 +13,10 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet predict</c>: NIfTI scans in, uint8 masks in each scan's own geometry out.</summary>
 public static class PredictCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing" };
+
+    /// <summary>Every case's outcome, written to the output folder after each case.</summary>
+    public const string OutcomesFile = "predictions.csv";
 
     public const string Usage = """
         guidednet predict --model M --input FILE|DIR --output DIR [options]
@@ -28,9 +32,14 @@ public static class PredictCommand
           --raw                the reference's behaviour: the stored array straight to the network,
                                uniform averaging, no TTA
           --preview            also write <case>.png: three mid-slices with the mask overlaid
+          --skip-existing      leave cases whose mask is already in --output (resumes a stopped batch)
+        A failing case is reported and the batch goes on; <output>/predictions.csv lists every
+        case's outcome, and the exit code is 1 when any failed. Masks are written whole or not at
+        all; an output that would overwrite an input is refused. Ctrl+C / SIGTERM stops within a
+        window (exit 130).
         """ + "\n" + ComputeArguments.Usage;
 
-    public static int Run(CommandLineArguments args, TextWriter output, TextWriter error)
+    public static int Run(CommandLineArguments args, TextWriter output, TextWriter error, CancellationToken cancellation = default)
     {
         string modelPath = args.Required("model");
         string input = args.Required("input");
@@ -46,6 +55,7 @@ public static class PredictCommand
         double? overlap = args.Has("overlap") ? args.Double("overlap", 0.5) : null;
         if (stride is not null && overlap is not null) throw new UsageException("give --stride or --overlap, not both");
         int batchWindows = args.Int("batch-windows", 1);
+        bool skipExisting = args.Flag("skip-existing");
         args.EnsureAllUsed();
         var windows = new SlidingWindowOptions
         {
@@ -65,7 +75,7 @@ public static class PredictCommand
             throw new UsageException(e.Message);
         }
 
-        var files = CaseFiles.Find(input);
+        var cases = PlanCases(CaseFiles.Find(input), outputDir, preview);
         var device = TorchRuntime.Configure(compute);
         using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name);
         var plan = raw ? PreprocessingPlan.Raw : model.Plan();
@@ -74,32 +84,110 @@ public static class PredictCommand
         output.WriteLine($"model {modelPath}: {model.Metadata.NumClasses} classes, width {model.Metadata.BaseChannels}, " +
                          $"preprocessing '{plan.Name}', device {TorchRuntime.Describe(device)}");
         output.WriteLine($"patch {string.Join("x", windows.Patch)}, stride {string.Join("x", windows.EffectiveStride())}, " +
-                         $"{(gaussian ? "gaussian" : "uniform")} averaging{(tta ? ", mirror TTA" : "")}; {files.Count} scan(s)");
+                         $"{(gaussian ? "gaussian" : "uniform")} averaging{(tta ? ", mirror TTA" : "")}; {cases.Count} scan(s)");
         Directory.CreateDirectory(outputDir);
 
-        int failures = 0;
-        foreach (string file in files)
+        var outcomes = cases.ToDictionary(c => c.Name, c => new CaseOutcome(c, "not run", 0, null));
+        void Record(CaseOutcome outcome)
         {
-            string name = Data.MsdDataset.CaseName(file);
+            outcomes[outcome.Case.Name] = outcome;
+            WriteOutcomes(Path.Combine(outputDir, OutcomesFile), cases.Select(c => outcomes[c.Name]));
+        }
+        foreach (var c in cases)
+        {
+            if (cancellation.IsCancellationRequested) break;
+            if (skipExisting && File.Exists(c.Mask))
+            {
+                output.WriteLine($"{c.Name}: {c.Mask} exists, skipped");
+                Record(new CaseOutcome(c, "skipped", 0, null));
+                continue;
+            }
             var clock = Stopwatch.StartNew();
             try
             {
-                var scan = NiftiReader.Read(file);
-                var result = predictor.Predict(scan, file, new ConsoleProgress(output, name));
-                string maskPath = Path.Combine(outputDir, name + ".nii.gz");
-                NiftiWriter.Write(maskPath, result.Mask, NiftiDataType.UInt8);
-                if (preview) SegmentationPreview.Write(Path.Combine(outputDir, name + ".png"), scan, result.Mask);
-                output.WriteLine($"{name}: {scan} -> {maskPath} in {clock.Elapsed.TotalSeconds:F1} s " +
+                var scan = NiftiReader.Read(c.Scan);
+                var result = predictor.Predict(scan, c.Scan, new ConsoleProgress(output, c.Name), cancellation);
+                NiftiWriter.Write(c.Mask, result.Mask, NiftiDataType.UInt8);
+                if (c.Preview is { } png) SegmentationPreview.Write(png, scan, result.Mask);
+                output.WriteLine($"{c.Name}: {scan} -> {c.Mask} in {clock.Elapsed.TotalSeconds:F1} s " +
                                  $"(preprocess {result.Preprocessing.TotalSeconds:F1} s, model {result.Model.TotalSeconds:F1} s, " +
                                  $"{scan.VoxelCount / Math.Max(1e-9, result.Model.TotalSeconds) / 1e6:F3} Mvox/s, restore {result.Restoring.TotalSeconds:F1} s)");
+                Record(new CaseOutcome(c, "done", clock.Elapsed.TotalSeconds, null));
             }
-            catch (Exception e) when (e is NiftiFormatException or ArgumentException or IOException)
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
-                failures++;
-                error.WriteLine($"error: {e.Message}");
+                Record(new CaseOutcome(c, "stopped", clock.Elapsed.TotalSeconds, "stopped by a signal"));
+            }
+            catch (Exception e)
+            {
+                // Whatever one scan does (a bad file, a geometry over the limits, libtorch running out of memory),
+                // the others still run: one line naming the case, and its row in predictions.csv.
+                string message = e is NiftiFormatException ? e.Message : $"{c.Scan}: {e.GetType().Name}: {e.Message}";
+                error.WriteLine($"error: {message}");
+                Record(new CaseOutcome(c, "failed", clock.Elapsed.TotalSeconds, message));
             }
         }
-        if (failures > 0) error.WriteLine($"{failures} of {files.Count} scan(s) failed");
+        int failures = outcomes.Values.Count(o => o.Status == "failed");
+        if (cancellation.IsCancellationRequested)
+        {
+            error.WriteLine($"stopped: {outcomes.Values.Count(o => o.Status is "done" or "skipped")} of {cases.Count} scan(s) have masks; " +
+                            $"continue with --skip-existing (see {Path.Combine(outputDir, OutcomesFile)})");
+            return 130;
+        }
+        if (failures > 0) error.WriteLine($"{failures} of {cases.Count} scan(s) failed (see {Path.Combine(outputDir, OutcomesFile)})");
         return failures == 0 ? 0 : 1;
+    }
+
+    private sealed record PlannedCase(string Name, string Scan, string Mask, string? Preview);
+
+    private sealed record CaseOutcome(PlannedCase Case, string Status, double Seconds, string? Error);
+
+    /// <summary>
+    /// Each scan's case name and output files, refused before anything runs when two scans would
+    /// write the same mask or an output would replace an input (<c>--output</c> = <c>--input</c>
+    /// with scans named <c>&lt;case&gt;.nii.gz</c>).
+    /// </summary>
+    private static List<PlannedCase> PlanCases(IReadOnlyList<string> scans, string outputDir, bool preview)
+    {
+        var cases = scans.Select(scan =>
+        {
+            string name = Data.MsdDataset.CaseName(scan);
+            return new PlannedCase(name, scan, Path.GetFullPath(Path.Combine(outputDir, name + ".nii.gz")),
+                preview ? Path.GetFullPath(Path.Combine(outputDir, name + ".png")) : null);
+        }).ToList();
+        foreach (var same in cases.GroupBy(c => c.Name).Where(g => g.Count() > 1))
+            throw new UsageException($"{string.Join(" and ", same.Select(c => c.Scan))} are all case '{same.Key}': they would write one mask; keep one of them");
+        var inputs = scans.GroupBy(RealPath).ToDictionary(g => g.Key, g => g.First());
+        foreach (var c in cases)
+            foreach (string written in new[] { c.Mask, c.Preview }.OfType<string>())
+                if (inputs.TryGetValue(RealPath(written), out string? scan))
+                    throw new UsageException($"--output: the mask of case '{c.Name}' would replace the input scan {scan}; choose another output folder");
+        return cases;
+    }
+
+    /// <summary>A path with every link along it resolved, so that an output reached through a link is still seen to be an input.</summary>
+    private static string RealPath(string path) => RealPath(path, depth: 0);
+
+    private static string RealPath(string path, int depth)
+    {
+        string full = Path.GetFullPath(path);
+        string current = Path.GetPathRoot(full)!;
+        foreach (string part in full[current.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = Path.Combine(current, part);
+            FileSystemInfo entry = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+            if (entry.LinkTarget is not null && depth < 40 && entry.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+                current = RealPath(target.FullName, depth + 1);
+        }
+        return current;
+    }
+
+    private static void WriteOutcomes(string path, IEnumerable<CaseOutcome> outcomes)
+    {
+        static string Field(string? text) => text is null ? "" : text.IndexOfAny([',', '"', '\n', '\r']) < 0 ? text : "\"" + text.Replace("\"", "\"\"") + "\"";
+        var lines = new List<string> { "case,scan,mask,status,seconds,error" };
+        lines.AddRange(outcomes.Select(o => string.Join(",", Field(o.Case.Name), Field(o.Case.Scan), Field(o.Case.Mask), o.Status,
+            o.Seconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture), Field(o.Error))));
+        AtomicFile.WriteAllText(path, string.Join("\n", lines) + "\n");
     }
 }
