@@ -199,4 +199,109 @@ public class NiftiReaderTests
         Assert.Contains("over the limit", e.Message);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "reader allocated voxel memory before refusing");
     }
+
+    /// <summary>A gzip of a uint8 volume of zeros: about 1000:1, the most one deflate layer gives.</summary>
+    private static string ZerosBomb(TempFolder tmp, string name, int x, int y, int z)
+    {
+        string path = tmp.File(name);
+        using var file = File.Create(path);
+        using var gz = new GZipStream(file, CompressionLevel.SmallestSize);
+        gz.Write(NiftiTestFiles.Header(x, y, z, NiftiDataType.UInt8).ToBytes());
+        gz.Write(new byte[4]);
+        var slice = new byte[x * y];
+        for (int k = 0; k < z; k++) gz.Write(slice);
+        return path;
+    }
+
+    [Fact]
+    public void The_issues_decompression_bomb_is_refused_by_name_before_its_voxels_are_allocated()
+    {
+        using var tmp = new TempFolder();
+        // The issue's file: a 1 MB .nii.gz of a 1024×1024×1023 uint8 volume.
+        string bomb = ZerosBomb(tmp, "bomb.nii.gz", 1024, 1024, 1023);
+        Assert.InRange(new FileInfo(bomb).Length, 500_000, 2_000_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<NiftiFormatException>(() => NiftiReader.Read(bomb));
+        Assert.Contains("MaxVoxels", e.Message);
+        Assert.StartsWith(bomb, e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "reader allocated voxel memory before refusing");
+
+        // Within the voxel limit, the ratio gives it away before anything is allocated for it.
+        string within = ZerosBomb(tmp, "within.nii.gz", 1024, 1024, 500);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        var ratio = Assert.Throws<NiftiFormatException>(() => NiftiReader.Read(within));
+        Assert.Contains("MaxCompressionRatio", ratio.Message);
+        Assert.Contains("header claims", ratio.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "reader allocated voxel memory before refusing");
+
+        // From a stream of unknown length the ratio is watched while inflating: refused once 64 MB are inflated.
+        long seen = 0;
+        using var unknownLength = new NonSeekableStream(File.OpenRead(within));
+        var streaming = Assert.Throws<NiftiFormatException>(() => NiftiReader.Scan(unknownLength, "upload",
+            (values, _) => seen += values.Length, new NiftiReadOptions { MaxCompressionRatio = 200 }));
+        Assert.Contains("decompressing gives", streaming.Message);
+        Assert.Contains("MaxCompressionRatio", streaming.Message);
+        Assert.InRange(seen, 63L << 20, 66L << 20);
+    }
+
+    [Fact]
+    public void Each_limit_is_configurable_and_named_when_hit()
+    {
+        using var tmp = new TempFolder();
+        string path = tmp.File("ct.nii.gz");
+        var voxels = Enumerable.Range(0, 64 * 64 * 32).Select(i => (float)(i % 2000 - 1000)).ToArray();
+        NiftiWriter.Write(path, new Volume(64, 64, 32, voxels, Affine.Scaling(1, 1, 2)), NiftiDataType.Int16);
+        Assert.Equal(voxels, NiftiReader.Read(path).Voxels);
+        Assert.Contains("MaxVoxels = 1000", Assert.Throws<NiftiFormatException>(() => NiftiReader.Read(path, new NiftiReadOptions { MaxVoxels = 1000 })).Message);
+        Assert.Contains("MaxDataBytes = 4096", Assert.Throws<NiftiFormatException>(() => NiftiReader.ReadHeader(path, new NiftiReadOptions { MaxDataBytes = 4096 })).Message);
+        Assert.Contains("MaxCompressionRatio = 1.5:1", Assert.Throws<NiftiFormatException>(() =>
+            NiftiReader.Read(path, new NiftiReadOptions { MaxCompressionRatio = 1.5, RatioCheckedAfterBytes = 0 })).Message);
+
+        // Streamed in chunks, the values are those of a whole read, in order.
+        var streamed = new List<float>();
+        long expectedFirst = 0;
+        var header = NiftiReader.Scan(path, (values, first) =>
+        {
+            Assert.Equal(expectedFirst, first);
+            expectedFirst += values.Length;
+            streamed.AddRange(values.ToArray());
+        });
+        Assert.Equal(voxels, streamed);
+        Assert.Equal(new short[] { 3, 64, 64, 32 }, header.Dim[..4]);
+    }
+
+    [Fact]
+    public void A_geometry_bomb_is_refused_before_resampling_allocates()
+    {
+        // The issue's 8×8×8 scan of 400 mm voxels, brought to a 0.8 mm grid, and a fine grid blown up 10×.
+        var coarse = new Volume(8, 8, 8, new float[512], Affine.Scaling(400, 400, 400));
+        var e = Assert.Throws<GeometryLimitException>(() => Resampler.ToSpacing(coarse, new Vector3d(0.8, 0.8, 2.5), Interpolation.Linear));
+        Assert.Contains("outside 0.05–20 mm", e.Message);
+        var fine = new Volume(512, 512, 8, new float[512 * 512 * 8], Affine.Scaling(1, 1, 20));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var size = Assert.Throws<GeometryLimitException>(() => Resampler.ToSpacing(fine, new Vector3d(0.1, 0.1, 1), Interpolation.Linear));
+        Assert.Contains($"over the limit of {GeometryLimits.MaxResampledVoxels}", size.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+        Assert.Equal((256, 256, 80), Resampler.SizeForSpacing(fine, new Vector3d(2, 2, 2)));
+    }
+
+    private sealed class NonSeekableStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
 }

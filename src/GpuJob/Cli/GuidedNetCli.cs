@@ -15,7 +15,7 @@ public static class GuidedNetCli
           evaluate    Dice, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
           synth       write a synthetic phantom dataset (tests, demos, experiments)
           convert     a NumPy (z, y, x) volume to NIfTI
-          bench       bench predict | bench train: throughput and memory
+          bench       bench predict | bench train | bench validate: throughput and memory
           upload      put a dataset or scans into the pipeline's blob storage
           download    copy results (or any prefix) from the pipeline's blob storage
           worker      the GPU job worker: runs training / prediction jobs from the job queue
@@ -70,7 +70,16 @@ public static class GuidedNetCli
                         if (WantsHelp(rest)) { output.Write(TrainBenchmark.Usage); return 0; }
                         return TrainBenchmark.Run(new CommandLineArguments(rest.Skip(1), TrainBenchmark.Flags), output);
                     }
-                    if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest)) { output.Write(BenchCommand.Usage + TrainBenchmark.Usage); return rest.Length == 0 ? 2 : 0; }
+                    if (rest.Length > 0 && rest[0] == "validate")
+                    {
+                        if (WantsHelp(rest)) { output.Write(ValidationBenchmark.Usage); return 0; }
+                        return ValidationBenchmark.Run(new CommandLineArguments(rest.Skip(1), ValidationBenchmark.Flags), output);
+                    }
+                    if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest))
+                    {
+                        output.Write(BenchCommand.Usage + TrainBenchmark.Usage + ValidationBenchmark.Usage);
+                        return rest.Length == 0 ? 2 : 0;
+                    }
                     return BenchCommand.Run(new CommandLineArguments(rest.Skip(1), BenchCommand.Flags), output);
                 default:
                     error.WriteLine($"error: unknown command '{command}'");

@@ -12,8 +12,11 @@ public sealed class NiftiReadOptions
 {
     public static readonly NiftiReadOptions Default = new();
 
-    /// <summary>Largest voxel count a header may claim: 1024³ (a 512×512×1000 CT holds 2.6·10⁸).</summary>
-    public long MaxVoxels { get; init; } = 1L << 30;
+    /// <summary>
+    /// Largest voxel count a header may claim: 2²⁹, a 512×512×2048 whole-body CT (a 512×512×1000 CT
+    /// holds 2.6·10⁸); read whole, that is 2 GiB of float32.
+    /// </summary>
+    public long MaxVoxels { get; init; } = 1L << 29;
 
     /// <summary>Largest voxel data a header may claim, in bytes as stored (after decompression): 2 GiB.</summary>
     public long MaxDataBytes { get; init; } = 2L << 30;
@@ -79,7 +82,14 @@ public static class NiftiReader
     public static NiftiHeader Scan(string path, VoxelChunkVisitor visit, NiftiReadOptions? options = null)
     {
         using var file = Open(path);
-        using var content = new NiftiContent(file, path, options ?? NiftiReadOptions.Default);
+        return Scan(file, path, visit, options);
+    }
+
+    /// <inheritdoc cref="Scan(string, VoxelChunkVisitor, NiftiReadOptions?)"/>
+    /// <param name="name">How errors name the source (normally its path).</param>
+    public static NiftiHeader Scan(Stream source, string name, VoxelChunkVisitor visit, NiftiReadOptions? options = null)
+    {
+        using var content = new NiftiContent(source, name, options ?? NiftiReadOptions.Default);
         content.Scan(visit);
         return content.Header;
     }
@@ -111,7 +121,7 @@ public static class NiftiReader
             options.Validate();
             _name = name;
             _options = options;
-            _compressed = new CountingStream(source);
+            _compressed = new CountingStream(source, MaxCompressedRead);
             (_stream, _gzip) = OpenContent(_compressed, name);
             var headerBytes = new byte[NiftiHeader.Size];
             int got = ReadFully(_stream, headerBytes, name);
@@ -173,8 +183,14 @@ public static class NiftiReader
         public void Dispose() => _stream.Dispose();
     }
 
-    /// <summary>Counts the bytes read from the file itself (compressed, for a .nii.gz).</summary>
-    private sealed class CountingStream(Stream inner) : Stream
+    /// <summary>
+    /// Compressed bytes handed to the inflater per read. It reads ahead only what one read returns,
+    /// so the count of compressed bytes read is within this of what has been inflated.
+    /// </summary>
+    private const int MaxCompressedRead = 4096;
+
+    /// <summary>Counts the bytes read from the file itself (compressed, for a .nii.gz), handing out at most <paramref name="maxRead"/> per read.</summary>
+    private sealed class CountingStream(Stream inner, int maxRead) : Stream
     {
         public long BytesRead { get; private set; }
         public override bool CanRead => true;
@@ -187,7 +203,7 @@ public static class NiftiReader
 
         public override int Read(Span<byte> buffer)
         {
-            int n = inner.Read(buffer);
+            int n = inner.Read(buffer[..Math.Min(buffer.Length, maxRead)]);
             BytesRead += n;
             return n;
         }
@@ -207,12 +223,11 @@ public static class NiftiReader
     private static (Stream Content, bool Gzip) OpenContent(Stream source, string name)
     {
         // Content decides, not the extension: some tools write gzip into ".nii" and vice versa.
-        var buffered = new BufferedStream(source, 1 << 16);
         var magic = new byte[2];
-        int n = ReadFully(buffered, magic, name);
-        var start = new PrefixedStream(magic.AsMemory(0, n), buffered);
+        int n = ReadFully(source, magic, name);
+        var start = new PrefixedStream(magic.AsMemory(0, n), source);
         if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-            return (new BufferedStream(new GZipStream(start, CompressionMode.Decompress), 1 << 16), true);
+            return (new GZipStream(start, CompressionMode.Decompress), true);
         return (start, false);
     }
 

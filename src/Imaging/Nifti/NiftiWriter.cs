@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using GuidedNet.Imaging.Geometry;
 
 namespace GuidedNet.Imaging.Nifti;
 
@@ -30,11 +31,39 @@ public static class NiftiWriter
         }
     }
 
-    private static NiftiHeader BuildHeader(Volume volume, NiftiDataType type)
+    /// <summary>
+    /// Writes a volume one z-slice at a time, never holding it whole: <paramref name="fillSlice"/>
+    /// gets the slice index and an x-fastest buffer of sizeX·sizeY voxels to fill. For volumes too
+    /// large to build in memory (benchmarks, tests of clinical sizes).
+    /// </summary>
+    public static void WriteSlices(string path, int sizeX, int sizeY, int sizeZ, Affine affine, NiftiDataType type, Action<int, float[]> fillSlice)
     {
-        NiftiHeader header = volume.SourceHeader is { } source && SourceMatches(source, volume)
+        var header = Typed(NiftiHeader.FromAffine(affine, sizeX, sizeY, sizeZ), type);
+        var slice = new float[sizeX * sizeY];
+        AtomicFile.Write(path, file =>
+        {
+            Stream output = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : file;
+            using (output == file ? null : output)
+            {
+                output.Write(header.ToBytes());
+                output.Write(new byte[4]);
+                for (int z = 0; z < sizeZ; z++)
+                {
+                    fillSlice(z, slice);
+                    WriteVoxels(output, slice, type);
+                }
+            }
+        });
+    }
+
+    private static NiftiHeader BuildHeader(Volume volume, NiftiDataType type) =>
+        Typed(volume.SourceHeader is { } source && SourceMatches(source, volume)
             ? source.Clone()
-            : NiftiHeader.FromAffine(volume.Affine, volume.SizeX, volume.SizeY, volume.SizeZ);
+            : NiftiHeader.FromAffine(volume.Affine, volume.SizeX, volume.SizeY, volume.SizeZ), type);
+
+    /// <summary>The header's data fields for voxels stored as <paramref name="type"/>, unscaled, little-endian.</summary>
+    private static NiftiHeader Typed(NiftiHeader header, NiftiDataType type)
+    {
         header.DataType = (short)type;
         header.BitPix = (short)(type.BytesPerVoxel() * 8);
         header.VoxOffset = 352;
