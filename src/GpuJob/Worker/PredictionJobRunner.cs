@@ -103,10 +103,12 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
     private async Task LoadModelAsync(string modelPath, TextWriter log, CancellationToken cancellation)
     {
         if (_modelPath == modelPath && _model is not null) return;
+        if (!modelPath.EndsWith("/" + BlobLayout.ModelFile, StringComparison.Ordinal))
+            throw new InvalidDataException($"{modelPath}: production models are {BlobLayout.ModelFile} files written by training");
         string local = Path.Combine(workFolder, "models", modelPath.Replace('/', '_'));
         if (!File.Exists(local)) await storage.DownloadFileAsync(modelPath, local, cancellation);
         _model?.Dispose();
-        _model = ModelFile.Load(local, device);
+        _model = ModelFile.Load(local, device, guidedNetFormatOnly: true);
         _predictor = new CasePredictor(_model, device, new SlidingWindowOptions { Patch = _model.Metadata.Patch, Gaussian = true }, _model.Plan());
         _modelPath = modelPath;
         log.WriteLine($"model {modelPath} loaded: {_model.Metadata.NumClasses} classes, width {_model.Metadata.BaseChannels}");

@@ -47,40 +47,44 @@ public sealed class LoadedModel : IDisposable
 /// <item>our model file: a zip with <c>model.json</c> (<see cref="ModelMetadata"/>) and
 /// <c>network1.safetensors</c> (and <c>network2.safetensors</c> for a GuidedNet pair).</item>
 /// </list>
+/// A model file may come from anyone: sizes, metadata, and every tensor's name and shape are
+/// checked before a network is built or a tensor allocated, and every failure is an
+/// <see cref="InvalidDataException"/> naming the file and the problem in one line.
 /// </summary>
 public static class ModelFile
 {
     private const string MetadataEntry = "model.json";
 
-    public static LoadedModel Load(string path, Device device, string? presetOverride = null)
+    /// <summary>Largest model file: 1 GiB (a width-64 network, four times the paper's, is ~0.4 GB).</summary>
+    public const long MaxFileBytes = 1L << 30;
+
+    private const int MaxMetadataBytes = 64 * 1024;
+
+    /// <summary>What a safetensors entry may hold beyond the tensors' own bytes: its JSON header.</summary>
+    private const long MaxSafetensorsHeaderBytes = 1 << 20;
+
+    /// <param name="guidedNetFormatOnly">refuse PyTorch state dicts (the worker serves only the pipeline's own model files)</param>
+    public static LoadedModel Load(string path, Device device, string? presetOverride = null, bool guidedNetFormatOnly = false)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"model file not found: {path}", path);
+        long length = new FileInfo(path).Length;
+        if (length > MaxFileBytes) throw new InvalidDataException($"{path}: {length} bytes, over the limit of {MaxFileBytes} for a model file");
         ModelMetadata metadata;
         UNet3D network;
         try
         {
-            using var zip = ZipFile.OpenRead(path);
-            if (zip.GetEntry(MetadataEntry) is { } entry)
-            {
-                using (var s = entry.Open())
-                    metadata = JsonSerializer.Deserialize<ModelMetadata>(s, ModelMetadata.Json)
-                               ?? throw new InvalidDataException($"{path}: empty {MetadataEntry}");
-                network = new UNet3D(metadata.NumClasses, metadata.BaseChannels);
-                var weights = zip.GetEntry("network1.safetensors")
-                              ?? throw new InvalidDataException($"{path}: no network1.safetensors entry");
-                using var buffer = new MemoryStream();
-                using (var ws = weights.Open()) ws.CopyTo(buffer);
-                buffer.Position = 0;
-                network.load_safetensors(buffer, strict: true);
-            }
+            using var file = File.OpenRead(path);
+            if (IsGuidedNetModel(file))
+                (metadata, network) = LoadGuidedNetModel(file, path);
+            else if (guidedNetFormatOnly)
+                throw new InvalidDataException($"{path}: not a GuidedNet model file ({MetadataEntry} + network1.safetensors); this service loads no other format");
             else
-            {
-                (metadata, network) = LoadPyTorchStateDict(path);
-            }
+                (metadata, network) = LoadPyTorchStateDict(file, path);
         }
-        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{path}: not a model file (neither a PyTorch state dict nor a GuidedNet model): {e.Message}", e);
+            // The zip reader, the unpickler and TorchSharp each have their own exceptions for a malformed file.
+            throw new InvalidDataException($"{path}: not a readable model file (neither a PyTorch state dict nor a GuidedNet model): {e.GetType().Name}: {e.Message}", e);
         }
         if (presetOverride is not null) metadata = metadata with { Preset = presetOverride };
         network.to(device);
@@ -88,31 +92,119 @@ public static class ModelFile
         return new LoadedModel(network, metadata);
     }
 
-    private static (ModelMetadata, UNet3D) LoadPyTorchStateDict(string path)
+    private static bool IsGuidedNetModel(Stream file)
     {
-        var tensors = new Dictionary<string, Tensor>();
-        using (var stream = File.OpenRead(path))
-        {
-            foreach (System.Collections.DictionaryEntry kv in PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false))
-                if (kv.Value is Tensor t) tensors[(string)kv.Key] = t;
-        }
         try
         {
-            if (!tensors.TryGetValue("final.weight", out var final) || !tensors.TryGetValue("conv1.conv1.0.weight", out var first))
-                throw new InvalidDataException($"{path}: a PyTorch state dict, but not of the GuidedNet 3D U-Net (no final.weight / conv1.conv1.0.weight)");
-            var metadata = new ModelMetadata { NumClasses = (int)final.shape[0], BaseChannels = (int)first.shape[0], Preset = "none" };
-            var network = new UNet3D(metadata.NumClasses, metadata.BaseChannels, (int)first.shape[1]);
-            var (missing, unexpected) = network.load_state_dict(tensors, strict: false);
-            if (missing.Count > 0 || unexpected.Count > 0)
-                throw new InvalidDataException($"{path}: state dict does not match the GuidedNet 3D U-Net " +
-                                               $"(missing: {string.Join(", ", missing)}; unexpected: {string.Join(", ", unexpected)})");
-            return (metadata, network);
+            using var zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
+            return zip.GetEntry(MetadataEntry) is not null;
+        }
+        catch (InvalidDataException)
+        {
+            return false; // not a zip: a legacy pickle or garbage, which the state-dict reader reports
         }
         finally
         {
-            foreach (var t in tensors.Values) t.Dispose();
+            file.Position = 0;
         }
     }
+
+    private static (ModelMetadata, UNet3D) LoadGuidedNetModel(Stream file, string path)
+    {
+        using var zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
+        var metadata = JsonSerializer.Deserialize<ModelMetadata>(ReadBounded(zip.GetEntry(MetadataEntry)!, MaxMetadataBytes, path), ModelMetadata.Json)
+                       ?? throw new InvalidDataException($"{path}: empty {MetadataEntry}");
+        metadata.Validate(path);
+        var network = new UNet3D(metadata.NumClasses, metadata.BaseChannels);
+        try
+        {
+            var weights = zip.GetEntry("network1.safetensors") ?? throw new InvalidDataException($"{path}: no network1.safetensors entry");
+            long expected = network.state_dict().Values.Sum(t => t.numel() * t.ElementSize);
+            using var buffer = new MemoryStream(ReadBounded(weights, expected + MaxSafetensorsHeaderBytes, path));
+            network.load_safetensors(buffer, strict: true);
+            return (metadata, network);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An entry's bytes, refused once more than <paramref name="limit"/> come out (whatever the zip directory claims).</summary>
+    private static byte[] ReadBounded(ZipArchiveEntry entry, long limit, string path)
+    {
+        if (entry.Length > limit) throw new InvalidDataException($"{path}: {entry.FullName} holds {entry.Length} bytes, over the {limit} it may hold");
+        using var source = entry.Open();
+        using var copy = new MemoryStream();
+        var chunk = new byte[1 << 16];
+        int n;
+        while ((n = source.Read(chunk)) > 0)
+        {
+            if (copy.Length + n > limit) throw new InvalidDataException($"{path}: {entry.FullName} inflates beyond the {limit} bytes it may hold");
+            copy.Write(chunk, 0, n);
+        }
+        return copy.ToArray();
+    }
+
+    /// <summary>
+    /// The authors' state dict. The pickle is read twice: first without tensor data (names,
+    /// dtypes and shapes only), which must be exactly those of a GuidedNet U-Net within the
+    /// training limits; only then are the tensors read.
+    /// </summary>
+    private static (ModelMetadata, UNet3D) LoadPyTorchStateDict(Stream file, string path)
+    {
+        var declared = new Dictionary<string, long[]>();
+        foreach (System.Collections.DictionaryEntry kv in PyTorchUnpickler.UnpickleStateDict(file, leaveOpen: true, skipTensorRead: true))
+            declared[(string)kv.Key] = DeclaredShape(kv.Value, (string)kv.Key, path);
+        if (!declared.TryGetValue("final.weight", out var final) || !declared.TryGetValue("conv1.conv1.0.weight", out var first) || final.Length < 2 || first.Length < 2)
+            throw new InvalidDataException($"{path}: a PyTorch state dict, but not of the GuidedNet 3D U-Net (no final.weight / conv1.conv1.0.weight)");
+        var metadata = new ModelMetadata { NumClasses = (int)Math.Min(final[0], int.MaxValue), BaseChannels = (int)Math.Min(first[0], int.MaxValue), Preset = "none" };
+        metadata.Validate(path);
+        if (first[1] is < 1 or > 8) throw new InvalidDataException($"{path}: conv1.conv1.0.weight declares {first[1]} input channels; a scan model has 1 to 8");
+        var network = new UNet3D(metadata.NumClasses, metadata.BaseChannels, (int)first[1]);
+        try
+        {
+            var expected = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+            var missing = expected.Keys.Except(declared.Keys).ToList();
+            var unexpected = declared.Keys.Except(expected.Keys).ToList();
+            var misshapen = expected.Keys.Intersect(declared.Keys).Where(k => !expected[k].SequenceEqual(declared[k])).ToList();
+            if (missing.Count + unexpected.Count + misshapen.Count > 0)
+                throw new InvalidDataException($"{path}: state dict does not match the GuidedNet 3D U-Net " +
+                                               $"(missing: {Listed(missing)}; unexpected: {Listed(unexpected)}; other shape: {Listed(misshapen)})");
+            file.Position = 0;
+            var tensors = new Dictionary<string, Tensor>();
+            try
+            {
+                foreach (System.Collections.DictionaryEntry kv in PyTorchUnpickler.UnpickleStateDict(file, leaveOpen: true))
+                    if (kv.Value is Tensor t) tensors[(string)kv.Key] = t;
+                network.load_state_dict(tensors, strict: true);
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+            }
+            return (metadata, network);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The shape PyBridge's descriptor declares for a tensor it has not read (its public reader
+    /// returns an internal type; its <c>Shape</c> is what <c>ReadTensorFromStream</c> would allocate).
+    /// </summary>
+    private static long[] DeclaredShape(object? descriptor, string key, string path) =>
+        descriptor?.GetType().GetProperty("Shape")?.GetValue(descriptor) as long[]
+        ?? throw new InvalidDataException($"{path}: entry '{Shown(key)}' is not a tensor");
+
+    private static string Listed(IReadOnlyCollection<string> names) =>
+        names.Count == 0 ? "none" : string.Join(", ", names.Take(5).Select(Shown)) + (names.Count > 5 ? $" and {names.Count - 5} more" : "");
+
+    private static string Shown(string name) => name.Length <= 80 ? name : name[..80] + "…";
 
     /// <summary>Writes a model file atomically (temporary name, then rename).</summary>
     public static void Save(string path, ModelMetadata metadata, params UNet3D[] networks)

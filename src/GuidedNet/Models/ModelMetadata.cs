@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using GuidedNet.Imaging.Geometry;
+using GuidedNet.Training;
 
 namespace GuidedNet.Models;
 
@@ -30,6 +32,31 @@ public sealed record ModelMetadata
 
     /// <summary>How many networks the file holds (GuidedNet trains two; predict uses the first).</summary>
     public int Networks { get; init; } = 1;
+
+    /// <summary>
+    /// Refuses metadata no trained model has, before a network is built from it: a hostile file
+    /// could otherwise ask for a network of any size. The message names the file and the field.
+    /// </summary>
+    public void Validate(string path)
+    {
+        void Check(bool ok, string field, string rule)
+        {
+            if (!ok) throw new InvalidDataException($"{path}: {field} {rule}");
+        }
+        Check(FormatVersion == 1, "formatVersion", "must be 1");
+        Check(NumClasses >= 2 && NumClasses <= TrainingLimits.MaxClasses, "numClasses", $"must be within [2, {TrainingLimits.MaxClasses}]");
+        Check(BaseChannels >= 1 && BaseChannels <= TrainingLimits.MaxBaseChannels, "baseChannels", $"must be within [1, {TrainingLimits.MaxBaseChannels}]");
+        Check(Networks is 1 or 2, "networks", "must be 1 or 2");
+        Check(Patch is { Length: 3 } && Patch.All(p => p >= TrainingLimits.SizeMultiple && p <= TrainingLimits.MaxPatchEdge && p % TrainingLimits.SizeMultiple == 0),
+            "patch", $"must be three multiples of {TrainingLimits.SizeMultiple} of at most {TrainingLimits.MaxPatchEdge}");
+        Check(Preset is "flare22" or "amos" or "auto" or "none" or "raw", "preset", "must be flare22, amos, auto or none");
+        Check(TargetSpacing is null || (TargetSpacing.Length == 3 && TargetSpacing.All(v => v >= GeometryLimits.MinSpacingMm && v <= GeometryLimits.MaxSpacingMm)),
+            "targetSpacing", $"must be three spacings within {GeometryLimits.MinSpacingMm}–{GeometryLimits.MaxSpacingMm} mm");
+        Check(Normalization is null || (Normalization.Length == 4 && Normalization.All(double.IsFinite) && Normalization[0] < Normalization[1] && Normalization[3] > 0),
+            "normalization", "must be four finite numbers: clip low < clip high, mean, standard deviation > 0");
+        Check(ClassNames is null || (ClassNames.Length == NumClasses && ClassNames.All(n => n is { Length: <= 128 })),
+            "classNames", "must name each class in at most 128 characters");
+    }
 
     public static readonly JsonSerializerOptions Json = new()
     {
