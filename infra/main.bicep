@@ -39,6 +39,12 @@ param promotionMargin string = '0.0'
 @description('Durable Task hub name of the Functions app.')
 param taskHubName string = 'guidednet'
 
+@description('Reach storage and Service Bus only through private endpoints in a virtual network the Functions app and the worker join (Service Bus then runs on Premium); their public endpoints are closed. Deploying the Functions package then needs a machine inside that network (docs/deploy.md).')
+param usePrivateEndpoints bool = false
+
+@description('Client id of an Entra ID app registration: when given, the HTTP API accepts only callers signed in with Entra ID for it (App Service Authentication), in addition to function keys.')
+param apiAuthClientId string = ''
+
 var suffix = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var jobQueueName = 'guidednet-jobs'
@@ -58,13 +64,19 @@ module monitoring 'modules/monitoring.bicep' = {
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: group
-  params: { location: location, tags: tags, name: 'stgn${suffix}', jobQueueName: jobQueueName }
+  params: { location: location, tags: tags, name: 'stgn${suffix}', jobQueueName: jobQueueName, publicNetworkAccess: !usePrivateEndpoints }
 }
 
 module serviceBus 'modules/servicebus.bicep' = {
   name: 'servicebus'
   scope: group
-  params: { location: location, tags: tags, name: 'sb-guidednet-${suffix}', queueName: jobQueueName }
+  params: { location: location, tags: tags, name: 'sb-guidednet-${suffix}', queueName: jobQueueName, privateOnly: usePrivateEndpoints }
+}
+
+module network 'modules/network.bicep' = if (usePrivateEndpoints) {
+  name: 'network'
+  scope: group
+  params: { location: location, tags: tags, suffix: suffix, storageAccountName: storage.outputs.name, serviceBusName: serviceBus.outputs.name }
 }
 
 module registry 'modules/registry.bicep' = {
@@ -87,6 +99,8 @@ module functions 'modules/functions.bicep' = {
     taskHubName: taskHubName
     retrainSchedule: retrainSchedule
     promotionMargin: promotionMargin
+    subnetId: usePrivateEndpoints ? network!.outputs.functionsSubnetId : ''
+    apiAuthClientId: apiAuthClientId
   }
 }
 
@@ -108,6 +122,7 @@ module gpuJob 'modules/gpujob.bicep' = {
     jobQueueName: jobQueueName
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    subnetId: usePrivateEndpoints ? network!.outputs.containerAppsSubnetId : ''
   }
 }
 

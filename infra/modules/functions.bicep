@@ -11,6 +11,10 @@ param applicationInsightsConnectionString string
 param taskHubName string
 param retrainSchedule string
 param promotionMargin string
+@description('Subnet for outbound VNet integration (usePrivateEndpoints); empty: none.')
+param subnetId string = ''
+@description('Entra ID app registration the HTTP API requires callers to sign in with; empty: function keys only.')
+param apiAuthClientId string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -34,6 +38,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -68,6 +73,29 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: 2048
       }
       runtime: { name: 'dotnet-isolated', version: '10.0' }
+    }
+  }
+}
+
+// Entra ID in front of the HTTP API: requests without a valid token for the registration get 401.
+resource authentication 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(apiAuthClientId)) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: apiAuthClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: { allowedAudiences: [ 'api://${apiAuthClientId}', apiAuthClientId ] }
+      }
     }
   }
 }

@@ -15,6 +15,8 @@ param serviceBusNamespace string
 param jobQueueName string
 param logAnalyticsWorkspaceId string
 param applicationInsightsConnectionString string
+@description('Infrastructure subnet of the environment (usePrivateEndpoints); empty: none.')
+param subnetId string = ''
 
 var gpuProfile = gpuType == 'A100' ? 'Consumption-GPU-NC24-A100' : 'Consumption-GPU-NC8as-T4'
 var gpuResources = gpuType == 'A100' ? { cpu: json('24'), memory: '220Gi' } : { cpu: json('8'), memory: '56Gi' }
@@ -34,6 +36,7 @@ resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   properties: {
     // Logs go to Azure Monitor and, through the diagnostic setting below, to Log Analytics: no workspace key.
     appLogsConfiguration: { destination: 'azure-monitor' }
+    vnetConfiguration: empty(subnetId) ? null : { infrastructureSubnetId: subnetId, internal: true }
     workloadProfiles: [
       { name: 'Consumption', workloadProfileType: 'Consumption' }
       { name: 'gpu', workloadProfileType: gpuProfile }

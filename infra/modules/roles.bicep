@@ -1,6 +1,8 @@
 // Least privilege: the Functions app reads and writes storage (blobs, queues and tables for the
-// Durable Task hub) and sends job messages; the worker reads and writes blobs, receives job
-// messages and pulls its image. Both publish telemetry with their identities.
+// Durable Task hub, its deployment package) and sends job messages. The worker reads scans and
+// datasets, writes only models, jobs and results — each role scoped to its container, so it can
+// never touch the deployment package (nor the quarantine) — receives job messages and pulls its
+// image. Both publish telemetry with their identities.
 param storageAccountName string
 param serviceBusName string
 param registryName string
@@ -10,6 +12,7 @@ param workerPrincipalId string
 
 var roleIds = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
@@ -54,15 +57,44 @@ resource functionsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
-resource workerBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, workerPrincipalId, roleIds.storageBlobDataContributor)
-  scope: storage
+// The containers of the storage layout (BlobLayout) the worker reads from and writes to.
+var workerReads = [ 'scans', 'datasets' ]
+var workerWrites = [ 'models', 'jobs', 'results' ]
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource readContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [for container in workerReads: {
+  parent: blobService
+  name: container
+}]
+
+resource writeContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [for container in workerWrites: {
+  parent: blobService
+  name: container
+}]
+
+resource workerReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (container, i) in workerReads: {
+  name: guid(storage.id, container, workerPrincipalId, roleIds.storageBlobDataReader)
+  scope: readContainers[i]
+  properties: {
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataReader)
+  }
+}]
+
+resource workerWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (container, i) in workerWrites: {
+  name: guid(storage.id, container, workerPrincipalId, roleIds.storageBlobDataContributor)
+  scope: writeContainers[i]
   properties: {
     principalId: workerPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataContributor)
   }
-}
+}]
 
 resource workerReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(serviceBus.id, workerPrincipalId, roleIds.serviceBusDataReceiver)

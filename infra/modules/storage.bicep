@@ -5,6 +5,8 @@ param location string
 param tags object
 param name string
 param jobQueueName string
+@description('false: reachable only through private endpoints (usePrivateEndpoints).')
+param publicNetworkAccess bool = true
 
 var containers = [ 'scans', 'datasets', 'models', 'jobs', 'results', 'quarantine', 'deployments' ]
 
@@ -21,6 +23,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     accessTier: 'Hot'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
   }
 }
 

@@ -174,6 +174,7 @@ public sealed class BicepTests
         Assert.Equal("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", roleIds["storageTableDataContributor"]);
         Assert.Equal("69a216fc-b8fb-44d8-bc22-1f3c2cd27a39", roleIds["serviceBusDataSender"]);
         Assert.Equal("4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", roleIds["serviceBusDataReceiver"]);
+        Assert.Equal("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", roleIds["storageBlobDataReader"]);
         Assert.Equal("7f951dda-4ed3-4680-a7ca-43fe172d538d", roleIds["acrPull"]);
 
         var assignments = Resources().Where(r => r["type"]!.GetValue<string>() == "Microsoft.Authorization/roleAssignments").Select(Text).ToList();
@@ -181,7 +182,8 @@ public sealed class BicepTests
         {
             ("storageBlobDataContributor", "functionsPrincipalId"), ("storageQueueDataContributor", "functionsPrincipalId"),
             ("storageTableDataContributor", "functionsPrincipalId"), ("serviceBusDataSender", "functionsPrincipalId"),
-            ("storageBlobDataContributor", "workerPrincipalId"), ("serviceBusDataReceiver", "workerPrincipalId"), ("acrPull", "workerPrincipalId"),
+            ("storageBlobDataReader", "workerPrincipalId"), ("storageBlobDataContributor", "workerPrincipalId"),
+            ("serviceBusDataReceiver", "workerPrincipalId"), ("acrPull", "workerPrincipalId"),
         };
         foreach (var (role, principal) in expected)
             Assert.True(assignments.Any(a => a.Contains($"roleIds').{role}") && a.Contains($"parameters('{principal}')")
@@ -200,6 +202,72 @@ public sealed class BicepTests
         var workerIdentity = Module("gpujob")["properties"]!["template"]!["outputs"]!["workerPrincipalId"]!["value"]!.GetValue<string>();
         Assert.Contains("userAssignedIdentities", workerIdentity);
         Assert.Contains("principalId", Module("functions")["properties"]!["template"]!["outputs"]!["principalId"]!["value"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void The_workers_blob_roles_are_scoped_to_the_containers_it_uses_and_never_reach_the_deployment_package()
+    {
+        var roles = Module("roles")["properties"]!["template"]!;
+        var reads = roles["variables"]!["workerReads"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        var writes = roles["variables"]!["workerWrites"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Equal(new[] { "scans", "datasets" }, reads);
+        Assert.Equal(new[] { "models", "jobs", "results" }, writes);
+        // Containers of the storage layout the deployment creates; the Functions package's is not among the worker's.
+        var containers = Module("storage")["properties"]!["template"]!["variables"]!["containers"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Superset(reads.Concat(writes).ToHashSet(), containers.ToHashSet());
+        Assert.DoesNotContain("deployments", reads.Concat(writes));
+        Assert.DoesNotContain("quarantine", writes);
+
+        var worker = Resources().Where(r => r["type"]!.GetValue<string>() == "Microsoft.Authorization/roleAssignments" && Text(r).Contains("parameters('workerPrincipalId')")
+                                                                                                         && Text(r).Contains("roleIds').storageBlob")).ToList();
+        Assert.Equal(2, worker.Count);
+        foreach (var assignment in worker)
+        {
+            string scope = assignment["scope"]!.GetValue<string>();
+            Assert.StartsWith("[resourceId('Microsoft.Storage/storageAccounts/blobServices/containers', parameters('storageAccountName'), 'default', variables('worker", scope);
+            string list = Text(assignment).Contains("storageBlobDataReader") ? "workerReads" : "workerWrites";
+            Assert.Contains($"variables('{list}')[copyIndex()]", scope);
+            Assert.Equal($"[length(variables('{list}'))]", assignment["copy"]!["count"]!.GetValue<string>());
+        }
+        // Readers read; only the written containers get the contributor role.
+        Assert.Contains(worker, a => Text(a).Contains("storageBlobDataReader") && a["scope"]!.GetValue<string>().Contains("workerReads"));
+        Assert.Contains(worker, a => Text(a).Contains("storageBlobDataContributor") && a["scope"]!.GetValue<string>().Contains("workerWrites"));
+        // And the worker's code creates containers only where it may (Azurite), not under these roles.
+        Assert.Contains("e.Status == 403", File.ReadAllText(Path.Combine(Reference.RepositoryRoot, "src/GpuJob/Commands/WorkerCommand.cs")));
+    }
+
+    [Fact]
+    public void Private_endpoints_and_entra_id_are_parameters_that_close_public_access_when_chosen()
+    {
+        var parameters = Template.Value["parameters"]!;
+        Assert.False(parameters["usePrivateEndpoints"]!["defaultValue"]!.GetValue<bool>());
+        Assert.Equal("", parameters["apiAuthClientId"]!["defaultValue"]!.GetValue<string>());
+        var network = Module("network");
+        Assert.Equal("[parameters('usePrivateEndpoints')]", network["condition"]!.GetValue<string>());
+        var networkResources = network["properties"]!["template"]!["resources"]!;
+        string endpoints = Text(network["properties"]!["template"]!["variables"]!["endpoints"]!);
+        foreach (string group in new[] { "blob", "queue", "table", "namespace" })
+            Assert.Contains($"\"name\":\"{group}\"", endpoints);
+        Assert.Contains("privatelink.servicebus.windows.net", endpoints);
+        Assert.Contains("Microsoft.Network/privateEndpoints", Text(networkResources));
+        Assert.Contains("Microsoft.Network/privateDnsZones/virtualNetworkLinks", Text(networkResources));
+
+        // Storage and Service Bus close their public endpoints, Service Bus moves to Premium (which private endpoints need).
+        Assert.Contains("not(parameters('usePrivateEndpoints'))", Text(Module("storage")["properties"]!["parameters"]!["publicNetworkAccess"]!));
+        Assert.Contains("if(parameters('publicNetworkAccess'), 'Enabled', 'Disabled')", Text(Single("Microsoft.Storage/storageAccounts")["properties"]!["publicNetworkAccess"]!));
+        var bus = Single("Microsoft.ServiceBus/namespaces");
+        Assert.Contains("if(parameters('privateOnly'), 'Disabled', 'Enabled')", Text(bus["properties"]!["publicNetworkAccess"]!));
+        Assert.Contains("Premium", Text(bus["sku"]!));
+        // The Functions app and the Container Apps environment join the network's subnets.
+        Assert.Contains("functionsSubnetId", Text(Module("functions")["properties"]!["parameters"]!["subnetId"]!));
+        Assert.Contains("containerAppsSubnetId", Text(Module("gpujob")["properties"]!["parameters"]!["subnetId"]!));
+        Assert.Contains("infrastructureSubnetId", Text(Single("Microsoft.App/managedEnvironments")["properties"]!["vnetConfiguration"]!));
+
+        // Entra ID in front of the API when a client id is given: unauthenticated calls get 401.
+        var auth = Single("Microsoft.Web/sites/config");
+        Assert.Equal("[not(empty(parameters('apiAuthClientId')))]", auth["condition"]!.GetValue<string>());
+        Assert.Equal("Return401", auth["properties"]!["globalValidation"]!["unauthenticatedClientAction"]!.GetValue<string>());
+        Assert.True(auth["properties"]!["globalValidation"]!["requireAuthentication"]!.GetValue<bool>());
     }
 
     [Fact]

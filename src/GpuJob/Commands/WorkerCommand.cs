@@ -86,7 +86,15 @@ public static class WorkerCommand
     private static async Task<int> RunAsync(PipelineStorage storage, JobOptions jobs, StorageOptions storageOptions, WorkerOptions options,
         TorchSharp.torch.Device device, TextWriter output, CancellationToken stop)
     {
-        await storage.EnsureContainersAsync(stop);
+        try
+        {
+            await storage.EnsureContainersAsync(stop);
+        }
+        catch (Azure.RequestFailedException e) when (e.Status == 403)
+        {
+            // In Azure the worker's roles are scoped to the containers it uses, which the deployment creates.
+            output.WriteLine($"worker {options.Name}: may not create containers ({e.ErrorCode}); using those the deployment created");
+        }
         Directory.CreateDirectory(options.WorkFolder);
         using var prediction = new PredictionJobRunner(storage, device, options.WorkFolder);
         var runners = new Dictionary<JobKind, IJobRunner>
