@@ -73,7 +73,13 @@ public sealed class ModelFileSafetyTests
         string garbage = tmp.File("garbage.pth");
         File.WriteAllText(garbage, "not a model at all");
         string badPickle = PatchedStateDict(tmp, pickle => [.. pickle[..40], .. "\u00ff\u00fe garbage"u8.ToArray()]);
-        foreach (string file in new[] { garbage, badPickle })
+        // A pickle that would run a shell command under Python's pickle: here it is only data.
+        string marker = tmp.File("pwned");
+        string runsCode = tmp.File("runs-code.pth");
+        using (var zip = ZipFile.Open(runsCode, ZipArchiveMode.Create))
+        using (var s = zip.CreateEntry("archive/data.pkl").Open())
+            s.Write(Encoding.ASCII.GetBytes($"cos\nsystem\n(S'touch {marker}'\ntR."));
+        foreach (string file in new[] { garbage, badPickle, runsCode })
         {
             var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load(file, Cpu));
             Assert.StartsWith(file + ": not a readable model file", e.Message);
@@ -84,6 +90,7 @@ public sealed class ModelFileSafetyTests
             var lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal($"error: {e.Message}", Assert.Single(lines));
         }
+        Assert.False(File.Exists(marker));
     }
 
     /// <summary>A GuidedNet model zip with the given model.json and network1.safetensors bytes.</summary>
