@@ -111,7 +111,7 @@ public static class NiftiReader
     {
         private readonly string _name;
         private readonly NiftiReadOptions _options;
-        private readonly CountingStream _compressed;
+        private readonly SourceStream _compressed;
         private readonly Stream _stream;
         private readonly bool _gzip;
         private readonly NiftiDataType _type;
@@ -121,7 +121,7 @@ public static class NiftiReader
             options.Validate();
             _name = name;
             _options = options;
-            _compressed = new CountingStream(source, MaxCompressedRead);
+            _compressed = new SourceStream(source);
             (_stream, _gzip) = OpenContent(_compressed, name);
             var headerBytes = new byte[NiftiHeader.Size];
             int got = ReadFully(_stream, headerBytes, name);
@@ -189,25 +189,39 @@ public static class NiftiReader
     /// </summary>
     private const int MaxCompressedRead = 4096;
 
-    /// <summary>Counts the bytes read from the file itself (compressed, for a .nii.gz), handing out at most <paramref name="maxRead"/> per read.</summary>
-    private sealed class CountingStream(Stream inner, int maxRead) : Stream
+    /// <summary>
+    /// The file's bytes as the decoder reads them: counted (the compressed size, for the ratio
+    /// check), at most <see cref="MaxRead"/> per read, and the bytes read to sniff the format
+    /// handed back first — no seeking, so any stream will do.
+    /// </summary>
+    private sealed class SourceStream(Stream inner) : Stream
     {
+        private ReadOnlyMemory<byte> _unread;
+
         public long BytesRead { get; private set; }
+        public int MaxRead { get; set; } = int.MaxValue;
+        public void Unread(ReadOnlyMemory<byte> bytes) => _unread = bytes;
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (!_unread.IsEmpty)
+            {
+                int m = Math.Min(buffer.Length, _unread.Length);
+                _unread.Span[..m].CopyTo(buffer);
+                _unread = _unread[m..];
+                return m;
+            }
+            int n = inner.Read(buffer[..Math.Min(buffer.Length, MaxRead)]);
+            BytesRead += n;
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n = inner.Read(buffer[..Math.Min(buffer.Length, maxRead)]);
-            BytesRead += n;
-            return n;
-        }
-
         public override void Flush() { }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
@@ -220,15 +234,15 @@ public static class NiftiReader
         }
     }
 
-    private static (Stream Content, bool Gzip) OpenContent(Stream source, string name)
+    private static (Stream Content, bool Gzip) OpenContent(SourceStream source, string name)
     {
         // Content decides, not the extension: some tools write gzip into ".nii" and vice versa.
         var magic = new byte[2];
         int n = ReadFully(source, magic, name);
-        var start = new PrefixedStream(magic.AsMemory(0, n), source);
-        if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-            return (new GZipStream(start, CompressionMode.Decompress), true);
-        return (start, false);
+        source.Unread(magic.AsMemory(0, n));
+        if (n != 2 || magic[0] != 0x1f || magic[1] != 0x8b) return (source, false);
+        source.MaxRead = MaxCompressedRead;
+        return (new GZipStream(source, CompressionMode.Decompress), true);
     }
 
     private static (int X, int Y, int Z) Validate(NiftiHeader h, string name, NiftiReadOptions options)
@@ -356,39 +370,6 @@ public static class NiftiReader
             }
             if (n == 0) throw new NiftiFormatException(name, "truncated: file ends before vox_offset");
             count -= n;
-        }
-    }
-
-    /// <summary>The bytes already read to sniff the format, then the rest of the source: no seeking, so any stream will do.</summary>
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
-    {
-        private ReadOnlyMemory<byte> _prefix = prefix;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_prefix.IsEmpty) return rest.Read(buffer);
-            int n = Math.Min(buffer.Length, _prefix.Length);
-            _prefix.Span[..n].CopyTo(buffer);
-            _prefix = _prefix[n..];
-            return n;
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) rest.Dispose();
-            base.Dispose(disposing);
         }
     }
 
