@@ -222,7 +222,7 @@ public class CliTests
     [InlineData("train --dataset d --out o --base-channels 1000000", "--base-channels: must be within [1, 64]")]
     [InlineData("train --dataset d --out o --patch 512,512,512", "--patch: must hold at most")]
     [InlineData("train --dataset d --out o --val-fraction 1", "--val-fraction: must be in [0, 1)")]
-    [InlineData("train --dataset d --out o --lr 0", "--lr: must be in (0, 10]")]
+    [InlineData("train --dataset d --out o --lr 0", "--lr: must be finite and positive")]
     [InlineData("train --dataset d --out o --mode fast", "--mode: must be guidednet, supervised, cps")]
     [InlineData("train --dataset d --out o --preset nnunet", "--preset: must be auto, flare22, amos")]
     [InlineData("predict --model m.pth --input x --output y --batch-windows 1000", "windows per batch must be within [1, 64]")]

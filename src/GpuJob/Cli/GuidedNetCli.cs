@@ -89,16 +89,19 @@ public static class GuidedNetCli
         }
         catch (UsageException e)
         {
-            error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: {OneLine(e.Message)}");
             return 2;
         }
         catch (Exception e) when (e is NiftiFormatException or FileNotFoundException or InvalidDataException or InvalidOperationException or ArgumentException
                                        or Imaging.Geometry.GeometryLimitException)
         {
-            error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: {OneLine(e.Message)}");
             return 1;
         }
     }
+
+    /// <summary>An error is one line, whatever the message it carries (libtorch's have several).</summary>
+    public static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 
     private static bool WantsHelp(string[] args) => args.Contains("--help") || args.Contains("-h");
 }

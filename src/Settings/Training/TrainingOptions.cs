@@ -112,7 +112,7 @@ public sealed record TrainingOptions
         Within(ValidateEvery, 1, TrainingLimits.MaxInterval, "validateEvery");
         Within(CheckpointEvery, 1, TrainingLimits.MaxInterval, "checkpointEvery");
         Within(RampupIterations, 1, TrainingLimits.MaxInterval, "rampupIterations");
-        Check(BaseLearningRate > 0 && BaseLearningRate <= 10, "learningRate", "must be in (0, 10]");
+        Check(BaseLearningRate > 0 && double.IsFinite(BaseLearningRate), "learningRate", "must be finite and positive");
         Check(Momentum >= 0 && Momentum < 1, "momentum", "must be in [0, 1)");
         Check(WeightDecay >= 0 && WeightDecay < 1, "weightDecay", "must be in [0, 1)");
         Check(Lambda >= 0 && double.IsFinite(Lambda), "lambda", "must be finite and not negative");
