@@ -234,5 +234,8 @@ public class LossParityTests
         foreach (var g in new[] { step.GradLogits1, step.GradFeatures1, step.GradLogits2, step.GradFeatures2 })
             Assert.True(g.isfinite().all().item<bool>());
         Assert.True(step.GradLogits1.abs().sum().item<float>() > 0); // the cross-entropy still teaches background
+        // The unlabeled samples (after the 2 labeled ones) still get gradients from the unsupervised terms.
+        foreach (var g in new[] { step.GradLogits1, step.GradLogits2 })
+            Assert.True(g[TensorIndex.Slice(2)].abs().sum().item<float>() > 0);
     }
 }

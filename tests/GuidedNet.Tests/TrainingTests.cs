@@ -137,6 +137,63 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
         Assert.False(File.Exists(Path.Combine(folder, Trainer.ModelFileName)));
     }
 
+    /// <summary>
+    /// The fixture's dataset with every label reduced to a 3×3×3 cube of class 1 in a corner: the
+    /// other classes are absent everywhere, and almost no patch holds any foreground.
+    /// </summary>
+    private string CornerLabelDataset()
+    {
+        string folder = fixture.Folder.File("corner-" + Guid.NewGuid().ToString("N")[..6]);
+        foreach (string file in Directory.EnumerateFiles(fixture.Dataset, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(folder, Path.GetRelativePath(fixture.Dataset, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        foreach (string label in Directory.EnumerateFiles(Path.Combine(folder, "labelsTr")))
+        {
+            var volume = NiftiReader.Read(label);
+            var voxels = new float[volume.VoxelCount];
+            for (int z = 0; z < 3; z++)
+                for (int y = 0; y < 3; y++)
+                    for (int x = 0; x < 3; x++)
+                        voxels[((long)z * volume.SizeY + y) * volume.SizeX + x] = 1;
+            NiftiWriter.Write(label, volume.WithVoxels(voxels), NiftiDataType.UInt8);
+        }
+        return folder;
+    }
+
+    [Theory]
+    [InlineData(TrainingMode.GuidedNet)]
+    [InlineData(TrainingMode.Cps)]
+    [InlineData(TrainingMode.Supervised)]
+    public void Batches_whose_labeled_patches_hold_no_foreground_train_in_every_mode(TrainingMode mode)
+    {
+        var dataset = MsdDataset.Open(CornerLabelDataset());
+        var options = Tiny(mode) with { Iterations = 4, ValidationFraction = 0, ValidateEvery = 4, CheckpointEvery = 4 };
+        var data = TrainingData.Prepare(dataset, options, fixture.Folder.File("corner-cache-" + mode));
+        // The staged situation: the batches this run sees (the trainer's own sampler) have labeled patches without foreground.
+        var sampler = new PatchSampler(data.Labeled, data.Unlabeled, options.Patch, options.LabeledBatchSize, options.UnlabeledBatchSize, options.Seed);
+        int empty = Enumerable.Range(0, options.Iterations).Count(i =>
+        {
+            var batch = sampler.Sample(i);
+            return batch.Labels.Take(batch.Labeled * options.Patch.Aggregate(1, (a, b) => a * b)).All(l => l == 0);
+        });
+        Assert.True(empty >= 2, $"only {empty} of {options.Iterations} batches lack foreground");
+
+        string folder = fixture.Folder.File("corner-" + mode);
+        using var trainer = new Trainer(options, data, CPU, folder, dataset.LabelNames);
+        var result = trainer.Run(resume: false);
+        Assert.True(result.Completed);
+        var losses = Losses(folder);
+        Assert.Equal(options.Iterations, losses.Count);
+        Assert.All(losses.SelectMany(l => l), term => Assert.True(double.IsFinite(term.Value), $"{term.Key} = {term.Value}"));
+        // The unlabeled samples still teach: their cross pseudo supervision is a positive term in both two-network modes.
+        if (mode != TrainingMode.Supervised)
+            Assert.All(losses, l => Assert.True(l.Where(t => t.Key.Contains("cps")).Sum(t => t.Value) > 0, string.Join(", ", l)));
+        Assert.True(File.Exists(Path.Combine(folder, Trainer.ModelFileName)));
+    }
+
     private sealed class Progress3(Action cancel) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value)
