@@ -85,7 +85,7 @@ public sealed class ModelFileSafetyTests
             Assert.StartsWith(file + ": not a readable model file", e.Message);
             var output = new StringWriter();
             var error = new StringWriter();
-            int code = GuidedNetCli.Run(["predict", "--model", file, "--input", Reference.File("unet_gmm_k14.pth"), "--output", tmp.File("out"), "--device", "cpu"], output, error);
+            int code = GuidedNetCli.Run(["predict", "--model", file, "--input", Reference.File("unet_gmm_k14.pth"), "--output", tmp.File("out"), "--device", "cpu", ReproducibleCpuKernels.Flag], output, error);
             Assert.Equal(1, code);
             var lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal($"error: {e.Message}", Assert.Single(lines));
