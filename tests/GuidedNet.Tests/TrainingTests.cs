@@ -92,6 +92,50 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
     }
 
     [Fact]
+    public void Foreground_oversampling_centres_patches_on_each_present_class_equally_often_and_leaves_the_uniform_sampler_unchanged()
+    {
+        // 32×96×96: class 1 fills a large block, class 2 is a 2×2×2 cube far from it, class 3 is absent.
+        // Image value = label value, so alignment shows; the patch centre's label says which class a patch was centred on.
+        int d = 32, h = 96, w = 96;
+        var labels = new byte[d * h * w];
+        for (int z = 0; z < d; z++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    labels[(z * h + y) * w + x] = (byte)(y < 40 && x < 40 ? 1 : z is 16 or 17 && y is 70 or 71 && x is 60 or 61 ? 2 : 0);
+        var c = new TrainingCase("c", d, h, w, labels.Select(v => (float)v).ToArray(), labels);
+        int[] patch = { 16, 16, 16 };
+        int patchVoxels = 16 * 16 * 16, centre = (8 * 16 + 8) * 16 + 8;
+        const int iterations = 3000;
+        var centred = new int[4];
+        int withSmall = 0;
+        var sampler = new PatchSampler([c], [c.WithoutLabels()], patch, 1, 1, seed: 11, foregroundFraction: 1.0 / 3);
+        for (int it = 0; it < iterations; it++)
+        {
+            var batch = sampler.Sample(it);
+            for (int i = 0; i < patchVoxels; i++) Assert.Equal(batch.Labels[i], (long)batch.Images[i]);
+            centred[batch.Labels[centre]]++;
+            if (batch.Labels.Take(patchVoxels).Contains(2)) withSmall++;
+            Assert.Equal(batch.Labels, sampler.Sample(it).Labels); // a function of (seed, iteration): resume holds
+        }
+        // A third of the patches are forced, half of those onto each present class: 1/6 centred on the 8-voxel cube.
+        Assert.InRange(centred[2] / (double)iterations, 1.0 / 6 - 0.03, 1.0 / 6 + 0.03);
+        Assert.Equal(0, centred[3]);
+        Assert.InRange(withSmall / (double)iterations, 0.15, 0.25);
+
+        // Without oversampling the cube is almost never seen, and the batches are exactly the uniform sampler's.
+        var uniform = new PatchSampler([c], [c.WithoutLabels()], patch, 1, 1, seed: 11);
+        var zero = new PatchSampler([c], [c.WithoutLabels()], patch, 1, 1, seed: 11, foregroundFraction: 0);
+        int uniformSmall = 0;
+        for (int it = 0; it < iterations; it++)
+        {
+            var batch = uniform.Sample(it);
+            Assert.Equal(batch.Images, zero.Sample(it).Images);
+            if (batch.Labels.Take(patchVoxels).Contains(2)) uniformSmall++;
+        }
+        Assert.True(uniformSmall < withSmall / 3, $"{uniformSmall} uniform patches hold the cube, {withSmall} oversampled ones");
+    }
+
+    [Fact]
     public void Resumed_run_reproduces_the_losses_of_an_uninterrupted_run()
     {
         var dataset = MsdDataset.Open(fixture.Dataset);
@@ -170,10 +214,12 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
     public void Batches_whose_labeled_patches_hold_no_foreground_train_in_every_mode(TrainingMode mode)
     {
         var dataset = MsdDataset.Open(CornerLabelDataset());
-        var options = Tiny(mode) with { Iterations = 4, ValidationFraction = 0, ValidateEvery = 4, CheckpointEvery = 4 };
+        // Uniform crops (no foreground oversampling), so that the labeled patches do miss the cube.
+        var options = Tiny(mode) with { Iterations = 4, ValidationFraction = 0, ValidateEvery = 4, CheckpointEvery = 4, ForegroundFraction = 0 };
         var data = TrainingData.Prepare(dataset, options, fixture.Folder.File("corner-cache-" + mode));
         // The staged situation: the batches this run sees (the trainer's own sampler) have labeled patches without foreground.
-        var sampler = new PatchSampler(data.Labeled, data.Unlabeled, options.Patch, options.LabeledBatchSize, options.UnlabeledBatchSize, options.Seed);
+        var sampler = new PatchSampler(data.Labeled, data.Unlabeled, options.Patch, options.LabeledBatchSize, options.UnlabeledBatchSize, options.Seed,
+            options.ForegroundFraction);
         int empty = Enumerable.Range(0, options.Iterations).Count(i =>
         {
             var batch = sampler.Sample(i);

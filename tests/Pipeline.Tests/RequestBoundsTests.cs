@@ -36,6 +36,7 @@ public sealed class RequestBoundsTests(Azurite azurite) : IClassFixture<Azurite>
         ("""{"labeled": 3, "labeledFraction": 0.5}""", "labeled"),
         ("""{"validationFraction": 1}""", "validationFraction"),
         ("""{"promotionMargin": 7}""", "promotionMargin"),
+        ("""{"foregroundFraction": 2}""", "foregroundFraction"),
         ("""{"mode": null}""", "mode"),
         ("""{"iteration": 10}""", "$.iteration"),
         ("""{"iterations": "ten"}""", "$.iterations"),

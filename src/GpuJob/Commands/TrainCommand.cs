@@ -25,6 +25,9 @@ public static class TrainCommand
           --rampup-iterations N   consistency/CPS ramp length (default 30000, the reference's iteration//150 over 200)
           --classes K             classes including background (default: from dataset.json)
           --validate-every N      (default 200)      --checkpoint-every N (default 200)
+          --foreground-fraction F labeled patches centred on a voxel of a class present in the case,
+                                  each present class equally often (default: 1/3 for auto, 0 for
+                                  flare22/amos, whose uniform crops are the reference's)
           --seed S                (default 1337)
           --cache DIR             preprocessed-data cache (default: <dataset>_preprocessed beside the dataset)
           --resume                continue from <out>/checkpoint.zip
@@ -54,6 +57,7 @@ public static class TrainCommand
             NumClasses = args.Has("classes") ? args.Int("classes", 0) : options.NumClasses,
             ValidateEvery = args.Int("validate-every", options.ValidateEvery),
             CheckpointEvery = args.Int("checkpoint-every", options.CheckpointEvery),
+            ForegroundFraction = args.Double("foreground-fraction", options.ForegroundFraction),
             Seed = args.Int("seed", (int)options.Seed),
         };
         if (options.Mode == TrainingMode.Supervised && !args.Has("batch")) options = options with { BatchSize = options.LabeledBatchSize };

@@ -9,6 +9,12 @@ public sealed record TrainingBatch(int Iteration, float[] Images, long[] Labels,
 /// shuffled epochs. Every sample is augmented as the reference does: a random in-plane rot90 and
 /// flip, then a random crop of the patch size, zero-padded where the volume is smaller.
 /// The batch of iteration i depends only on (seed, i), so resumed runs see the same batches.
+/// <para>
+/// Foreground oversampling (nnU-Net's): a fraction of the labeled samples is centred on a voxel of
+/// a class drawn uniformly among the classes present in the case, so a small structure is in a
+/// labeled patch as often as a large one. Its draws come from a generator of their own, so with
+/// the fraction at 0 (the reference presets) every batch is exactly the uniform sampler's.
+/// </para>
 /// </summary>
 public sealed class PatchSampler
 {
@@ -18,10 +24,21 @@ public sealed class PatchSampler
     private readonly int _labeledPerBatch;
     private readonly int _unlabeledPerBatch;
     private readonly long _seed;
+    private readonly double _foregroundFraction;
+
+    /// <summary>Per labeled case: for each class present (background excluded), up to <see cref="MaxLocations"/> of its voxel indices.</summary>
+    private readonly Dictionary<TrainingCase, (int Class, int[] Voxels)[]> _classLocations = new();
+
+    /// <summary>Voxel positions kept per class and case (evenly spaced over the class's voxels, as nnU-Net keeps 10,000).</summary>
+    private const int MaxLocations = 10_000;
+
+    /// <summary>Keys the oversampling generator apart from the augmentation's (seed, iteration, sample).</summary>
+    private const long ForegroundStream = 7;
 
     public PatchSampler(IReadOnlyList<TrainingCase> labeled, IReadOnlyList<TrainingCase> unlabeled, int[] patch,
-        int labeledPerBatch, int unlabeledPerBatch, long seed)
+        int labeledPerBatch, int unlabeledPerBatch, long seed, double foregroundFraction = 0)
     {
+        if (!(foregroundFraction >= 0 && foregroundFraction <= 1)) throw new ArgumentException("the foreground fraction must be in [0, 1]");
         if (labeled.Count == 0) throw new ArgumentException("training needs at least one labeled case");
         if (unlabeledPerBatch > 0 && unlabeled.Count == 0) throw new ArgumentException("unlabeled samples were asked for, but the unlabeled pool is empty");
         _labeled = labeled;
@@ -30,6 +47,29 @@ public sealed class PatchSampler
         _labeledPerBatch = labeledPerBatch;
         _unlabeledPerBatch = unlabeledPerBatch;
         _seed = seed;
+        _foregroundFraction = foregroundFraction;
+        if (foregroundFraction > 0)
+            foreach (var c in labeled) _classLocations[c] = ClassLocations(c);
+    }
+
+    private static (int Class, int[] Voxels)[] ClassLocations(TrainingCase c)
+    {
+        var counts = new Dictionary<int, int>();
+        foreach (byte label in c.Labels!)
+            if (label > 0) counts[label] = counts.GetValueOrDefault(label) + 1;
+        var kept = counts.ToDictionary(kv => kv.Key, kv => new List<int>(Math.Min(kv.Value, MaxLocations)));
+        var seen = new Dictionary<int, int>();
+        for (int i = 0; i < c.Labels!.Length; i++)
+        {
+            int label = c.Labels[i];
+            if (label == 0) continue;
+            int n = seen.GetValueOrDefault(label);
+            seen[label] = n + 1;
+            // Evenly spaced: the j-th kept voxel is the floor(j · count / kept)-th of the class.
+            var list = kept[label];
+            if (list.Count < MaxLocations && (long)list.Count * counts[label] / Math.Min(counts[label], MaxLocations) == n) list.Add(i);
+        }
+        return kept.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value.ToArray())).ToArray();
     }
 
     public int BatchSize => _labeledPerBatch + _unlabeledPerBatch;
@@ -47,7 +87,7 @@ public sealed class PatchSampler
             int position = iteration * (isLabeled ? _labeledPerBatch : _unlabeledPerBatch) + (isLabeled ? s : s - _labeledPerBatch);
             var source = pool[StreamIndex(isLabeled ? 1 : 2, position, pool.Count)];
             var rng = new DeterministicRandom(_seed, iteration, s);
-            Augment(source, rng, images.AsSpan((int)(s * patchVoxels), (int)patchVoxels),
+            Augment(source, rng, isLabeled ? ForegroundVoxel(source, iteration, s) : null, images.AsSpan((int)(s * patchVoxels), (int)patchVoxels),
                 isLabeled ? labels.AsSpan((int)(s * patchVoxels), (int)patchVoxels) : Span<long>.Empty);
         }
         return new TrainingBatch(iteration, images, labels, b, _labeledPerBatch, _patch);
@@ -60,21 +100,40 @@ public sealed class PatchSampler
         return new DeterministicRandom(_seed, stream, epoch).Permutation(count)[position % count];
     }
 
-    /// <summary>rot90 (k quarter turns in the y–x plane), a flip of y or x, then a padded random crop.</summary>
-    private void Augment(TrainingCase c, DeterministicRandom rng, Span<float> image, Span<long> labels)
+    /// <summary>The voxel (index in the case) a forced-foreground sample is centred on, or null for a uniform crop.</summary>
+    private int? ForegroundVoxel(TrainingCase c, int iteration, int sample)
+    {
+        if (_foregroundFraction <= 0) return null;
+        var rng = new DeterministicRandom(_seed, ForegroundStream, iteration, sample);
+        if (rng.NextDouble() >= _foregroundFraction) return null;
+        var classes = _classLocations[c];
+        if (classes.Length == 0) return null; // nothing but background in this case
+        var (_, voxels) = classes[rng.Next(classes.Length)];
+        return voxels[rng.Next(voxels.Length)];
+    }
+
+    /// <summary>
+    /// rot90 (k quarter turns in the y–x plane), a flip of y or x, then a padded crop: random, or
+    /// centred on <paramref name="centre"/> (a voxel index of the case) as far as the volume allows.
+    /// </summary>
+    private void Augment(TrainingCase c, DeterministicRandom rng, int? centre, Span<float> image, Span<long> labels)
     {
         int k = rng.Next(4);
         int flipAxis = rng.Next(2); // 0: y, 1: x of the rotated volume
         // Rotated volume size: quarter turns swap H and W.
         int rd = c.Depth, rh = k % 2 == 0 ? c.Height : c.Width, rw = k % 2 == 0 ? c.Width : c.Height;
         int[] size = { rd, rh, rw };
+        int[]? target = centre is { } voxel ? Rotated(c, voxel, k, flipAxis, rh, rw) : null;
         var start = new int[3];
         for (int a = 0; a < 3; a++)
         {
-            // Pad (centred, like the reference) when smaller, then pick a random offset.
+            // Pad (centred, like the reference) when smaller, then pick an offset: random, or the one
+            // that centres the target, kept within the same range.
             int padded = Math.Max(size[a], _patch[a]);
             int before = (padded - size[a]) / 2;
-            start[a] = rng.Next(padded - _patch[a] + 1) - before;
+            start[a] = target is null
+                ? rng.Next(padded - _patch[a] + 1) - before
+                : Math.Clamp(target[a] - _patch[a] / 2, -before, padded - _patch[a] - before);
         }
         int pd = _patch[0], ph = _patch[1], pw = _patch[2];
         int i = 0;
@@ -93,7 +152,7 @@ public sealed class PatchSampler
                         if (!labels.IsEmpty) labels[i] = 0;
                         continue;
                     }
-                    // Undo the flip, then the rotation, to find the source voxel.
+                    // Undo the flip, then the rotation, to find the source voxel (Rotated is the forward map).
                     int fy = flipAxis == 0 ? rh - 1 - ry : ry, fx = flipAxis == 1 ? rw - 1 - rx : rx;
                     (int sy, int sx) = k switch
                     {
@@ -108,5 +167,20 @@ public sealed class PatchSampler
                 }
             }
         }
+    }
+
+    /// <summary>Where a voxel of the case lies (z, y, x) after k quarter turns and the flip: the inverse of the crop loop's mapping.</summary>
+    private static int[] Rotated(TrainingCase c, int voxel, int k, int flipAxis, int rh, int rw)
+    {
+        int plane = c.Height * c.Width;
+        int z = voxel / plane, sy = voxel % plane / c.Width, sx = voxel % c.Width;
+        (int fy, int fx) = k switch
+        {
+            0 => (sy, sx),
+            1 => (c.Width - 1 - sx, sy),
+            2 => (c.Height - 1 - sy, c.Width - 1 - sx),
+            _ => (sx, c.Height - 1 - sy),
+        };
+        return [z, flipAxis == 0 ? rh - 1 - fy : fy, flipAxis == 1 ? rw - 1 - fx : fx];
     }
 }

@@ -102,7 +102,8 @@ public sealed class Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         double previousWall = _history.WallSeconds, previousWait = _history.LoaderWaitSeconds;
         int startIteration = _iteration;
-        var sampler = new PatchSampler(_data.Labeled, _data.Unlabeled, _options.Patch, _options.LabeledBatchSize, _options.UnlabeledBatchSize, _options.Seed);
+        var sampler = new PatchSampler(_data.Labeled, _data.Unlabeled, _options.Patch, _options.LabeledBatchSize, _options.UnlabeledBatchSize, _options.Seed,
+            _options.ForegroundFraction);
         using var prefetcher = new BatchPrefetcher(sampler, _iteration, _options.Iterations);
         bool completed = true;
         while (_iteration < _options.Iterations)

@@ -22,6 +22,10 @@ public sealed record TrainRequest
     public int? RampupIterations { get; init; }
     public int? ValidateEvery { get; init; }
     public int? CheckpointEvery { get; init; }
+
+    /// <summary>Fraction of labeled patches centred on foreground (default: the preset's, ⅓ for auto).</summary>
+    public double? ForegroundFraction { get; init; }
+
     public int Seed { get; init; } = 1337;
 
     /// <summary>Overrides <c>Promotion:Margin</c> for this run.</summary>
@@ -60,6 +64,7 @@ public sealed record TrainRequest
             RampupIterations = RampupIterations ?? options.RampupIterations,
             ValidateEvery = ValidateEvery ?? options.ValidateEvery,
             CheckpointEvery = CheckpointEvery ?? options.CheckpointEvery,
+            ForegroundFraction = ForegroundFraction ?? options.ForegroundFraction,
             Seed = Seed,
         };
         if (mode == TrainingMode.Supervised && Batch is null) options = options with { BatchSize = options.LabeledBatchSize };

@@ -38,6 +38,13 @@ public sealed record TrainingOptions
     public double ValidationFraction { get; init; } = 0.2;
     public string[]? ValidationCases { get; init; }
 
+    /// <summary>
+    /// Fraction of labeled patches centred on a voxel of a class present in the case (nnU-Net's
+    /// foreground oversampling): ⅓ for the product's <c>auto</c> recipe, 0 (uniform crops, the
+    /// reference's sampler) for the reference presets.
+    /// </summary>
+    public double ForegroundFraction { get; init; } = 1.0 / 3;
+
     public int ValidateEvery { get; init; } = 200;
     public int CheckpointEvery { get; init; } = 200;
     public long Seed { get; init; } = 1337;
@@ -45,7 +52,7 @@ public sealed record TrainingOptions
     public static TrainingOptions Flare22 => new()
     {
         Preset = "flare22", NumClasses = 14, Patch = new[] { 64, 128, 128 }, BatchSize = 8, LabeledBatchSize = 4,
-        Iterations = 20_000, Lambda = 0.3, Consistency = 0.1,
+        Iterations = 20_000, Lambda = 0.3, Consistency = 0.1, ForegroundFraction = 0,
     };
 
     public static TrainingOptions Amos => Flare22 with { Preset = "amos", NumClasses = 16 };
@@ -109,6 +116,7 @@ public sealed record TrainingOptions
         if (LabeledFraction is { } fraction) Check(fraction > 0 && fraction <= 1, "labeledFraction", "must be in (0, 1]");
         Check(LabeledCases is null || LabeledFraction is null, "labeled", "give labeled or labeledFraction, not both");
         Check(ValidationFraction >= 0 && ValidationFraction < 1, "validationFraction", "must be in [0, 1)");
+        Check(ForegroundFraction >= 0 && ForegroundFraction <= 1, "foregroundFraction", "must be in [0, 1]");
         Within(ValidateEvery, 1, TrainingLimits.MaxInterval, "validateEvery");
         Within(CheckpointEvery, 1, TrainingLimits.MaxInterval, "checkpointEvery");
         Within(RampupIterations, 1, TrainingLimits.MaxInterval, "rampupIterations");
