@@ -136,6 +136,22 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
     }
 
     [Fact]
+    public void A_validation_tie_keeps_the_later_checkpoint_and_no_dice_never_replaces_a_best()
+    {
+        var history = new TrainingHistory();
+        Assert.False(history.Record(new ValidationRecord(100, null, new())));
+        Assert.True(history.Record(new ValidationRecord(200, 0.0, new())));
+        Assert.True(history.Record(new ValidationRecord(300, 0.0, new()))); // collapsed runs used to keep the first model
+        Assert.Equal((300, 0.0), (history.BestIteration, history.BestMeanDice!.Value));
+        Assert.True(history.Record(new ValidationRecord(400, 0.5, new())));
+        Assert.False(history.Record(new ValidationRecord(500, 0.4, new())));
+        Assert.True(history.Record(new ValidationRecord(600, 0.5, new())));
+        Assert.False(history.Record(new ValidationRecord(700, null, new())));
+        Assert.Equal((600, 0.5), (history.BestIteration, history.BestMeanDice!.Value));
+        Assert.Equal(7, history.Validations.Count);
+    }
+
+    [Fact]
     public void Resumed_run_reproduces_the_losses_of_an_uninterrupted_run()
     {
         var dataset = MsdDataset.Open(fixture.Dataset);

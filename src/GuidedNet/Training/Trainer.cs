@@ -261,13 +261,8 @@ public sealed class Trainer : IDisposable
             if (mean.HasValue) classMeans.Add(mean.Value);
         }
         double? meanDice = classMeans.Count > 0 ? classMeans.Average() : null;
-        _history.Validations.Add(new ValidationRecord(_iteration, meanDice, byClass));
-        if (meanDice is { } d && (_history.BestMeanDice is null || d > _history.BestMeanDice))
-        {
-            _history.BestMeanDice = d;
-            _history.BestIteration = _iteration;
+        if (_history.Record(new ValidationRecord(_iteration, meanDice, byClass)))
             SaveModel(Path.Combine(_folder, "best.guidednet"));
-        }
         WriteHistory();
     }
 

@@ -25,6 +25,19 @@ public sealed class TrainingHistory
     public double WallSeconds { get; set; }
     public double LoaderWaitSeconds { get; set; }
 
+    /// <summary>
+    /// Records a validation; true when it is the new best. A tie goes to the later checkpoint: a
+    /// run whose Dice stays at 0.000 for a while keeps its latest model, not its first.
+    /// </summary>
+    public bool Record(ValidationRecord validation)
+    {
+        Validations.Add(validation);
+        if (validation.MeanDice is not { } dice || (BestMeanDice is { } best && dice < best)) return false;
+        BestMeanDice = dice;
+        BestIteration = validation.Iteration;
+        return true;
+    }
+
     public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
