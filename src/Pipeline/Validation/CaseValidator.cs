@@ -16,45 +16,50 @@ public static class CaseValidator
     /// <summary>
     /// Checks a scan file by streaming over its voxels (never holding the volume: validation runs in
     /// the Functions app, several cases at once); returns the problem, or null when it is usable.
+    /// The header's geometry is checked first, so a file refused for it is never decoded.
     /// <paramref name="name"/> is how the file is named in messages.
     /// </summary>
     public static string? CheckImage(string file, string name, out ImageGrid? grid)
     {
         grid = null;
         if (NameProblem(name) is { } problem) return problem;
-        long bad = 0;
-        NiftiHeader header;
         try
         {
-            header = NiftiReader.Scan(file, (values, _) =>
+            var image = ImageGrid.Of(NiftiReader.ReadHeader(file));
+            if (image.SizeX < 2 || image.SizeY < 2 || image.SizeZ < 2)
+                return $"{name}: a {image} image is not a 3D volume";
+            if (GeometryLimits.SpacingProblem(image.Spacing) is { } spacing) return $"{name}: {spacing}";
+            long bad = 0;
+            NiftiReader.Scan(file, (values, _) =>
             {
                 foreach (float v in values)
                     if (!float.IsFinite(v)) bad++;
             });
+            if (bad > 0) return $"{name}: {bad} voxel(s) are NaN or infinite";
+            grid = image;
+            return null;
         }
         catch (NiftiFormatException e)
         {
             return Rename(e.Message, file, name);
         }
-        var image = ImageGrid.Of(header);
-        if (image.SizeX < 2 || image.SizeY < 2 || image.SizeZ < 2)
-            return $"{name}: a {image} image is not a 3D volume";
-        if (GeometryLimits.SpacingProblem(image.Spacing) is { } spacing) return $"{name}: {spacing}";
-        if (bad > 0) return $"{name}: {bad} voxel(s) are NaN or infinite";
-        grid = image;
-        return null;
     }
 
-    /// <summary>Checks a label map against its image's grid, streaming: same grid and integer values in 0..classes-1.</summary>
+    /// <summary>Checks a label map against its image's grid (before decoding it), then streams over it: integer values in 0..classes-1.</summary>
     public static string? CheckLabel(string file, string name, ImageGrid image, int numClasses)
     {
         if (NameProblem(name) is { } problem) return problem;
-        float max = 0;
-        long nonInteger = 0;
-        NiftiHeader header;
         try
         {
-            header = NiftiReader.Scan(file, (values, _) =>
+            var label = ImageGrid.Of(NiftiReader.ReadHeader(file));
+            if ((label.SizeX, label.SizeY, label.SizeZ) != (image.SizeX, image.SizeY, image.SizeZ))
+                return $"{name}: {label} voxels, but its image has {image}";
+            var (a, b) = (label.Spacing, image.Spacing);
+            if (Math.Abs(a.X - b.X) > 1e-3 * b.X || Math.Abs(a.Y - b.Y) > 1e-3 * b.Y || Math.Abs(a.Z - b.Z) > 1e-3 * b.Z)
+                return $"{name}: spacing {a} differs from its image's {b}";
+            float max = 0;
+            long nonInteger = 0;
+            NiftiReader.Scan(file, (values, _) =>
             {
                 foreach (float v in values)
                 {
@@ -62,20 +67,14 @@ public static class CaseValidator
                     else if (v > max) max = v;
                 }
             });
+            if (nonInteger > 0) return $"{name}: {nonInteger} voxel(s) are not non-negative integer labels";
+            if (max >= numClasses) return $"{name}: label value {max} is beyond the {numClasses} classes of dataset.json (0..{numClasses - 1})";
+            return null;
         }
         catch (NiftiFormatException e)
         {
             return Rename(e.Message, file, name);
         }
-        var label = ImageGrid.Of(header);
-        if ((label.SizeX, label.SizeY, label.SizeZ) != (image.SizeX, image.SizeY, image.SizeZ))
-            return $"{name}: {label.SizeX}x{label.SizeY}x{label.SizeZ} voxels, but its image has {image.SizeX}x{image.SizeY}x{image.SizeZ}";
-        var (a, b) = (label.Spacing, image.Spacing);
-        if (Math.Abs(a.X - b.X) > 1e-3 * b.X || Math.Abs(a.Y - b.Y) > 1e-3 * b.Y || Math.Abs(a.Z - b.Z) > 1e-3 * b.Z)
-            return $"{name}: spacing {a} differs from its image's {b}";
-        if (nonInteger > 0) return $"{name}: {nonInteger} voxel(s) are not non-negative integer labels";
-        if (max >= numClasses) return $"{name}: label value {max} is beyond the {numClasses} classes of dataset.json (0..{numClasses - 1})";
-        return null;
     }
 
     // The reader names the local temporary file; the user knows the blob.
