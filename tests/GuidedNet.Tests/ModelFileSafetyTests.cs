@@ -128,6 +128,15 @@ public sealed class ModelFileSafetyTests
             Assert.Contains($"{field} must", e.Message);
         }
 
+        // Corrupt compressed weights: the zip reader's own InvalidDataException names no file; the error still does.
+        string corrupt = ModelZip(tmp, "corrupt.guidednet", good, weights.ToArray());
+        byte[] bytes = File.ReadAllBytes(corrupt);
+        int data = bytes.AsSpan().IndexOf("network1.safetensors"u8) + "network1.safetensors"u8.Length;
+        for (int i = data + 40; i < data + 400; i++) bytes[i] ^= 0x5A;
+        File.WriteAllBytes(corrupt, bytes);
+        var broken = Assert.Throws<InvalidDataException>(() => ModelFile.Load(corrupt, Cpu));
+        Assert.StartsWith(corrupt + ": not a readable model file", broken.Message);
+
         // Weights far larger than the declared network can hold: refused by size, not copied into memory.
         var oversized = Assert.Throws<InvalidDataException>(() => ModelFile.Load(ModelZip(tmp, "oversized.guidednet", good, new byte[8 << 20]), Cpu));
         Assert.Contains("network1.safetensors holds 8388608 bytes, over", oversized.Message);

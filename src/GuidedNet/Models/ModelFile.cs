@@ -81,9 +81,10 @@ public static class ModelFile
             else
                 (metadata, network) = LoadPyTorchStateDict(file, path);
         }
-        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException && !(e is InvalidDataException && e.Message.StartsWith(path, StringComparison.Ordinal)))
         {
-            // The zip reader, the unpickler and TorchSharp each have their own exceptions for a malformed file.
+            // The zip reader, the unpickler and TorchSharp each have their own exceptions for a malformed file
+            // (the zip reader's InvalidDataException does not name it); ours already do.
             throw new InvalidDataException($"{path}: not a readable model file (neither a PyTorch state dict nor a GuidedNet model): {e.GetType().Name}: {e.Message}", e);
         }
         if (presetOverride is not null) metadata = metadata with { Preset = presetOverride };
