@@ -54,22 +54,21 @@ public sealed class PatchSampler
 
     private static (int Class, int[] Voxels)[] ClassLocations(TrainingCase c)
     {
-        var counts = new Dictionary<int, int>();
-        foreach (byte label in c.Labels!)
-            if (label > 0) counts[label] = counts.GetValueOrDefault(label) + 1;
-        var kept = counts.ToDictionary(kv => kv.Key, kv => new List<int>(Math.Min(kv.Value, MaxLocations)));
-        var seen = new Dictionary<int, int>();
-        for (int i = 0; i < c.Labels!.Length; i++)
+        var labels = c.Labels!;
+        var counts = new int[256];
+        foreach (byte label in labels) counts[label]++;
+        var kept = new List<int>?[256];
+        var seen = new int[256];
+        for (int i = 0; i < labels.Length; i++)
         {
-            int label = c.Labels[i];
+            int label = labels[i];
             if (label == 0) continue;
-            int n = seen.GetValueOrDefault(label);
-            seen[label] = n + 1;
-            // Evenly spaced: the j-th kept voxel is the floor(j · count / kept)-th of the class.
-            var list = kept[label];
-            if (list.Count < MaxLocations && (long)list.Count * counts[label] / Math.Min(counts[label], MaxLocations) == n) list.Add(i);
+            int n = seen[label]++, count = counts[label], keep = Math.Min(count, MaxLocations);
+            var list = kept[label] ??= new List<int>(keep);
+            // Evenly spaced: the j-th kept voxel is the floor(j · count / keep)-th of the class.
+            if (list.Count < keep && (long)list.Count * count / keep == n) list.Add(i);
         }
-        return kept.OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value.ToArray())).ToArray();
+        return Enumerable.Range(1, 255).Where(k => kept[k] is not null).Select(k => (k, kept[k]!.ToArray())).ToArray();
     }
 
     public int BatchSize => _labeledPerBatch + _unlabeledPerBatch;
