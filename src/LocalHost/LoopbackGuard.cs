@@ -14,20 +14,21 @@ namespace GuidedNet.LocalHost;
 /// </summary>
 public sealed class LoopbackGuard
 {
-    /// <summary>The gRPC metadata the host's own durable client and worker send the sidecar.</summary>
+    /// <summary>The gRPC metadata the host's own durable client and durable worker (both in this process) send the sidecar.</summary>
     public const string TokenHeader = "x-guidednet-sidecar-token";
 
     private static readonly string[] LoopbackHosts = ["127.0.0.1", "localhost", "[::1]"];
 
-    private readonly byte[] _token = RandomNumberGenerator.GetBytes(32);
     private readonly int _apiPort;
     private readonly int _grpcPort;
+    private readonly byte[] _tokenBytes;
 
     public LoopbackGuard(int apiPort, int grpcPort)
     {
         _apiPort = apiPort;
         _grpcPort = grpcPort;
-        Token = Convert.ToHexString(_token);
+        Token = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+        _tokenBytes = Encoding.ASCII.GetBytes(Token);
     }
 
     /// <summary>This start's sidecar token; never written anywhere, only handed to in-process clients.</summary>
@@ -43,7 +44,7 @@ public sealed class LoopbackGuard
         if (port == _grpcPort)
         {
             byte[] given = Encoding.ASCII.GetBytes(request.Headers[TokenHeader].ToString());
-            return CryptographicOperations.FixedTimeEquals(given, Encoding.ASCII.GetBytes(Token))
+            return CryptographicOperations.FixedTimeEquals(given, _tokenBytes)
                 ? null
                 : (StatusCodes.Status401Unauthorized, "the durable sidecar serves only this host's own clients");
         }
