@@ -13,12 +13,14 @@ public sealed record DatasetCase(string Name, string ImagePath, string? LabelPat
 /// </summary>
 public sealed class MsdDataset
 {
-    private MsdDataset(string folder, IReadOnlyList<DatasetCase> training, IReadOnlyList<DatasetCase> test, IReadOnlyDictionary<int, string> labels)
+    private MsdDataset(string folder, IReadOnlyList<DatasetCase> training, IReadOnlyList<DatasetCase> test, IReadOnlyDictionary<int, string> labels,
+        string? modality)
     {
         Folder = folder;
         Training = training;
         Test = test;
         LabelNames = labels;
+        Modality = modality;
     }
 
     public string Folder { get; }
@@ -27,6 +29,12 @@ public sealed class MsdDataset
 
     /// <summary>Class names by label value, from dataset.json (empty if it names none).</summary>
     public IReadOnlyDictionary<int, string> LabelNames { get; }
+
+    /// <summary>
+    /// The image channel's modality from dataset.json (nnU-Net v2 <c>channel_names</c> or MSD
+    /// <c>modality</c>, channel 0), e.g. <c>CT</c> or <c>T1</c>; null when it names none.
+    /// </summary>
+    public string? Modality { get; }
 
     public IEnumerable<DatasetCase> Labeled => Training.Where(c => c.LabelPath is not null);
     public IEnumerable<DatasetCase> Unlabeled => Training.Where(c => c.LabelPath is null);
@@ -40,11 +48,12 @@ public sealed class MsdDataset
         var test = Directory.Exists(Path.Combine(folder, "imagesTs")) ? Cases(Path.Combine(folder, "imagesTs"), Path.Combine(folder, "labelsTs")) : new List<DatasetCase>();
         string json = Path.Combine(folder, "dataset.json");
         var labels = File.Exists(json) ? ReadLabels(json) : new Dictionary<int, string>();
+        string? modality = File.Exists(json) ? ReadModality(json) : null;
         var orphans = Directory.Exists(Path.Combine(folder, "labelsTr"))
             ? Directory.EnumerateFiles(Path.Combine(folder, "labelsTr"), "*.nii*").Select(CaseName).Except(training.Select(c => c.Name)).ToList()
             : new List<string>();
         if (orphans.Count > 0) throw new InvalidDataException($"{folder}/labelsTr: labels without an image: {string.Join(", ", orphans)}");
-        return new MsdDataset(folder, training, test, labels);
+        return new MsdDataset(folder, training, test, labels, modality);
     }
 
     private static List<DatasetCase> Cases(string images, string labels) =>
@@ -77,6 +86,20 @@ public sealed class MsdDataset
             else throw new InvalidDataException($"{path}: label entry '{p.Name}' is neither \"N\": \"name\" nor \"name\": N");
         }
         return names;
+    }
+
+    /// <summary>Channel 0's modality: <c>"channel_names": {"0": "CT"}</c> (nnU-Net v2) or <c>"modality": {"0": "MRI"}</c> (MSD).</summary>
+    public static string? ReadModality(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        foreach (string key in new[] { "channel_names", "modality" })
+            if (doc.RootElement.TryGetProperty(key, out var channels) && channels.ValueKind == JsonValueKind.Object)
+            {
+                if (!channels.TryGetProperty("0", out var first) || first.ValueKind != JsonValueKind.String)
+                    throw new InvalidDataException($"{path}: \"{key}\" must name channel \"0\" (e.g. {{\"0\": \"CT\"}})");
+                return first.GetString();
+            }
+        return null;
     }
 
     /// <summary>Reads and checks a case's image and label (same grid, labels within the class count).</summary>

@@ -115,7 +115,7 @@ public sealed class TrainingData
     {
         var files = split.Labeled.SelectMany(c => new[] { c.ImagePath, c.LabelPath! }).Concat(split.Unlabeled.Select(c => c.ImagePath))
             .Select(f => new FileInfo(f)).Select(f => $"{f.FullName}|{f.Length}|{f.LastWriteTimeUtc.Ticks}");
-        string key = Hash(string.Join("\n", new[] { options.Preset, numClasses.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(files)));
+        string key = Hash(string.Join("\n", new[] { options.Preset, numClasses.ToString(System.Globalization.CultureInfo.InvariantCulture), dataset.Modality ?? "", options.Normalization }.Concat(files)));
         string path = Path.Combine(cacheFolder, "plans", key + ".json");
         if (File.Exists(path))
         {
@@ -138,7 +138,14 @@ public sealed class TrainingData
         foreach (var (c, (_, label)) in split.Labeled.Zip(pairs))
             if (label!.Voxels.Max() >= numClasses)
                 throw new InvalidDataException($"{c.LabelPath}: label {label.Voxels.Max()} exceeds the {numClasses} classes");
-        var normalization = IntensityNormalization.FromLabeledForeground(pairs.Select(p => (p.Image, p.Label!)));
+        // nnU-Net's rule (channel_names): CT keeps dataset-wide statistics of the labeled foreground,
+        // any other modality is z-scored per case.
+        var perCase = options.Preset != "auto" ? null : options.Normalization switch
+        {
+            "auto" => PerCaseNormalization.ForModality(dataset.Modality, pairs.Average(p => p.Image.Voxels.Count(v => v != 0) / (double)p.Image.Voxels.Length)),
+            var scheme => PerCaseNormalization.FromScheme(scheme),
+        };
+        var normalization = perCase is null ? IntensityNormalization.FromLabeledForeground(pairs.Select(p => (p.Image, p.Label!))) : null;
 
         var spacing = baseline.TargetSpacing;
         if (spacing is null)
@@ -147,7 +154,7 @@ public sealed class TrainingData
             double Median(Func<Vector3d, double> axis) => spacings.Select(axis).Order().ElementAt(spacings.Count / 2);
             spacing = new Vector3d(Median(s => s.X), Median(s => s.Y), Median(s => s.Z));
         }
-        return baseline with { NumClasses = numClasses, TargetSpacing = spacing, Normalization = normalization };
+        return baseline with { NumClasses = numClasses, TargetSpacing = spacing, Normalization = normalization, PerCaseNormalization = perCase };
     }
 
     /// <summary>Spacing along R, A, S after canonical reorientation.</summary>
@@ -183,6 +190,7 @@ public sealed class TrainingData
         spacing = plan.TargetSpacing is { } s ? new[] { s.X, s.Y, s.Z } : null,
         interpolation = plan.ImageInterpolation.ToString(),
         normalization = plan.Normalization is { } n ? new[] { n.ClipLow, n.ClipHigh, n.Mean, n.StandardDeviation } : null,
+        normalizationScheme = plan.NormalizationScheme,
     }, new JsonSerializerOptions { WriteIndented = true });
 
     /// <summary>The inverse of <see cref="PlanJson"/>.</summary>
@@ -203,6 +211,8 @@ public sealed class TrainingData
             TargetSpacing = spacing is null ? null : new Vector3d(spacing[0], spacing[1], spacing[2]),
             ImageInterpolation = Enum.Parse<Interpolation>(r.GetProperty("interpolation").GetString()!),
             Normalization = normalization is null ? null : new IntensityNormalization(normalization[0], normalization[1], normalization[2], normalization[3]),
+            PerCaseNormalization = PerCaseNormalization.FromScheme(
+                r.TryGetProperty("normalizationScheme", out var scheme) && scheme.ValueKind == JsonValueKind.String ? scheme.GetString() : null),
         };
     }
 

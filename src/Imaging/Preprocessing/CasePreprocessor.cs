@@ -50,7 +50,11 @@ public sealed class CasePreprocessor(PreprocessingPlan plan)
         var resampled = Plan.TargetSpacing is { } spacing
             ? Resampler.ToSpacing(reoriented, spacing, Plan.ImageInterpolation)
             : reoriented;
-        var normalized = Plan.Normalization is { } norm ? resampled.WithVoxels(norm.Apply(resampled.Voxels)) : resampled;
+        if (Plan.Normalization is not null && Plan.PerCaseNormalization is not null)
+            throw new InvalidOperationException($"plan '{Plan.Name}' has both a dataset-wide and a per-case normalisation");
+        var normalized = Plan.Normalization is { } norm ? resampled.WithVoxels(norm.Apply(resampled.Voxels))
+            : Plan.PerCaseNormalization is { } perCase ? resampled.WithVoxels(perCase.Apply(resampled.Voxels))
+            : resampled;
         return new PreprocessedCase(normalized, image, reorientation,
             new[] { reoriented.SizeX, reoriented.SizeY, reoriented.SizeZ });
     }

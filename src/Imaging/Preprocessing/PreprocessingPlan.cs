@@ -19,6 +19,12 @@ public sealed record PreprocessingPlan
     public Interpolation ImageInterpolation { get; init; } = Interpolation.Cubic;
     public IntensityNormalization? Normalization { get; init; }
 
+    /// <summary>Per-case z-score for channels that are not CT; a plan has this or <see cref="Normalization"/>, never both.</summary>
+    public PerCaseNormalization? PerCaseNormalization { get; init; }
+
+    /// <summary>How intensities are normalised: <c>ct</c>, <c>zscore</c>, <c>zscore-nonzero</c>, or null for none.</summary>
+    public string? NormalizationScheme => PerCaseNormalization?.Scheme ?? (Normalization is null ? null : Preprocessing.PerCaseNormalization.CtScheme);
+
     /// <summary>
     /// FLARE22 as the authors prepared it (reference README §6): RAS orientation, spacing
     /// 1.22250766 × 1.22250766 × 2.5 mm with cubic splines, clip to [−22, 325] HU and
