@@ -37,6 +37,8 @@ public sealed class RequestBoundsTests(Azurite azurite) : IClassFixture<Azurite>
         ("""{"validationFraction": 1}""", "validationFraction"),
         ("""{"promotionMargin": 7}""", "promotionMargin"),
         ("""{"foregroundFraction": 2}""", "foregroundFraction"),
+        ("""{"augmentation": "heavy"}""", "augmentation"),
+        ("""{"normalization": "minmax"}""", "normalization"),
         ("""{"mode": null}""", "mode"),
         ("""{"iteration": 10}""", "$.iteration"),
         ("""{"iterations": "ten"}""", "$.iterations"),
@@ -65,7 +67,8 @@ public sealed class RequestBoundsTests(Azurite azurite) : IClassFixture<Azurite>
         await using var p = await InProcessPipeline.StartAsync(azurite);
         string dataset = InProcessPipeline.UniqueName("echo");
         string hostile = new('x', 60_000);
-        foreach (string body in new[] { $$"""{"preset": "{{hostile}}"}""", $$"""{"mode": "{{hostile}}"}""", $$"""{"{{hostile}}": 1}""" })
+        foreach (string body in new[] { $$"""{"preset": "{{hostile}}"}""", $$"""{"mode": "{{hostile}}"}""", $$"""{"{{hostile}}": 1}""",
+                     $$"""{"augmentation": "{{hostile}}"}""", $$"""{"normalization": "{{hostile}}"}""" })
         {
             var answer = await p.Api.StartTrainingAsync(dataset, body);
             Assert.Equal(400, answer.StatusCode);

@@ -28,6 +28,11 @@ public static class TrainCommand
           --foreground-fraction F labeled patches centred on a voxel of a class present in the case,
                                   each present class equally often (default: 1/3 for auto, 0 for
                                   flare22/amos, whose uniform crops are the reference's)
+          --normalization N       auto | ct | zscore | zscore-nonzero (auto preset; default auto: by the
+                                  modality in dataset.json's channel_names, CT dataset-wide, others per case)
+          --augmentation A        nnunet | reference: nnU-Net's rotation, scaling, noise, blur, brightness,
+                                  contrast, low resolution, gamma and mirroring (default for auto), or
+                                  the authors' rot90 + flip (default for flare22/amos)
           --seed S                (default 1337)
           --cache DIR             preprocessed-data cache (default: <dataset>_preprocessed beside the dataset)
           --resume                continue from <out>/checkpoint.zip
@@ -58,6 +63,8 @@ public static class TrainCommand
             ValidateEvery = args.Int("validate-every", options.ValidateEvery),
             CheckpointEvery = args.Int("checkpoint-every", options.CheckpointEvery),
             ForegroundFraction = args.Double("foreground-fraction", options.ForegroundFraction),
+            Normalization = args.String("normalization") ?? options.Normalization,
+            Augmentation = args.String("augmentation") is { } augmentation ? Checked(() => AugmentationOptions.FromName(augmentation)) : options.Augmentation,
             Seed = args.Int("seed", (int)options.Seed),
         };
         if (options.Mode == TrainingMode.Supervised && !args.Has("batch")) options = options with { BatchSize = options.LabeledBatchSize };

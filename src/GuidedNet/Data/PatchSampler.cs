@@ -1,3 +1,6 @@
+using GuidedNet.Data.Augmentation;
+using GuidedNet.Training;
+
 namespace GuidedNet.Data;
 
 /// <summary>A training batch: images [B, 1, D, H, W] and labels [B, D, H, W] (zeros for unlabeled samples).</summary>
@@ -15,6 +18,13 @@ public sealed record TrainingBatch(int Iteration, float[] Images, long[] Labels,
 /// labeled patch as often as a large one. Its draws come from a generator of their own, so with
 /// the fraction at 0 (the reference presets) every batch is exactly the uniform sampler's.
 /// </para>
+/// <para>
+/// With nnU-Net's augmentation (<see cref="AugmentationOptions.IsEnabled"/>, the product's
+/// recipe) the rot90 and flip give way to its transforms: the patch is read through a rotation,
+/// zoom, optional elastic field and mirrors about its centre (<see cref="SpatialTransform"/>), then
+/// its intensities are changed (<see cref="IntensityTransforms"/>). Every draw still comes from
+/// (seed, iteration, sample).
+/// </para>
 /// </summary>
 public sealed class PatchSampler
 {
@@ -25,6 +35,7 @@ public sealed class PatchSampler
     private readonly int _unlabeledPerBatch;
     private readonly long _seed;
     private readonly double _foregroundFraction;
+    private readonly AugmentationOptions _augmentation;
 
     /// <summary>Per labeled case: for each class present (background excluded), up to <see cref="MaxLocations"/> of its voxel indices.</summary>
     private readonly Dictionary<TrainingCase, (int Class, int[] Voxels)[]> _classLocations = new();
@@ -36,7 +47,7 @@ public sealed class PatchSampler
     private const long ForegroundStream = 7;
 
     public PatchSampler(IReadOnlyList<TrainingCase> labeled, IReadOnlyList<TrainingCase> unlabeled, int[] patch,
-        int labeledPerBatch, int unlabeledPerBatch, long seed, double foregroundFraction = 0)
+        int labeledPerBatch, int unlabeledPerBatch, long seed, double foregroundFraction = 0, AugmentationOptions? augmentation = null)
     {
         if (!(foregroundFraction >= 0 && foregroundFraction <= 1)) throw new ArgumentException("the foreground fraction must be in [0, 1]");
         if (labeled.Count == 0) throw new ArgumentException("training needs at least one labeled case");
@@ -48,6 +59,8 @@ public sealed class PatchSampler
         _unlabeledPerBatch = unlabeledPerBatch;
         _seed = seed;
         _foregroundFraction = foregroundFraction;
+        _augmentation = augmentation ?? AugmentationOptions.Reference;
+        _augmentation.Validate();
         if (foregroundFraction > 0)
             foreach (var c in labeled) _classLocations[c] = ClassLocations(c);
     }
@@ -86,8 +99,11 @@ public sealed class PatchSampler
             int position = iteration * (isLabeled ? _labeledPerBatch : _unlabeledPerBatch) + (isLabeled ? s : s - _labeledPerBatch);
             var source = pool[StreamIndex(isLabeled ? 1 : 2, position, pool.Count)];
             var rng = new DeterministicRandom(_seed, iteration, s);
-            Augment(source, rng, isLabeled ? ForegroundVoxel(source, iteration, s) : null, images.AsSpan((int)(s * patchVoxels), (int)patchVoxels),
-                isLabeled ? labels.AsSpan((int)(s * patchVoxels), (int)patchVoxels) : Span<long>.Empty);
+            var centre = isLabeled ? ForegroundVoxel(source, iteration, s) : null;
+            var image = images.AsSpan((int)(s * patchVoxels), (int)patchVoxels);
+            var label = isLabeled ? labels.AsSpan((int)(s * patchVoxels), (int)patchVoxels) : Span<long>.Empty;
+            if (_augmentation.IsEnabled) AugmentAsNnUNet(source, rng, centre, image, label);
+            else Augment(source, rng, centre, image, label);
         }
         return new TrainingBatch(iteration, images, labels, b, _labeledPerBatch, _patch);
     }
@@ -166,6 +182,34 @@ public sealed class PatchSampler
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// nnU-Net's augmentation: the patch centre (on the forced voxel, or where the reference's
+    /// padded random crop would centre it), the spatial transform about it, then the intensity transforms.
+    /// </summary>
+    private void AugmentAsNnUNet(TrainingCase c, DeterministicRandom rng, int? voxel, Span<float> image, Span<long> labels)
+    {
+        int[] size = { c.Depth, c.Height, c.Width };
+        var centre = new double[3];
+        if (voxel is { } v)
+        {
+            // Where the reference-style crop would put it (start = voxel − patch/2), so an even patch reads whole voxels.
+            int plane = c.Height * c.Width;
+            int[] target = { v / plane, v % plane / c.Width, v % c.Width };
+            for (int a = 0; a < 3; a++) centre[a] = target[a] - _patch[a] / 2 + (_patch[a] - 1) / 2.0;
+        }
+        else
+        {
+            for (int a = 0; a < 3; a++)
+            {
+                int padded = Math.Max(size[a], _patch[a]);
+                int before = (padded - size[a]) / 2;
+                centre[a] = rng.Next(padded - _patch[a] + 1) - before + (_patch[a] - 1) / 2.0;
+            }
+        }
+        SpatialTransform.Draw(_augmentation, _patch, rng).Apply(c, centre, _patch, image, labels);
+        IntensityTransforms.Apply(_augmentation, _patch, image, rng);
     }
 
     /// <summary>Where a voxel of the case lies (z, y, x) after k quarter turns and the flip: the inverse of the crop loop's mapping.</summary>

@@ -26,6 +26,12 @@ public sealed record TrainRequest
     /// <summary>Fraction of labeled patches centred on foreground (default: the preset's, ⅓ for auto).</summary>
     public double? ForegroundFraction { get; init; }
 
+    /// <summary><c>auto</c> (by the dataset's modality), <c>ct</c>, <c>zscore</c> or <c>zscore-nonzero</c>.</summary>
+    public string? Normalization { get; init; }
+
+    /// <summary><c>nnunet</c> or <c>reference</c> (default: the preset's, nnU-Net's for auto).</summary>
+    public string? Augmentation { get; init; }
+
     public int Seed { get; init; } = 1337;
 
     /// <summary>Overrides <c>Promotion:Margin</c> for this run.</summary>
@@ -65,6 +71,8 @@ public sealed record TrainRequest
             ValidateEvery = ValidateEvery ?? options.ValidateEvery,
             CheckpointEvery = CheckpointEvery ?? options.CheckpointEvery,
             ForegroundFraction = ForegroundFraction ?? options.ForegroundFraction,
+            Normalization = Normalization ?? options.Normalization,
+            Augmentation = Augmentation is null ? options.Augmentation : AugmentationOptions.FromName(Augmentation),
             Seed = Seed,
         };
         if (mode == TrainingMode.Supervised && Batch is null) options = options with { BatchSize = options.LabeledBatchSize };

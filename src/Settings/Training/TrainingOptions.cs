@@ -45,6 +45,19 @@ public sealed record TrainingOptions
     /// </summary>
     public double ForegroundFraction { get; init; } = 1.0 / 3;
 
+    /// <summary>
+    /// Intensity normalisation of the <c>auto</c> preset: <c>auto</c> chooses by the dataset's
+    /// modality as nnU-Net does (CT: clip and z-score with the labeled foreground's statistics;
+    /// anything else: z-score per case); <c>ct</c>, <c>zscore</c> or <c>zscore-nonzero</c> force one.
+    /// The reference presets keep their own.
+    /// </summary>
+    public string Normalization { get; init; } = "auto";
+
+    public static readonly IReadOnlyList<string> Normalizations = ["auto", "ct", "zscore", "zscore-nonzero"];
+
+    /// <summary>nnU-Net's transforms for the product's <c>auto</c> recipe; the authors' rot90 and flip for the reference presets.</summary>
+    public AugmentationOptions Augmentation { get; init; } = AugmentationOptions.NnUNet;
+
     public int ValidateEvery { get; init; } = 200;
     public int CheckpointEvery { get; init; } = 200;
     public long Seed { get; init; } = 1337;
@@ -52,7 +65,7 @@ public sealed record TrainingOptions
     public static TrainingOptions Flare22 => new()
     {
         Preset = "flare22", NumClasses = 14, Patch = new[] { 64, 128, 128 }, BatchSize = 8, LabeledBatchSize = 4,
-        Iterations = 20_000, Lambda = 0.3, Consistency = 0.1, ForegroundFraction = 0,
+        Iterations = 20_000, Lambda = 0.3, Consistency = 0.1, ForegroundFraction = 0, Augmentation = AugmentationOptions.Reference,
     };
 
     public static TrainingOptions Amos => Flare22 with { Preset = "amos", NumClasses = 16 };
@@ -117,6 +130,9 @@ public sealed record TrainingOptions
         Check(LabeledCases is null || LabeledFraction is null, "labeled", "give labeled or labeledFraction, not both");
         Check(ValidationFraction >= 0 && ValidationFraction < 1, "validationFraction", "must be in [0, 1)");
         Check(ForegroundFraction >= 0 && ForegroundFraction <= 1, "foregroundFraction", "must be in [0, 1]");
+        Check(Normalization is not null && Normalizations.Contains(Normalization), "normalization", $"must be {string.Join(", ", Normalizations)}");
+        Check(Augmentation is not null, "augmentation", "must be given");
+        Augmentation!.Validate();
         Within(ValidateEvery, 1, TrainingLimits.MaxInterval, "validateEvery");
         Within(CheckpointEvery, 1, TrainingLimits.MaxInterval, "checkpointEvery");
         Within(RampupIterations, 1, TrainingLimits.MaxInterval, "rampupIterations");
