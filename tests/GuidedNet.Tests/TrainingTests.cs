@@ -197,6 +197,55 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
         Assert.False(File.Exists(Path.Combine(folder, Trainer.ModelFileName)));
     }
 
+    [Fact]
+    public void A_libtorch_error_inside_a_step_surfaces_as_an_exception_naming_the_iteration()
+    {
+        var dataset = MsdDataset.Open(fixture.Dataset);
+        var options = Tiny(TrainingMode.Supervised) with { ValidationFraction = 0 };
+        var data = TrainingData.Prepare(dataset, options, fixture.Folder.File("cache"));
+        string folder = fixture.Folder.File("step-error");
+        using var trainer = new Trainer(options, data, CPU, folder, dataset.LabelNames);
+        // Labels beyond the classes reach libtorch's cross-entropy, which refuses them natively (the
+        // constructor refuses such data; here the arrays change after it checked them).
+        foreach (var c in data.Labeled) Array.Fill(c.Labels!, (byte)9);
+        var error = Assert.Throws<TrainingStepException>(() => trainer.Run(resume: false));
+        Assert.Equal(1, error.Iteration);
+        Assert.StartsWith("training step 1 failed: ", error.Message);
+        Assert.DoesNotContain("\n", error.Message);
+        Assert.IsType<System.Runtime.InteropServices.ExternalException>(error.InnerException);
+
+        foreach (var c in data.Labeled) Array.Fill(c.Labels!, (byte)9);
+        var refused = Assert.Throws<ArgumentException>(() => new Trainer(options, data, CPU, fixture.Folder.File("step-error-2"), dataset.LabelNames));
+        Assert.Contains("label 9 is beyond the 4 classes", refused.Message);
+    }
+
+    [Fact]
+    public void Both_networks_are_validated_and_the_model_predicts_with_the_better_one()
+    {
+        var dataset = MsdDataset.Open(fixture.Dataset);
+        var options = Tiny(TrainingMode.Cps) with { Iterations = 4, ValidateEvery = 2, CheckpointEvery = 4 };
+        var data = TrainingData.Prepare(dataset, options, fixture.Folder.File("cache"));
+        string folder = fixture.Folder.File("both-networks");
+        using (var trainer = new Trainer(options, data, CPU, folder, dataset.LabelNames))
+        {
+            trainer.Run(resume: false);
+            Assert.Equal(2, trainer.History.Validations.Count);
+            foreach (var v in trainer.History.Validations)
+            {
+                Assert.Equal(2, v.MeanDiceByNetwork!.Length);
+                var better = v.MeanDiceByNetwork[1] > v.MeanDiceByNetwork[0] ? 2 : 1;
+                Assert.Equal(better, v.Network);
+                Assert.Equal(v.MeanDiceByNetwork[v.Network - 1], v.MeanDice);
+            }
+            var metadata = Models.ModelFile.ReadMetadata(Path.Combine(folder, Trainer.ModelFileName));
+            Assert.Equal(trainer.History.BestNetwork, metadata.PreferredNetwork);
+            Assert.Equal(2, metadata.Networks);
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "training.json")));
+        Assert.Equal(2, doc.RootElement.GetProperty("history").GetProperty("validations")[0].GetProperty("meanDiceByNetwork").GetArrayLength());
+        Assert.True(doc.RootElement.GetProperty("settings").GetProperty("augmentation").GetProperty("mirrorProbability").GetDouble() > 0);
+    }
+
     /// <summary>
     /// The fixture's dataset with every label reduced to a 3×3×3 cube of class 1 in a corner: the
     /// other classes are absent everywhere, and almost no patch holds any foreground.

@@ -13,7 +13,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet predict</c>: NIfTI scans in, uint8 masks in each scan's own geometry out.</summary>
 public static class PredictCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble" };
 
     /// <summary>Every case's outcome, written to the output folder after each case.</summary>
     public const string OutcomesFile = "predictions.csv";
@@ -27,6 +27,8 @@ public static class PredictCommand
           --stride D,H,W       window step; or --overlap F (default 0.5)
           --gaussian           Gaussian weighting of overlapping windows (nnU-Net)
           --tta                average over the 8 mirrorings of each window
+          --ensemble           average the probabilities of both networks of a GuidedNet/CPS model
+                               (default: the network validation preferred, alone)
           --batch-windows N    windows per forward pass (default 1)
           --preset P           flare22 | amos | none (default: the model's)
           --raw                the reference's behaviour: the stored array straight to the network,
@@ -46,7 +48,7 @@ public static class PredictCommand
         string outputDir = args.Required("output");
         var compute = ComputeArguments.Read(args);
         bool raw = args.Flag("raw");
-        bool gaussian = args.Flag("gaussian"), tta = args.Flag("tta"), preview = args.Flag("preview");
+        bool gaussian = args.Flag("gaussian"), tta = args.Flag("tta"), preview = args.Flag("preview"), ensemble = args.Flag("ensemble");
         if (raw && (gaussian || tta)) throw new UsageException("--raw is the reference's uniform averaging without TTA: drop --gaussian/--tta");
         string? preset = args.String("preset");
         if (raw && preset is not null && preset != "none") throw new UsageException("--raw takes the stored array as is: it cannot be combined with --preset");
@@ -77,11 +79,12 @@ public static class PredictCommand
 
         var cases = PlanCases(CaseFiles.Find(input), outputDir, preview);
         var device = TorchRuntime.Configure(compute);
-        using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name);
+        using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name, ensemble: ensemble);
         var plan = raw ? PreprocessingPlan.Raw : model.Plan();
         if (patch is null) windows.Patch = model.Metadata.Patch;
         var predictor = new CasePredictor(model, device, windows, plan);
         output.WriteLine($"model {modelPath}: {model.Metadata.NumClasses} classes, width {model.Metadata.BaseChannels}, " +
+                         (ensemble ? "ensemble of both networks, " : model.Metadata.Networks == 2 ? $"network {model.Metadata.PreferredNetwork} of 2, " : "") +
                          $"preprocessing '{plan.Name}', device {TorchRuntime.Describe(device)}");
         output.WriteLine($"patch {string.Join("x", windows.Patch)}, stride {string.Join("x", windows.EffectiveStride())}, " +
                          $"{(gaussian ? "gaussian" : "uniform")} averaging{(tta ? ", mirror TTA" : "")}; {cases.Count} scan(s)");

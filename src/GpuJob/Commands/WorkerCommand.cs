@@ -96,7 +96,7 @@ public static class WorkerCommand
             output.WriteLine($"worker {options.Name}: may not create containers ({e.ErrorCode}); using those the deployment created");
         }
         Directory.CreateDirectory(options.WorkFolder);
-        using var prediction = new PredictionJobRunner(storage, device, options.WorkFolder);
+        using var prediction = new PredictionJobRunner(storage, device, options.WorkFolder, options.Ensemble);
         var runners = new Dictionary<JobKind, IJobRunner>
         {
             [JobKind.Train] = new TrainingJobRunner(storage, device, options.WorkFolder),

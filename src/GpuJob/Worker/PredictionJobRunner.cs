@@ -21,7 +21,7 @@ namespace GuidedNet.GpuJob.Worker;
 /// run's result folder — report.json last, naming the scan's blob, ETag and MD5, the model version
 /// and the mask's MD5.
 /// </summary>
-public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, string workFolder) : IJobRunner, IDisposable
+public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, string workFolder, bool ensemble = false) : IJobRunner, IDisposable
 {
     private string? _modelPath;
     private LoadedModel? _model;
@@ -108,10 +108,12 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         string local = Path.Combine(workFolder, "models", modelPath.Replace('/', '_'));
         if (!File.Exists(local)) await storage.DownloadFileAsync(modelPath, local, cancellation);
         _model?.Dispose();
-        _model = ModelFile.Load(local, device, guidedNetFormatOnly: true);
+        // A single-network model has nothing to average: the ensemble setting applies to pairs only.
+        _model = ModelFile.Load(local, device, guidedNetFormatOnly: true, ensemble: ensemble && ModelFile.ReadMetadata(local).Networks == 2);
         _predictor = new CasePredictor(_model, device, new SlidingWindowOptions { Patch = _model.Metadata.Patch, Gaussian = true }, _model.Plan());
         _modelPath = modelPath;
-        log.WriteLine($"model {modelPath} loaded: {_model.Metadata.NumClasses} classes, width {_model.Metadata.BaseChannels}");
+        log.WriteLine($"model {modelPath} loaded: {_model.Metadata.NumClasses} classes, width {_model.Metadata.BaseChannels}, " +
+                      (_model.Networks.Count == 2 ? "ensemble of both networks" : $"network {_model.Metadata.PreferredNetwork}"));
     }
 
     /// <summary>Volume of each organ in the mask; with ground truth, its Dice, HD95 and ASD (MedPy's definitions).</summary>

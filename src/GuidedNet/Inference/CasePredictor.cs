@@ -24,7 +24,7 @@ public sealed class CasePredictor
         if (model.Metadata.NumClasses > 256) throw new ArgumentException("masks are written as uint8: at most 256 classes");
         _model = model;
         _preprocessor = new CasePreprocessor(plan);
-        _predictor = new SlidingWindowPredictor(model.Network, device, options);
+        _predictor = new SlidingWindowPredictor(model.Networks, device, options);
     }
 
     public PreprocessingPlan Plan => _preprocessor.Plan;

@@ -33,14 +33,21 @@ public sealed class SlidingWindowPredictor
     /// <summary>A window batch allocates little managed memory (its tensors are native); other threads get the rest.</summary>
     private const long WindowBudgetBytes = 64L << 20;
 
-    private readonly UNet3D _network;
+    private readonly IReadOnlyList<UNet3D> _networks;
     private readonly Device _device;
     private readonly SlidingWindowOptions _options;
 
-    public SlidingWindowPredictor(UNet3D network, Device device, SlidingWindowOptions options)
+    public SlidingWindowPredictor(UNet3D network, Device device, SlidingWindowOptions options) : this(new[] { network }, device, options)
+    {
+    }
+
+    /// <param name="networks">one network, or several whose softmax outputs are averaged per window (an ensemble)</param>
+    public SlidingWindowPredictor(IReadOnlyList<UNet3D> networks, Device device, SlidingWindowOptions options)
     {
         options.Validate();
-        _network = network;
+        if (networks.Count == 0) throw new ArgumentException("prediction needs at least one network");
+        if (networks.Any(n => n.NumClasses != networks[0].NumClasses)) throw new ArgumentException("the networks of an ensemble must have the same classes");
+        _networks = networks;
         _device = device;
         _options = options;
     }
@@ -64,14 +71,14 @@ public sealed class SlidingWindowPredictor
         }
         var starts = Enumerable.Range(0, 3).Select(a => WindowStarts(padded[a], patch[a], stride[a])).ToArray();
         int total = starts[0].Length * starts[1].Length * starts[2].Length;
-        int numClasses = _network.NumClasses;
+        int numClasses = _networks[0].NumClasses;
         long sliceVoxels = (long)height * width;
 
         var labels = new byte[volume.LongLength];
         var scores = keepScores ? new float[numClasses * volume.LongLength] : null;
         int done = 0;
 
-        _network.eval();
+        foreach (var network in _networks) network.eval();
         using (inference_mode())
         using (var scope = NewDisposeScope())
         {
@@ -147,11 +154,22 @@ public sealed class SlidingWindowPredictor
         return sum!.div_(Scalars.Eight);
     }
 
+    /// <summary>The network's softmax, or the mean of the networks' (stitching is linear, so this equals averaging whole-volume probabilities).</summary>
     private Tensor Softmax(Tensor patches)
     {
-        var (logits, features) = _network.forward(patches);
-        features.Dispose();
-        return logits.softmax(1);
+        Tensor? sum = null;
+        foreach (var network in _networks)
+        {
+            using var scope = NewDisposeScope();
+            var (logits, features) = network.forward(patches);
+            features.Dispose();
+            var p = logits.softmax(1);
+            if (sum is null) sum = p.MoveToOuterDisposeScope();
+            else sum.add_(p, Scalars.One);
+        }
+        if (_networks.Count == 1) return sum!;
+        using var count = _networks.Count.ToScalar();
+        return sum!.div_(count);
     }
 
     /// <summary>Gaussian importance (σ = patch/8 per axis, max 1, no zeros) or ones.</summary>

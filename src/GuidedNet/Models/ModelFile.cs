@@ -13,13 +13,24 @@ namespace GuidedNet.Models;
 /// <summary>A network ready for prediction together with the metadata that says how to feed it.</summary>
 public sealed class LoadedModel : IDisposable
 {
-    public LoadedModel(UNet3D network, ModelMetadata metadata)
+    public LoadedModel(UNet3D network, ModelMetadata metadata) : this(new[] { network }, metadata)
     {
-        Network = network;
+    }
+
+    /// <param name="networks">one network, or both of a pair whose probabilities are averaged (the ensemble)</param>
+    public LoadedModel(IReadOnlyList<UNet3D> networks, ModelMetadata metadata)
+    {
+        if (networks.Count == 0) throw new ArgumentException("a model has at least one network");
+        Networks = networks;
         Metadata = metadata;
     }
 
-    public UNet3D Network { get; }
+    /// <summary>The network predict uses alone: the one validation preferred (network 1 in files without a choice).</summary>
+    public UNet3D Network => Networks[0];
+
+    /// <summary>What predictions average: <see cref="Network"/> alone, or both networks of a pair.</summary>
+    public IReadOnlyList<UNet3D> Networks { get; }
+
     public ModelMetadata Metadata { get; }
 
     /// <summary>The preprocessing the metadata describes.</summary>
@@ -33,10 +44,14 @@ public sealed class LoadedModel : IDisposable
             Normalization = Metadata.Normalization is { Length: 4 } n
                 ? new IntensityNormalization(n[0], n[1], n[2], n[3])
                 : baseline.Normalization,
+            PerCaseNormalization = PerCaseNormalization.FromScheme(Metadata.NormalizationScheme),
         };
     }
 
-    public void Dispose() => Network.Dispose();
+    public void Dispose()
+    {
+        foreach (var network in Networks) network.Dispose();
+    }
 }
 
 /// <summary>
@@ -64,22 +79,28 @@ public static class ModelFile
     private const long MaxSafetensorsHeaderBytes = 1 << 20;
 
     /// <param name="guidedNetFormatOnly">refuse PyTorch state dicts (the worker serves only the pipeline's own model files)</param>
-    public static LoadedModel Load(string path, Device device, string? presetOverride = null, bool guidedNetFormatOnly = false)
+    /// <param name="ensemble">load both networks of a pair, whose probabilities predictions then average</param>
+    public static LoadedModel Load(string path, Device device, string? presetOverride = null, bool guidedNetFormatOnly = false, bool ensemble = false)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"model file not found: {path}", path);
         long length = new FileInfo(path).Length;
         if (length > MaxFileBytes) throw new InvalidDataException($"{path}: {length} bytes, over the limit of {MaxFileBytes} for a model file");
         ModelMetadata metadata;
-        UNet3D network;
+        UNet3D[] networks;
         try
         {
             using var file = File.OpenRead(path);
             if (IsGuidedNetModel(file))
-                (metadata, network) = LoadGuidedNetModel(file, path);
+                (metadata, networks) = LoadGuidedNetModel(file, path, ensemble);
             else if (guidedNetFormatOnly)
                 throw new InvalidDataException($"{path}: not a GuidedNet model file ({MetadataEntry} + network1.safetensors); this service loads no other format");
+            else if (ensemble)
+                throw new InvalidDataException($"{path}: a PyTorch state dict holds one network; an ensemble needs a GuidedNet model file with two");
             else
-                (metadata, network) = LoadPyTorchStateDict(file, path);
+            {
+                (metadata, var network) = LoadPyTorchStateDict(file, path);
+                networks = new[] { network };
+            }
         }
         catch (Exception e) when (e is not OutOfMemoryException && !(e is InvalidDataException && e.Message.StartsWith(path, StringComparison.Ordinal)))
         {
@@ -88,9 +109,12 @@ public static class ModelFile
             throw new InvalidDataException($"{path}: not a readable model file (neither a PyTorch state dict nor a GuidedNet model): {e.GetType().Name}: {e.Message}", e);
         }
         if (presetOverride is not null) metadata = metadata with { Preset = presetOverride };
-        network.to(device);
-        network.eval();
-        return new LoadedModel(network, metadata);
+        foreach (var network in networks)
+        {
+            network.to(device);
+            network.eval();
+        }
+        return new LoadedModel(networks, metadata);
     }
 
     private static bool IsGuidedNetModel(Stream file)
@@ -110,24 +134,58 @@ public static class ModelFile
         }
     }
 
-    private static (ModelMetadata, UNet3D) LoadGuidedNetModel(Stream file, string path)
+    /// <summary>The validated metadata of a GuidedNet model file, without loading a network.</summary>
+    public static ModelMetadata ReadMetadata(string path)
     {
-        using var zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
-        var metadata = JsonSerializer.Deserialize<ModelMetadata>(ReadBounded(zip.GetEntry(MetadataEntry)!, MaxMetadataBytes, path), ModelMetadata.Json)
-                       ?? throw new InvalidDataException($"{path}: empty {MetadataEntry}");
-        metadata.Validate(path);
-        var network = new UNet3D(metadata.NumClasses, metadata.BaseChannels);
+        if (!File.Exists(path)) throw new FileNotFoundException($"model file not found: {path}", path);
         try
         {
-            var weights = zip.GetEntry("network1.safetensors") ?? throw new InvalidDataException($"{path}: no network1.safetensors entry");
-            long expected = network.state_dict().Values.Sum(t => t.numel() * t.ElementSize);
-            using var buffer = new MemoryStream(ReadBounded(weights, expected + MaxSafetensorsHeaderBytes, path));
-            network.load_safetensors(buffer, strict: true);
-            return (metadata, network);
+            using var file = File.OpenRead(path);
+            using var zip = new ZipArchive(file, ZipArchiveMode.Read);
+            return ReadMetadata(zip, path);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException && !(e is InvalidDataException && e.Message.StartsWith(path, StringComparison.Ordinal)))
+        {
+            throw new InvalidDataException($"{path}: not a readable GuidedNet model file: {e.GetType().Name}: {e.Message}", e);
+        }
+    }
+
+    private static ModelMetadata ReadMetadata(ZipArchive zip, string path)
+    {
+        var entry = zip.GetEntry(MetadataEntry) ?? throw new InvalidDataException($"{path}: no {MetadataEntry}: not a GuidedNet model file");
+        var metadata = JsonSerializer.Deserialize<ModelMetadata>(ReadBounded(entry, MaxMetadataBytes, path), ModelMetadata.Json)
+                       ?? throw new InvalidDataException($"{path}: empty {MetadataEntry}");
+        metadata.Validate(path);
+        return metadata;
+    }
+
+    /// <summary>The preferred network, or both (preferred first) for an ensemble.</summary>
+    private static (ModelMetadata, UNet3D[]) LoadGuidedNetModel(Stream file, string path, bool ensemble)
+    {
+        using var zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
+        var metadata = ReadMetadata(zip, path);
+        if (ensemble && metadata.Networks != 2)
+            throw new InvalidDataException($"{path}: holds {metadata.Networks} network; an ensemble needs the two networks of a GuidedNet or CPS model");
+        int preferred = metadata.PreferredNetwork;
+        var order = ensemble ? new[] { preferred, 3 - preferred } : new[] { preferred };
+        var networks = new List<UNet3D>();
+        try
+        {
+            foreach (int index in order)
+            {
+                var network = new UNet3D(metadata.NumClasses, metadata.BaseChannels);
+                networks.Add(network);
+                string name = $"network{index}.safetensors";
+                var weights = zip.GetEntry(name) ?? throw new InvalidDataException($"{path}: no {name} entry");
+                long expected = network.state_dict().Values.Sum(t => t.numel() * t.ElementSize);
+                using var buffer = new MemoryStream(ReadBounded(weights, expected + MaxSafetensorsHeaderBytes, path));
+                network.load_safetensors(buffer, strict: true);
+            }
+            return (metadata, networks.ToArray());
         }
         catch
         {
-            network.Dispose();
+            foreach (var network in networks) network.Dispose();
             throw;
         }
     }

@@ -27,11 +27,23 @@ public sealed record ModelMetadata
     /// <summary>Clip low, clip high, mean, standard deviation; null means no intensity change.</summary>
     public double[]? Normalization { get; init; }
 
+    /// <summary>
+    /// <c>ct</c> (the <see cref="Normalization"/> numbers), <c>zscore</c> or <c>zscore-nonzero</c>
+    /// (per case, for channels that are not CT); null in files written before per-case normalisation existed.
+    /// </summary>
+    public string? NormalizationScheme { get; init; }
+
     /// <summary>Patch size (D, H, W) the model was trained with; a good default for prediction.</summary>
     public int[] Patch { get; init; } = { 64, 128, 128 };
 
-    /// <summary>How many networks the file holds (GuidedNet trains two; predict uses the first).</summary>
+    /// <summary>How many networks the file holds (GuidedNet and CPS train two).</summary>
     public int Networks { get; init; } = 1;
+
+    /// <summary>
+    /// The network predict uses alone: the one with the better validation Dice at the kept
+    /// checkpoint (1 in files written before both networks were validated). <c>--ensemble</c> averages both.
+    /// </summary>
+    public int PreferredNetwork { get; init; } = 1;
 
     /// <summary>
     /// Refuses metadata no trained model has, before a network is built from it: a hostile file
@@ -47,6 +59,7 @@ public sealed record ModelMetadata
         Check(NumClasses >= 2 && NumClasses <= TrainingLimits.MaxClasses, "numClasses", $"must be within [2, {TrainingLimits.MaxClasses}]");
         Check(BaseChannels >= 1 && BaseChannels <= TrainingLimits.MaxBaseChannels, "baseChannels", $"must be within [1, {TrainingLimits.MaxBaseChannels}]");
         Check(Networks is 1 or 2, "networks", "must be 1 or 2");
+        Check(PreferredNetwork >= 1 && PreferredNetwork <= Networks, "preferredNetwork", "must name one of the file's networks");
         Check(Patch is { Length: 3 } && Patch.All(p => p >= TrainingLimits.SizeMultiple && p <= TrainingLimits.MaxPatchEdge && p % TrainingLimits.SizeMultiple == 0),
             "patch", $"must be three multiples of {TrainingLimits.SizeMultiple} of at most {TrainingLimits.MaxPatchEdge}");
         Check(Preset is "flare22" or "amos" or "auto" or "none" or "raw", "preset", "must be flare22, amos, auto or none");
@@ -54,6 +67,9 @@ public sealed record ModelMetadata
             "targetSpacing", $"must be three spacings within {GeometryLimits.MinSpacingMm}–{GeometryLimits.MaxSpacingMm} mm");
         Check(Normalization is null || (Normalization.Length == 4 && Normalization.All(double.IsFinite) && Normalization[0] < Normalization[1] && Normalization[3] > 0),
             "normalization", "must be four finite numbers: clip low < clip high, mean, standard deviation > 0");
+        Check(NormalizationScheme is null or "ct" or "zscore" or "zscore-nonzero", "normalizationScheme", "must be ct, zscore or zscore-nonzero");
+        Check(NormalizationScheme is not ("zscore" or "zscore-nonzero") || Normalization is null,
+            "normalizationScheme", "a per-case z-score has no dataset-wide normalization numbers");
         Check(ClassNames is null || (ClassNames.Length == NumClasses && ClassNames.All(n => n is { Length: <= 128 })),
             "classNames", "must name each class in at most 128 characters");
     }

@@ -68,7 +68,11 @@ public sealed class Trainer : IDisposable
         }
         var histogram = new double[data.NumClasses];
         foreach (var c in data.Labeled)
-            foreach (byte v in c.Labels!) histogram[v]++;
+            foreach (byte v in c.Labels!)
+            {
+                if (v >= histogram.Length) throw new ArgumentException($"{c.Name}: label {v} is beyond the {data.NumClasses} classes (0..{data.NumClasses - 1})");
+                histogram[v]++;
+            }
         _kt = new KtCpsWeights(histogram);
         _loss = new GuidedNetLoss(data.NumClasses, options.Lambda, options.Consistency, options.RampupIterations);
     }
@@ -103,7 +107,7 @@ public sealed class Trainer : IDisposable
         double previousWall = _history.WallSeconds, previousWait = _history.LoaderWaitSeconds;
         int startIteration = _iteration;
         var sampler = new PatchSampler(_data.Labeled, _data.Unlabeled, _options.Patch, _options.LabeledBatchSize, _options.UnlabeledBatchSize, _options.Seed,
-            _options.ForegroundFraction);
+            _options.ForegroundFraction, _options.Augmentation);
         using var prefetcher = new BatchPrefetcher(sampler, _iteration, _options.Iterations);
         bool completed = true;
         while (_iteration < _options.Iterations)
@@ -114,7 +118,17 @@ public sealed class Trainer : IDisposable
                 break;
             }
             var batch = prefetcher.Next();
-            var losses = Step(batch);
+            Dictionary<string, double> losses;
+            try
+            {
+                losses = Step(batch);
+            }
+            catch (Exception e) when (e is not (TrainingDivergedException or OperationCanceledException or OutOfMemoryException))
+            {
+                // libtorch's errors arrive as ExternalException with a C++ backtrace; the run's log and the
+                // job's status need the iteration and the first line.
+                throw new TrainingStepException(batch.Iteration + 1, e);
+            }
             _iteration++;
             double lr = Schedules.PolyLearningRate(_options.BaseLearningRate, _iteration, _options.Iterations);
             SetLearningRate(lr);
@@ -142,13 +156,16 @@ public sealed class Trainer : IDisposable
         return new TrainingResult(model, _iteration, _history.BestMeanDice, _history.BestIteration, completed);
     }
 
+    /// <summary>Computations of one step before its gradients count as diverged (the first and one recomputation).</summary>
+    private const int StepAttempts = 2;
+
     /// <summary>
     /// One optimisation step; returns the loss terms by name. Gradients that come back non-finite
-    /// are computed once more from the same state (the iteration's dropout seed and KT-CPS weights
-    /// restored): libtorch's CPU backward has been seen to return NaN gradients now and then on
-    /// this machine kind (docs/performance.md, "Numerical faults"), and a recomputation gives the
-    /// values a clean step gives. Non-finite twice is a diverged state: training stops naming the
-    /// iteration and the terms, instead of going on with networks that are NaN.
+    /// are computed again from the same state (the iteration's dropout seed and KT-CPS weights
+    /// restored): libtorch's oneDNN backward returns NaN now and then on this machine kind
+    /// (docs/performance.md, "Numerical faults"), and a recomputation gives the values a clean
+    /// step gives. A state that is really diverged is non-finite every time: after <see cref="StepAttempts"/> computations training stops naming the iteration and
+    /// the terms, instead of going on with networks that are NaN. training.json counts the recomputations.
     /// </summary>
     private Dictionary<string, double> Step(TrainingBatch batch)
     {
@@ -160,10 +177,11 @@ public sealed class Trainer : IDisposable
         {
             values = ComputeGradients(batch);
             if (GradientsAreFinite()) break;
-            if (attempt == 2)
+            if (attempt == StepAttempts)
                 throw new TrainingDivergedException(
                     $"training diverged at iteration {batch.Iteration + 1}: the gradients are not finite twice in a row " +
                     $"(loss terms: {string.Join(", ", values.Select(v => $"{v.Key} {v.Value:G4}"))}); a smaller learning rate or a larger patch or width may help");
+            _history.RecomputedSteps++;
             _kt.Restore(kt);
         }
         _opt1.step();
@@ -243,14 +261,32 @@ public sealed class Trainer : IDisposable
         if (_opt2 is not null) foreach (var g in _opt2.ParamGroups) g.LearningRate = lr;
     }
 
-    /// <summary>Sliding-window Dice of network 1 on the validation cases; keeps the best model.</summary>
+    /// <summary>
+    /// Sliding-window Dice of each network on the validation cases. The better network's Dice is the
+    /// validation's (ties go to network 1); the best validation so far keeps its model, with that
+    /// network as the one predict uses.
+    /// </summary>
     private void Validate()
     {
-        _net1.eval();
-        var predictor = new SlidingWindowPredictor(_net1, _device, new SlidingWindowOptions { Patch = _options.Patch, Overlap = 0.5 });
+        var networks = _net2 is null ? new[] { _net1 } : new[] { _net1, _net2 };
+        var scores = networks.Select(ValidateNetwork).ToList();
+        int best = 0;
+        for (int n = 1; n < scores.Count; n++)
+            if (scores[n].Mean is { } dice && (scores[best].Mean is not { } current || dice > current)) best = n;
+        var record = new ValidationRecord(_iteration, scores[best].Mean, scores[best].ByClass, best + 1, scores.Select(s => s.Mean).ToArray());
+        if (_history.Record(record))
+            SaveModel(Path.Combine(_folder, "best.guidednet"), preferredNetwork: best + 1);
+        WriteHistory();
+    }
+
+    /// <summary>Mean Dice over classes (each class averaged over the cases that have it) and Dice by class name.</summary>
+    private (double? Mean, Dictionary<string, double?> ByClass) ValidateNetwork(UNet3D network)
+    {
+        network.eval();
+        var predictor = new SlidingWindowPredictor(network, _device, new SlidingWindowOptions { Patch = _options.Patch, Overlap = 0.5 });
         var perCase = _data.Validation.Select(c =>
             DiceScore.ByClass(predictor.Predict(c.Image, c.Depth, c.Height, c.Width).Labels, c.Labels!, _data.NumClasses)).ToList();
-        _net1.train();
+        network.train();
         var byClass = new Dictionary<string, double?>();
         var classMeans = new List<double>();
         for (int k = 1; k < _data.NumClasses; k++)
@@ -260,13 +296,10 @@ public sealed class Trainer : IDisposable
             byClass[_classNames.TryGetValue(k, out var n) ? n : k.ToString(System.Globalization.CultureInfo.InvariantCulture)] = mean;
             if (mean.HasValue) classMeans.Add(mean.Value);
         }
-        double? meanDice = classMeans.Count > 0 ? classMeans.Average() : null;
-        if (_history.Record(new ValidationRecord(_iteration, meanDice, byClass)))
-            SaveModel(Path.Combine(_folder, "best.guidednet"));
-        WriteHistory();
+        return (classMeans.Count > 0 ? classMeans.Average() : null, byClass);
     }
 
-    private void SaveModel(string path)
+    private void SaveModel(string path, int preferredNetwork = 1)
     {
         var plan = _data.Plan;
         var metadata = new ModelMetadata
@@ -277,7 +310,9 @@ public sealed class Trainer : IDisposable
             Preset = plan.Name,
             TargetSpacing = plan.TargetSpacing is { } s ? new[] { s.X, s.Y, s.Z } : null,
             Normalization = plan.Normalization is { } n ? new[] { n.ClipLow, n.ClipHigh, n.Mean, n.StandardDeviation } : null,
+            NormalizationScheme = plan.NormalizationScheme,
             Patch = _options.Patch,
+            PreferredNetwork = preferredNetwork,
         };
         if (_net2 is null) ModelFile.Save(path, metadata, _net1);
         else ModelFile.Save(path, metadata, _net1, _net2);
@@ -364,6 +399,15 @@ public sealed class Trainer : IDisposable
         _opt1.Dispose();
         _opt2?.Dispose();
     }
+}
+
+/// <summary>A training step failed (a libtorch error, a bad batch); the message names the iteration and the cause's first line.</summary>
+public sealed class TrainingStepException(int iteration, Exception cause)
+    : InvalidOperationException($"training step {iteration} failed: {cause.GetType().Name}: {FirstLine(cause.Message)}", cause)
+{
+    public int Iteration { get; } = iteration;
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }
 
 /// <summary>Training reached a state whose gradients are not finite; the message names the iteration and the loss terms.</summary>

@@ -7,7 +7,12 @@ namespace GuidedNet.Training;
 
 public sealed record IterationRecord(int Iteration, double LearningRate, Dictionary<string, double> Losses, double Seconds);
 
-public sealed record ValidationRecord(int Iteration, double? MeanDice, Dictionary<string, double?> DiceByClass);
+/// <summary>
+/// One validation: the mean and per-class Dice of the better network (<paramref name="Network"/>, 1 or 2),
+/// and every network's mean Dice (<paramref name="MeanDiceByNetwork"/>, one entry per trained network).
+/// </summary>
+public sealed record ValidationRecord(int Iteration, double? MeanDice, Dictionary<string, double?> DiceByClass, int Network = 1,
+    double?[]? MeanDiceByNetwork = null);
 
 /// <summary>
 /// What <c>training.json</c> holds: the settings, every iteration's loss terms and learning rate,
@@ -22,8 +27,14 @@ public sealed class TrainingHistory
     public List<ValidationRecord> Validations { get; init; } = new();
     public int BestIteration { get; set; }
     public double? BestMeanDice { get; set; }
+
+    /// <summary>The network (1 or 2) whose Dice made the best validation: the model's preferred network.</summary>
+    public int BestNetwork { get; set; } = 1;
     public double WallSeconds { get; set; }
     public double LoaderWaitSeconds { get; set; }
+
+    /// <summary>Steps computed again because their gradients came back non-finite (see Trainer.Step).</summary>
+    public int RecomputedSteps { get; set; }
 
     /// <summary>
     /// Records a validation; true when it is the new best. A tie goes to the later checkpoint: a
@@ -35,6 +46,7 @@ public sealed class TrainingHistory
         if (validation.MeanDice is not { } dice || (BestMeanDice is { } best && dice < best)) return false;
         BestMeanDice = dice;
         BestIteration = validation.Iteration;
+        BestNetwork = validation.Network;
         return true;
     }
 

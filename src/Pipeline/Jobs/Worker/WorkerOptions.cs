@@ -19,6 +19,12 @@ public sealed class WorkerOptions : IValidatedOptions
     /// <summary>Let CPU convolutions use oneDNN (see GuidedNet.Runtime.ComputeOptions.UseOneDnn).</summary>
     public bool UseOneDnn { get; set; } = true;
 
+    /// <summary>
+    /// Segment with the average of both networks of a GuidedNet/CPS model (<c>predict --ensemble</c>)
+    /// instead of the network validation preferred: about twice the compute per scan.
+    /// </summary>
+    public bool Ensemble { get; set; }
+
     /// <summary>How often a running attempt confirms its claim in status.json; a superseded claim stops within one interval.</summary>
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
