@@ -39,6 +39,8 @@ public sealed class DatasetToModelTests
         Assert.Equal("succeeded", job.GetProperty("state").GetString());
         Assert.Equal(20, job.GetProperty("iteration").GetInt32());
         Assert.True(job.GetProperty("losses").GetProperty("total").GetDouble() > 0);
+        // Its outputs are in storage: the worker's local job folder (dataset, cache, checkpoints) is gone.
+        Assert.Empty(Directory.GetDirectories(Path.Combine(pipeline.WorkerFolder("w1"), "jobs")));
 
         string version = output.GetProperty("version").GetString()!;
         var production = await pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(project));

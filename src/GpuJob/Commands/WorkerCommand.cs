@@ -20,7 +20,9 @@ public static class WorkerCommand
           Takes job messages (training, prediction) from the job queue and runs them against blob storage.
           Configuration comes from environment variables (Storage__ConnectionString or Storage__AccountName,
           Jobs__Transport = StorageQueue | ServiceBus, Jobs__QueueName, Jobs__ServiceBusNamespace,
-          Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Worker__WorkFolder, Worker__Device, ...);
+          Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Worker__WorkFolder, Worker__DiskBudgetBytes (default 50 GB:
+          job folders and cached models beyond it are evicted least recently used first), Worker__Ensemble,
+          Worker__Device, ...);
           these options override them:
           --storage-file FILE     a file holding the storage connection string (never on the command line,
                                   where other users can read it; default: Storage__ConnectionString)
@@ -95,11 +97,15 @@ public static class WorkerCommand
             // In Azure the worker's roles are scoped to the containers it uses, which the deployment creates.
             output.WriteLine($"worker {options.Name}: may not create containers ({e.ErrorCode}); using those the deployment created");
         }
-        Directory.CreateDirectory(options.WorkFolder);
-        using var prediction = new PredictionJobRunner(storage, device, options.WorkFolder, options.Ensemble);
+        var work = new WorkFolder(options.WorkFolder, options.DiskBudgetBytes);
+        var swept = work.SweepPartialFiles();
+        var evicted = work.EnforceBudget();
+        output.WriteLine($"worker {options.Name}: work folder {work.Root}: {work.UsedBytes() / 1e6:F0} MB in use of {options.DiskBudgetBytes / 1e6:F0} MB; " +
+                         $"{swept.Count} stale partial file(s) removed, {evicted.Count} cached item(s) evicted");
+        using var prediction = new PredictionJobRunner(storage, device, work, options.Ensemble);
         var runners = new Dictionary<JobKind, IJobRunner>
         {
-            [JobKind.Train] = new TrainingJobRunner(storage, device, options.WorkFolder),
+            [JobKind.Train] = new TrainingJobRunner(storage, device, work),
             [JobKind.Predict] = prediction,
         };
         await using var queue = JobQueue.Create(jobs, storageOptions);

@@ -21,7 +21,7 @@ namespace GuidedNet.GpuJob.Worker;
 /// run's result folder — report.json last, naming the scan's blob, ETag and MD5, the model version
 /// and the mask's MD5.
 /// </summary>
-public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, string workFolder, bool ensemble = false) : IJobRunner, IDisposable
+public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work, bool ensemble = false) : IJobRunner, IDisposable
 {
     private string? _modelPath;
     private LoadedModel? _model;
@@ -105,8 +105,12 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         if (_modelPath == modelPath && _model is not null) return;
         if (!modelPath.EndsWith("/" + BlobLayout.ModelFile, StringComparison.Ordinal))
             throw new InvalidDataException($"{modelPath}: production models are {BlobLayout.ModelFile} files written by training");
-        string local = Path.Combine(workFolder, "models", modelPath.Replace('/', '_'));
-        if (!File.Exists(local)) await storage.DownloadFileAsync(modelPath, local, cancellation);
+        string local = work.Model(modelPath);
+        if (!File.Exists(local))
+        {
+            work.EnforceBudget();
+            await storage.DownloadFileAsync(modelPath, local, cancellation);
+        }
         _model?.Dispose();
         // A single-network model has nothing to average: the ensemble setting applies to pairs only.
         _model = ModelFile.Load(local, device, guidedNetFormatOnly: true, ensemble: ensemble && ModelFile.ReadMetadata(local).Networks == 2);

@@ -14,9 +14,11 @@ namespace GuidedNet.GpuJob.Worker;
 /// training resumes from the job's last checkpoint when an earlier attempt (or claim) left one,
 /// every checkpoint the trainer writes is stored through the attempt (refused once the attempt is
 /// superseded), and the model folder is staged with metrics.json last — its presence is what says
-/// the model is complete.
+/// the model is complete. The job's local folder is removed once its outputs are uploaded (or its
+/// checkpoint is, when it stops early); a failed job's stays for a retry here, within the work
+/// folder's disk budget.
 /// </summary>
-public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device device, string workFolder) : IJobRunner
+public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work) : IJobRunner
 {
     /// <summary>Runs the job; false when cancelled (the checkpoint is stored first).</summary>
     public async Task<bool> RunAsync(JobAttempt attempt, CancellationToken cancellation)
@@ -25,7 +27,8 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         var job = message.Train ?? throw new InvalidDataException($"job {message.JobId}: a train job without its train section");
         var progress = attempt.Progress;
         var log = attempt.Log;
-        string root = Path.Combine(workFolder, message.JobId);
+        string root = work.Job(message.JobId);
+        work.EnforceBudget(root);
         string datasetFolder = Path.Combine(root, "dataset"), outFolder = Path.Combine(root, $"attempt-{attempt.Number}");
         // This attempt starts clean, and an earlier one that died on this machine leaves nothing behind
         // (its checkpoint, if it stored one, is the job's resume point in storage).
@@ -56,6 +59,7 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         {
             // The job's token is cancelled by now; the checkpoint still goes out (unless the attempt was superseded).
             await attempt.SaveCheckpointAsync(checkpointFile, CancellationToken.None);
+            work.ReleaseJob(message.JobId);
             return false;
         }
 
@@ -70,6 +74,7 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         string metricsFile = Path.Combine(outFolder, BlobLayout.MetricsFile);
         await File.WriteAllBytesAsync(metricsFile, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(metrics, PipelineStorage.Json), cancellation);
         await attempt.StageOutputAsync(job.ModelPrefix + BlobLayout.MetricsFile, metricsFile, cancellation);
+        work.ReleaseJob(message.JobId);
         return true;
     }
 

@@ -90,11 +90,14 @@ public sealed class PipelineHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>The work folder of the worker started as <paramref name="name"/>.</summary>
+    public string WorkerFolder(string name) => Path.Combine(_work, name);
+
     /// <summary>Starts a separate <c>guidednet worker</c> process.</summary>
     public ChildProcess StartWorker(string name)
     {
         var worker = new ChildProcess(Processes.GuidedNet,
-            new[] { "worker", "--threads", "1", "--heartbeat", "1", "--name", name, "--work", Path.Combine(_work, name) }, Environment());
+            new[] { "worker", "--threads", "1", "--heartbeat", "1", "--name", name, "--work", WorkerFolder(name) }, Environment());
         _processes.Add(worker);
         return worker;
     }

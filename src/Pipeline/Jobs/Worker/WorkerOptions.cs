@@ -13,6 +13,13 @@ public sealed class WorkerOptions : IValidatedOptions
     /// <summary>Local scratch space for downloads, preprocessing caches and checkpoints.</summary>
     public string WorkFolder { get; set; } = Path.Combine(Path.GetTempPath(), "guidednet-worker");
 
+    /// <summary>
+    /// Disk the work folder may use (job folders and cached models, least recently used evicted
+    /// first); default 50 GB. A running job's folder and the loaded model are never evicted, so a
+    /// single job larger than the budget still runs.
+    /// </summary>
+    public long DiskBudgetBytes { get; set; } = 50_000_000_000;
+
     public string Device { get; set; } = "auto";
     public int Threads { get; set; }
 
@@ -38,6 +45,7 @@ public sealed class WorkerOptions : IValidatedOptions
     {
         if (Heartbeat <= TimeSpan.Zero || Heartbeat > TimeSpan.FromSeconds(10)) throw new ArgumentException($"{Section}:Heartbeat must be within (0, 10 s]");
         if (IdleExit < TimeSpan.Zero) throw new ArgumentException($"{Section}:IdleExit must not be negative");
+        if (DiskBudgetBytes <= 0) throw new ArgumentException($"{Section}:DiskBudgetBytes must be positive");
         if (string.IsNullOrWhiteSpace(WorkFolder)) throw new ArgumentException($"{Section}:WorkFolder is empty");
     }
 }
