@@ -25,8 +25,9 @@ public static class FunctionsApp
         var storage = configuration.GetValidated<StorageOptions>(StorageOptions.Section);
         var jobs = configuration.GetValidated<JobOptions>(JobOptions.Section);
         var promotion = configuration.GetValidated<PromotionOptions>(PromotionOptions.Section);
+        var pool = configuration.GetValidated<PoolOptions>(PoolOptions.Section);
         configuration.GetValidated<ScheduleOptions>(ScheduleOptions.Section);
-        services.AddSingleton(storage).AddSingleton(jobs).AddSingleton(promotion);
+        services.AddSingleton(storage).AddSingleton(jobs).AddSingleton(promotion).AddSingleton(pool);
         services.AddSingleton(_ => PipelineStorage.Create(storage));
         services.AddSingleton<JobStore>();
         services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobs, storage));

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging;
 namespace GuidedNet.Functions;
 
 /// <summary>How work starts in Azure: a blob in the drop zone, the retraining schedule, and the HTTP API (function keys).</summary>
-public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, TimeProvider clock, ILogger<TriggerFunctions> log)
+public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, PoolOptions pool, TimeProvider clock, ILogger<TriggerFunctions> log)
 {
     /// <summary>A scan dropped under scans/incoming/&lt;project&gt;/ (Event Grid delivers it on Flex Consumption).</summary>
     [Function("ScanDropped")]
@@ -36,7 +36,7 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
     [Function("ScheduledRetrain")]
     public async Task ScheduledRetrain([TimerTrigger("%Schedule:Retrain%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellation)
     {
-        var started = await new RetrainPlanner(storage, new TrainingRuns(client, storage, jobs, promotion, clock)).RunAsync(cancellation);
+        var started = await new RetrainPlanner(storage, new TrainingRuns(client, storage, jobs, promotion, pool, clock)).RunAsync(cancellation);
         log.LogInformation("scheduled retraining: {Count} run(s) started {Runs}", started.Count, string.Join(", ", started));
     }
 
@@ -61,7 +61,7 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
     private static long? ContentLength(HttpRequestData request) =>
         request.Headers.TryGetValues("Content-Length", out var values) && long.TryParse(values.FirstOrDefault(), out long length) ? length : null;
 
-    private PipelineApi Api(DurableTaskClient client) => new(client, storage, jobs, promotion, clock);
+    private PipelineApi Api(DurableTaskClient client) => new(client, storage, jobs, promotion, pool, clock);
 
     private static async Task<HttpResponseData> Respond(HttpRequestData request, ApiResult result)
     {

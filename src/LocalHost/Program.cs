@@ -45,6 +45,7 @@ try
     storageOptions = Bind<StorageOptions>(StorageOptions.Section);
     jobOptions = Bind<JobOptions>(JobOptions.Section);
     promotion = Bind<PromotionOptions>(PromotionOptions.Section);
+    Bind<PoolOptions>(PoolOptions.Section);
     Bind<ScheduleOptions>(ScheduleOptions.Section);
 }
 catch (Exception e) when (e is ArgumentException or InvalidOperationException)

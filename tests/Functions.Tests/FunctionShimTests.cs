@@ -53,7 +53,7 @@ public sealed class FunctionShimTests : IAsyncLifetime
         _services = services.BuildServiceProvider();
         _storage = _services.GetRequiredService<PipelineStorage>();
         await _storage.EnsureContainersAsync();
-        _triggers = new TriggerFunctions(_storage, _services.GetRequiredService<JobOptions>(), _services.GetRequiredService<PromotionOptions>(),
+        _triggers = new TriggerFunctions(_storage, _services.GetRequiredService<JobOptions>(), _services.GetRequiredService<PromotionOptions>(), _services.GetRequiredService<PoolOptions>(),
             TimeProvider.System, NullLogger<TriggerFunctions>.Instance);
 
         var activities = new ActivityFunctions(_services);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Tests.Infrastructure;
@@ -182,5 +183,73 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         string retrain = Assert.Single(await p.Planner.RunAsync(), r => r.StartsWith(RunIds.TrainingPrefix(dataset), StringComparison.Ordinal));
         Assert.DoesNotContain(await p.Planner.RunAsync(), r => r.StartsWith(RunIds.TrainingPrefix(dataset), StringComparison.Ordinal)); // still active: skipped
         await p.Api.CancelRunAsync(retrain);
+    }
+
+    [Fact]
+    public async Task A_capped_pool_trains_the_newest_unlabeled_cases_and_a_project_can_keep_its_drops_out()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        p.StartWorker("w1");
+        string dataset = InProcessPipeline.UniqueName("pool");
+        string images = BlobLayout.DatasetPrefix(dataset) + "imagesTr/";
+        await p.UploadDatasetAsync(dataset, cases: 5, labeled: 2); // labeled: phantom_000, _001; unlabeled: _002, _003, _004
+        // phantom_002 becomes the newest unlabeled case: uploaded again until the service's clock (one-second
+        // resolution in listings) puts it after every other image.
+        string newest = images + "phantom_002_0000.nii.gz";
+        var others = (await p.Storage.ListAsync(images)).Where(b => b.Path != newest).Max(b => b.LastModified);
+        while ((await p.Storage.GetAsync(newest))!.LastModified <= others)
+        {
+            await Task.Delay(100);
+            await p.UploadScanAsync(newest, seed: 7);
+        }
+
+        string run = Body(await p.Api.StartTrainingAsync(dataset, """{"maxUnlabeled": 1}""")).GetProperty("id").GetString()!;
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(run)).RuntimeStatus);
+        var production = (await p.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset)))!;
+        var manifest = (await p.Storage.ReadJsonAsync<DatasetManifest>(production.ManifestPath))!;
+        Assert.Equal(new[] { "phantom_000", "phantom_001", "phantom_002" }, manifest.Cases.Select(c => c.Name));
+        Assert.Equal(new[] { "phantom_003", "phantom_004" }, manifest.OutsidePool);
+        // Cases the policy left out are known, not new: nothing to retrain for; a label for one of them is new.
+        Assert.DoesNotContain(await p.Planner.FindStaleAsync(), s => s.Dataset == dataset);
+        var label = await p.Storage.ReadBytesAsync(BlobLayout.DatasetPrefix(dataset) + "labelsTr/phantom_000.nii.gz", 1 << 20);
+        await p.Storage.WriteBytesAsync(BlobLayout.DatasetPrefix(dataset) + "labelsTr/phantom_004.nii.gz", label);
+        Assert.Equal(new[] { "new case phantom_004" }, Assert.Single(await p.Planner.FindStaleAsync(), s => s.Dataset == dataset).Changes);
+
+        // Segmented drops join the pool unless the project says otherwise.
+        var zone = p.NewDropZone();
+        p.Pool.Projects[dataset] = new ProjectPoolOptions { JoinDroppedScans = false };
+        await p.UploadScanAsync(BlobLayout.IncomingScan(dataset, "kept-out.nii.gz"), seed: 31);
+        string first = (await zone.StartAsync((await p.Storage.GetAsync(BlobLayout.IncomingScan(dataset, "kept-out.nii.gz")))!))!;
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(first)).RuntimeStatus);
+        p.Pool.Projects[dataset] = new ProjectPoolOptions { JoinDroppedScans = true };
+        await p.UploadScanAsync(BlobLayout.IncomingScan(dataset, "joins.nii.gz"), seed: 32);
+        string second = (await zone.StartAsync((await p.Storage.GetAsync(BlobLayout.IncomingScan(dataset, "joins.nii.gz")))!))!;
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(second)).RuntimeStatus);
+        var pool = (await p.Storage.ListAsync(images)).Select(b => b.Path).ToList();
+        Assert.Contains(BlobLayout.TrainingImage(dataset, "joins"), pool);
+        Assert.DoesNotContain(pool, path => path.Contains("kept-out", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_pool_policy_comes_from_the_project_then_the_request_and_is_bounded()
+    {
+        var options = new PoolOptions { Projects = { ["small"] = new ProjectPoolOptions { MaxUnlabeledCases = 5, Keep = PoolOrder.Oldest } } };
+        Assert.Equal(new PoolPolicy(true, 1000, PoolOrder.Newest), options.For("other"));
+        Assert.Equal(new PoolPolicy(true, 5, PoolOrder.Oldest), options.For("small"));
+        Assert.Equal(new PoolPolicy(true, 2, PoolOrder.Newest), options.For("small", new TrainRequest { MaxUnlabeled = 2, KeepUnlabeled = "newest" }));
+        Assert.Equal("maxUnlabeled", Assert.Throws<Training.TrainingSettingException>(() => new TrainRequest { MaxUnlabeled = -1 }.Validate()).Field);
+        Assert.Equal("keepUnlabeled", Assert.Throws<Training.TrainingSettingException>(() => new TrainRequest { KeepUnlabeled = "random" }.Validate()).Field);
+        Assert.Throws<ArgumentException>(() => new PoolOptions { MaxUnlabeledCases = PoolPolicy.Limit + 1 }.Validate());
+
+        var t0 = DateTimeOffset.UnixEpoch;
+        CaseFiles Case(string name, int minute, bool labeled = false) =>
+            new(name, [new BlobPin(name + ".nii.gz", "e")], labeled ? [new BlobPin(name + "_l.nii.gz", "e")] : [], t0.AddMinutes(minute));
+        var cases = new[] { Case("a", 1, labeled: true), Case("b", 5), Case("c", 9), Case("d", 3), Case("e", 9) };
+        var (kept, left) = new PoolPolicy(true, 2, PoolOrder.Newest).Select(cases);
+        Assert.Equal(new[] { "a", "c", "e" }, kept.Select(c => c.Name));
+        Assert.Equal(new[] { "b", "d" }, left);
+        (kept, left) = new PoolPolicy(true, 1, PoolOrder.Oldest).Select(cases);
+        Assert.Equal(new[] { "a", "d" }, kept.Select(c => c.Name));
+        Assert.Equal(new[] { "b", "c", "e" }, left);
     }
 }

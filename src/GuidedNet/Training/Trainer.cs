@@ -321,6 +321,9 @@ public sealed class Trainer : IDisposable
     private void WriteHistory() => _history.Write(_folder, _options, new
     {
         plan = JsonDocument.Parse(TrainingData.PlanJson(_data.Plan)).RootElement,
+        labeledCases = _data.Labeled.Count,
+        unlabeledCases = _data.Unlabeled.Count,
+        validationCases = _data.Validation.Count,
         labeled = _data.Labeled.Select(c => c.Name),
         unlabeled = _data.Unlabeled.Select(c => c.Name),
         validation = _data.Validation.Select(c => c.Name),

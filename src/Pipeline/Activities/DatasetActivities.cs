@@ -32,7 +32,8 @@ public sealed class ListDatasetCasesActivity(PipelineStorage storage) : TaskActi
             .OrderBy(n => n, StringComparer.Ordinal)
             .Select(name => new CaseFiles(name,
                 imagesByCase[name].Select(i => i.Pin()).ToList(),
-                labelsByCase[name].Select(l => l.Pin()).ToList()))
+                labelsByCase[name].Select(l => l.Pin()).ToList(),
+                imagesByCase[name].Any() ? imagesByCase[name].Max(i => i.LastModified) : null))
             .ToList();
         return new DatasetListing(dataset, description.NumClasses, description.File, cases);
     }

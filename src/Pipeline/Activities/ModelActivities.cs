@@ -41,11 +41,12 @@ public sealed class RegisterModelActivity(PipelineStorage storage, TimeProvider 
             if (await storage.TryWriteJsonAsync(productionPath, next, production?.ETag) is not null) break;
         }
         await storage.WriteJsonAsync(input.ModelPrefix + "registration.json", registration);
-        await storage.WriteBytesAsync(input.ModelPrefix + BlobLayout.ModelCardFile, Encoding.UTF8.GetBytes(ModelCard(input, metrics, registration)), "text/markdown");
+        var manifest = await storage.ReadJsonAsync<DatasetManifest>(input.ManifestPath);
+        await storage.WriteBytesAsync(input.ModelPrefix + BlobLayout.ModelCardFile, Encoding.UTF8.GetBytes(ModelCard(input, metrics, registration, manifest)), "text/markdown");
         return registration;
     }
 
-    private static string ModelCard(RegisterModelInput input, ModelMetrics metrics, ModelRegistration registration)
+    private static string ModelCard(RegisterModelInput input, ModelMetrics metrics, ModelRegistration registration, DatasetManifest? manifest)
     {
         var card = new StringBuilder();
         card.AppendLine(CultureInfo.InvariantCulture, $"# {input.Dataset} {input.Version}");
@@ -53,6 +54,11 @@ public sealed class RegisterModelActivity(PipelineStorage storage, TimeProvider 
         card.AppendLine(CultureInfo.InvariantCulture, $"- Status: {(registration.Promoted ? "production" : "candidate")} ({registration.Decision})");
         card.AppendLine(CultureInfo.InvariantCulture, $"- Method: GuidedNet ({input.Request.Mode}), preset {input.Request.Preset}, {metrics.Iterations} iterations, best at {metrics.BestIteration}");
         card.AppendLine(CultureInfo.InvariantCulture, $"- Trained on: `{input.ManifestPath}`");
+        if (metrics.Cases is { } cases)
+        {
+            string leftOut = manifest?.OutsidePool is { Count: > 0 } left ? $"; {left.Count} unlabeled left out by the pool policy" : "";
+            card.AppendLine(CultureInfo.InvariantCulture, $"- Cases: {cases.Labeled} labeled, {cases.Unlabeled} unlabeled, {cases.Validation} validation{leftOut}");
+        }
         card.AppendLine(CultureInfo.InvariantCulture, $"- Validation mean Dice: {metrics.ValidationMeanDice?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}");
         card.AppendLine(CultureInfo.InvariantCulture, $"- Training time: {metrics.WallSeconds:F0} s");
         card.AppendLine();

@@ -1,5 +1,6 @@
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Results;
 using GuidedNet.Pipeline.Storage;
@@ -112,9 +113,10 @@ public sealed record PublishedScan(bool IsLatest, int Cases);
 /// <summary>
 /// After a scan's result is committed to its run folder: points the case's latest.json at it unless
 /// a newer drop of the case already has a result, rebuilds the project's summary, and adds the scan
-/// to the project's dataset as an unlabeled training case when the dataset has no case of that name.
+/// to the project's dataset as an unlabeled training case when the dataset has no case of that name
+/// and the project's pool takes dropped scans (<see cref="PoolOptions.JoinDroppedScans"/>).
 /// </summary>
-public sealed class PublishScanResultActivity(PipelineStorage storage, TimeProvider clock) : TaskActivity<PublishScanInput, PublishedScan>
+public sealed class PublishScanResultActivity(PipelineStorage storage, PoolOptions pool, TimeProvider clock) : TaskActivity<PublishScanInput, PublishedScan>
 {
     public override async Task<PublishedScan> RunAsync(TaskActivityContext context, PublishScanInput input)
     {
@@ -127,7 +129,7 @@ public sealed class PublishScanResultActivity(PipelineStorage storage, TimeProvi
         var latest = new LatestResult(input.Run, input.ResultPrefix, BlobLayout.Report(input.ResultPrefix), input.Scan, lastModified, drop.ObservedUtc, now);
         bool isLatest = await CaseResults.AdvanceLatestAsync(storage, drop.Project, drop.Case, latest);
         int cases = await CaseResults.RebuildSummaryAsync(storage, drop.Project, now);
-        await JoinUnlabeledPoolAsync(drop.Project, drop.Case, input.Scan);
+        if (pool.For(drop.Project).JoinDroppedScans) await JoinUnlabeledPoolAsync(drop.Project, drop.Case, input.Scan);
         return new PublishedScan(isLatest, cases);
     }
 

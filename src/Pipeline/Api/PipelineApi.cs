@@ -23,7 +23,7 @@ public sealed record ApiResult(int StatusCode, object Body)
 /// The HTTP routes of both hosts (Functions and the local host call these):
 /// <c>POST /api/datasets/{name}/train</c>, <c>GET /api/runs/{id}</c>, <c>POST /api/runs/{id}/cancel</c>.
 /// </summary>
-public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, TimeProvider? clock = null)
+public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, PoolOptions pool, TimeProvider? clock = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly JobStore _jobs = new(storage);
@@ -70,7 +70,7 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         }
         if (!await storage.ExistsAsync(BlobLayout.DatasetJson(dataset), cancellation))
             return ApiResult.Error(404, $"{BlobLayout.DatasetJson(dataset)} not found: upload the dataset (MSD / nnU-Net layout) first");
-        var start = await new TrainingRuns(client, storage, jobs, promotion, _clock).StartAsync(dataset, request, cancellation);
+        var start = await new TrainingRuns(client, storage, jobs, promotion, pool, _clock).StartAsync(dataset, request, cancellation);
         if (start.Active is { } active)
             return new ApiResult(409, new
             {

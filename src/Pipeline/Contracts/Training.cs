@@ -32,6 +32,12 @@ public sealed record TrainRequest
     /// <summary><c>nnunet</c> or <c>reference</c> (default: the preset's, nnU-Net's for auto).</summary>
     public string? Augmentation { get; init; }
 
+    /// <summary>Unlabeled cases this run may use (default: the project's pool setting).</summary>
+    public int? MaxUnlabeled { get; init; }
+
+    /// <summary><c>newest</c> or <c>oldest</c>: which unlabeled cases a capped pool keeps (default: the project's).</summary>
+    public string? KeepUnlabeled { get; init; }
+
     public int Seed { get; init; } = 1337;
 
     /// <summary>Overrides <c>Promotion:Margin</c> for this run.</summary>
@@ -47,6 +53,9 @@ public sealed record TrainRequest
     {
         if (PromotionMargin is { } margin && !(margin >= -1 && margin <= 1))
             throw new TrainingSettingException("promotionMargin", "must be within [-1, 1]");
+        if (MaxUnlabeled is { } max && (max < 0 || max > PoolPolicy.Limit))
+            throw new TrainingSettingException("maxUnlabeled", $"must be within [0, {PoolPolicy.Limit}]");
+        if (KeepUnlabeled is { } keep) PoolPolicy.ParseOrder(keep);
         ToOptions(numClasses: null);
     }
 
@@ -86,7 +95,8 @@ public sealed record TrainRunResult(string Dataset, string Version, string Model
     double? ValidationMeanDice, double? ProductionMeanDice, bool Promoted, string Decision);
 
 /// <summary>Every file the listing found under one case name; validation accepts exactly one image and at most one label.</summary>
-public sealed record CaseFiles(string Name, IReadOnlyList<BlobPin> Images, IReadOnlyList<BlobPin> Labels);
+/// <param name="Added">when the newest of its images arrived (the unlabeled pool's order)</param>
+public sealed record CaseFiles(string Name, IReadOnlyList<BlobPin> Images, IReadOnlyList<BlobPin> Labels, DateTimeOffset? Added = null);
 
 /// <summary>One accepted case: the exact image and label bytes that were validated.</summary>
 public sealed record CaseRef(string Name, BlobPin Image, BlobPin? Label);
@@ -110,12 +120,16 @@ public sealed record CaseCheck(string Name, CaseOutcome Outcome, string? Reason,
 /// by ETag and content hash (the worker downloads exactly those bytes), and those it quarantined or
 /// skipped — what "new or changed cases since" is measured against.
 /// </summary>
+/// <param name="OutsidePool">unlabeled cases the pool policy left out of this run (known, not new)</param>
 public sealed record DatasetManifest(string Dataset, string Version, DateTime CreatedUtc, int NumClasses, BlobPin DatasetJson,
-    IReadOnlyList<CaseRef> Cases, IReadOnlyList<CaseCheck> Quarantined, IReadOnlyList<CaseCheck> Skipped);
+    IReadOnlyList<CaseRef> Cases, IReadOnlyList<CaseCheck> Quarantined, IReadOnlyList<CaseCheck> Skipped, IReadOnlyList<string>? OutsidePool = null);
 
 /// <summary><c>models/&lt;name&gt;/&lt;version&gt;/metrics.json</c>: validation figures the worker writes last.</summary>
+/// <param name="Cases">how many cases trained as labeled, as unlabeled, and validated (null in metrics written before they were counted)</param>
 public sealed record ModelMetrics(string Version, double? ValidationMeanDice, int BestIteration, int Iterations,
-    Dictionary<string, double?> DiceByClass, double WallSeconds);
+    Dictionary<string, double?> DiceByClass, double WallSeconds, CaseCounts? Cases = null);
+
+public sealed record CaseCounts(int Labeled, int Unlabeled, int Validation);
 
 /// <summary><c>models/&lt;name&gt;/production.json</c>: which version serves predictions, and what it was trained on.</summary>
 public sealed record ProductionModel(string Dataset, string Version, string ModelPath, double? ValidationMeanDice,

@@ -18,7 +18,7 @@ public sealed record TrainingStart(string? Started, string? Active);
 /// conditional write, so of concurrent requests exactly one claims it and the others are told
 /// which run is active. Both the API and the schedule start runs only through here.
 /// </summary>
-public sealed class TrainingRuns(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, TimeProvider clock)
+public sealed class TrainingRuns(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, PoolOptions pool, TimeProvider clock)
 {
     /// <summary>
     /// How long a claimed run that the durable backend does not know yet counts as active: the
@@ -35,7 +35,7 @@ public sealed class TrainingRuns(DurableTaskClient client, PipelineStorage stora
         try
         {
             await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainDataset,
-                new TrainDatasetInput(dataset, version, request, MonitorSettings.From(jobs), promotion.Margin),
+                new TrainDatasetInput(dataset, version, request, MonitorSettings.From(jobs), promotion.Margin, Pool: pool.For(dataset, request)),
                 new StartOrchestrationOptions { InstanceId = run }, cancellation);
         }
         catch

@@ -78,6 +78,53 @@ public sealed class PromotionOptions : IValidatedOptions
     }
 }
 
+/// <summary>
+/// The unlabeled pool (section <c>Pool</c>): whether segmented drops join a project's dataset, and
+/// how many unlabeled cases a training run uses, newest first by default; <c>Projects</c> overrides
+/// any of them per project (<c>Pool__Projects__liver-ct__MaxUnlabeledCases=200</c>).
+/// </summary>
+public sealed class PoolOptions : IValidatedOptions
+{
+    public const string Section = "Pool";
+
+    public bool JoinDroppedScans { get; set; } = true;
+
+    /// <summary>Default 1000: a few times what a GPU trains on in a day at the paper's batch, and a bounded download.</summary>
+    public int MaxUnlabeledCases { get; set; } = 1000;
+
+    public Contracts.PoolOrder Keep { get; set; } = Contracts.PoolOrder.Newest;
+
+    public Dictionary<string, ProjectPoolOptions> Projects { get; set; } = new();
+
+    /// <summary>The policy of a project, with a training request's own choices on top.</summary>
+    public Contracts.PoolPolicy For(string project, Contracts.TrainRequest? request = null)
+    {
+        var own = Projects.GetValueOrDefault(project);
+        return new Contracts.PoolPolicy(
+            own?.JoinDroppedScans ?? JoinDroppedScans,
+            request?.MaxUnlabeled ?? own?.MaxUnlabeledCases ?? MaxUnlabeledCases,
+            request?.KeepUnlabeled is { } keep ? Contracts.PoolPolicy.ParseOrder(keep) : own?.Keep ?? Keep);
+    }
+
+    public void Validate()
+    {
+        static void Within(int? value, string name)
+        {
+            if (value is < 0 or > Contracts.PoolPolicy.Limit) throw new ArgumentException($"{Section}:{name} must be within [0, {Contracts.PoolPolicy.Limit}]");
+        }
+        Within(MaxUnlabeledCases, nameof(MaxUnlabeledCases));
+        foreach (var (project, own) in Projects) Within(own.MaxUnlabeledCases, $"Projects:{project}:{nameof(MaxUnlabeledCases)}");
+    }
+}
+
+/// <summary>One project's pool settings; unset ones follow <see cref="PoolOptions"/>.</summary>
+public sealed class ProjectPoolOptions
+{
+    public bool? JoinDroppedScans { get; set; }
+    public int? MaxUnlabeledCases { get; set; }
+    public Contracts.PoolOrder? Keep { get; set; }
+}
+
 /// <summary>Scheduled retraining and the drop-zone poll of the local host (section <c>Schedule</c>).</summary>
 public sealed class ScheduleOptions : IValidatedOptions
 {

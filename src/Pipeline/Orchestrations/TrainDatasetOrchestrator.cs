@@ -10,8 +10,9 @@ namespace GuidedNet.Pipeline.Orchestrations;
 public sealed record TrainingStage(JobMessage Job, string ManifestPath, int CasesTotal, int Cases, int Quarantined);
 
 /// <summary>Input of <see cref="TrainDatasetOrchestrator"/>: the run, the configuration captured when it started, and its stage.</summary>
+/// <param name="Pool">the unlabeled pool's policy when the run started (null: every case, as runs started before the policy existed)</param>
 public sealed record TrainDatasetInput(string Dataset, string Version, TrainRequest Request, MonitorSettings Monitor, double PromotionMargin,
-    TrainingStage? Stage = null);
+    TrainingStage? Stage = null, PoolPolicy? Pool = null);
 
 /// <summary>
 /// Dataset to model: validate every case in parallel (quarantining the bad), write the versioned
@@ -59,10 +60,11 @@ public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInpu
         var retry = JobMonitor.ActivityRetry;
         context.SetCustomStatus(new RunProgress("listing"));
         var listing = await context.CallActivityAsync<DatasetListing>(TaskNames.ListDatasetCases, input.Dataset, retry);
+        var (pool, outsidePool) = input.Pool is { } policy ? policy.Select(listing.Cases) : (listing.Cases, Array.Empty<string>());
 
-        int total = listing.Cases.Count;
+        int total = pool.Count;
         context.SetCustomStatus(new RunProgress("validating", CasesTotal: total, CasesDone: 0));
-        var pending = listing.Cases.Chunk(CasesPerBatch)
+        var pending = pool.Chunk(CasesPerBatch)
             .Select(batch => context.CallActivityAsync<CaseCheck[]>(TaskNames.ValidateCases, new ValidateCasesInput(input.Dataset, input.Version, listing.NumClasses, batch), retry))
             .ToList();
         var checks = new List<CaseCheck>();
@@ -80,7 +82,8 @@ public sealed class TrainDatasetOrchestrator : TaskOrchestrator<TrainDatasetInpu
         if (!cases.Any(c => c.Label is not null))
             throw new InvalidOperationException($"{BlobLayout.DatasetPrefix(input.Dataset)}: no labeled case passed validation ({quarantined.Count} quarantined, {skipped.Count} changed while checked)");
 
-        var manifest = new DatasetManifest(input.Dataset, input.Version, context.CurrentUtcDateTime, listing.NumClasses, listing.DatasetJson, cases, quarantined, skipped);
+        var manifest = new DatasetManifest(input.Dataset, input.Version, context.CurrentUtcDateTime, listing.NumClasses, listing.DatasetJson, cases, quarantined, skipped,
+            outsidePool);
         string manifestPath = await context.CallActivityAsync<string>(TaskNames.WriteManifest, manifest, retry);
         var job = new JobMessage
         {

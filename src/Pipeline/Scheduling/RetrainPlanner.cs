@@ -44,10 +44,13 @@ public sealed class RetrainPlanner(PipelineStorage storage, TrainingRuns runs)
         var images = ByCase(await storage.ListAsync(prefix + "imagesTr/", cancellation));
         var labels = ByCase(await storage.ListAsync(prefix + "labelsTr/", cancellation));
         var trained = manifest.Cases.ToDictionary(c => c.Name);
+        var outsidePool = (manifest.OutsidePool ?? []).ToHashSet(StringComparer.Ordinal);
         foreach (string name in images.Keys.Concat(labels.Keys).Distinct().Order(StringComparer.Ordinal))
         {
             if (!trained.TryGetValue(name, out var used))
             {
+                // Left out by the pool policy and still unlabeled: known, not new (a label for it is new).
+                if (outsidePool.Contains(name) && !labels.ContainsKey(name)) continue;
                 changes.Add($"new case {name}");
                 continue;
             }

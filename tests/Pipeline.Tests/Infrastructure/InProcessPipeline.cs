@@ -48,14 +48,15 @@ public sealed class InProcessPipeline : IAsyncDisposable
     public JobStore Jobs { get; }
     public JobOptions JobOptions { get; }
     public PromotionOptions Promotion { get; } = new();
+    public PoolOptions Pool { get; } = new();
     public IJobQueue Queue { get; }
     public FakeJobRunner Runner { get; } = new();
     public StringWriter WorkerLog { get; } = new();
     public TimeProvider Clock => TimeProvider.System;
 
     public DurableTaskClient Client => (_durable ?? throw new InvalidOperationException("started without the durable host")).Client;
-    public PipelineApi Api => new(Client, Storage, JobOptions, Promotion, Clock);
-    public TrainingRuns TrainingRuns => new(Client, Storage, JobOptions, Promotion, Clock);
+    public PipelineApi Api => new(Client, Storage, JobOptions, Promotion, Pool, Clock);
+    public TrainingRuns TrainingRuns => new(Client, Storage, JobOptions, Promotion, Pool, Clock);
     public DropZone NewDropZone() => new(Client, Storage, JobOptions, Clock);
     public RetrainPlanner Planner => new(Storage, TrainingRuns);
 
@@ -67,7 +68,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
             pipeline._durable = await DurableTaskTestHost.StartAsync(r => r.AddPipelineTasks(), new DurableTaskTestHostOptions
             {
                 ConfigureServices = services => services
-                    .AddSingleton(pipeline.Storage).AddSingleton(pipeline.Jobs).AddSingleton(pipeline.Queue).AddSingleton(pipeline.Clock),
+                    .AddSingleton(pipeline.Storage).AddSingleton(pipeline.Pool).AddSingleton(pipeline.Jobs).AddSingleton(pipeline.Queue).AddSingleton(pipeline.Clock),
             });
         return pipeline;
     }
