@@ -36,6 +36,7 @@ public sealed class PatchSampler
     private readonly long _seed;
     private readonly double _foregroundFraction;
     private readonly AugmentationOptions _augmentation;
+    private readonly bool _nnUNetAugmentation;
 
     /// <summary>Per labeled case: for each class present (background excluded), up to <see cref="MaxLocations"/> of its voxel indices.</summary>
     private readonly Dictionary<TrainingCase, (int Class, int[] Voxels)[]> _classLocations = new();
@@ -61,6 +62,7 @@ public sealed class PatchSampler
         _foregroundFraction = foregroundFraction;
         _augmentation = augmentation ?? AugmentationOptions.Reference;
         _augmentation.Validate();
+        _nnUNetAugmentation = _augmentation.IsEnabled;
         if (foregroundFraction > 0)
             foreach (var c in labeled) _classLocations[c] = ClassLocations(c);
     }
@@ -102,7 +104,7 @@ public sealed class PatchSampler
             var centre = isLabeled ? ForegroundVoxel(source, iteration, s) : null;
             var image = images.AsSpan((int)(s * patchVoxels), (int)patchVoxels);
             var label = isLabeled ? labels.AsSpan((int)(s * patchVoxels), (int)patchVoxels) : Span<long>.Empty;
-            if (_augmentation.IsEnabled) AugmentAsNnUNet(source, rng, centre, image, label);
+            if (_nnUNetAugmentation) AugmentAsNnUNet(source, rng, centre, image, label);
             else Augment(source, rng, centre, image, label);
         }
         return new TrainingBatch(iteration, images, labels, b, _labeledPerBatch, _patch);

@@ -31,7 +31,7 @@ public sealed class SpatialTransform
         if (rng.NextDouble() < options.RotationProbability)
         {
             double max = options.MaxRotationDegrees * Math.PI / 180;
-            for (int axis = 0; axis < 3; axis++) m = Multiply(m, Rotation(axis, (2 * rng.NextDouble() - 1) * max));
+            for (int axis = 0; axis < 3; axis++) m = RotationMatrix.Multiply(m, RotationMatrix.About(axis, (2 * rng.NextDouble() - 1) * max));
         }
         if (rng.NextDouble() < options.ScaleProbability)
         {
@@ -45,26 +45,6 @@ public sealed class SpatialTransform
         var mirror = new bool[3];
         for (int a = 0; a < 3; a++) mirror[a] = rng.NextDouble() < options.MirrorProbability;
         return new SpatialTransform(m, mirror, elastic);
-    }
-
-    private static double[] Rotation(int axis, double angle)
-    {
-        double c = Math.Cos(angle), s = Math.Sin(angle);
-        return axis switch
-        {
-            0 => new[] { 1, 0, 0, 0, c, -s, 0, s, c },
-            1 => new[] { c, 0, s, 0, 1, 0, -s, 0, c },
-            _ => new[] { c, -s, 0, s, c, 0, 0, 0, 1 },
-        };
-    }
-
-    private static double[] Multiply(double[] a, double[] b)
-    {
-        var r = new double[9];
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++)
-                r[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
-        return r;
     }
 
     /// <summary>Where the patch voxel (z, y, x) reads from in the case, for a patch centred on <paramref name="centre"/>.</summary>
@@ -138,6 +118,31 @@ public sealed class SpatialTransform
         int vz = (int)Math.Round(z), vy = (int)Math.Round(y), vx = (int)Math.Round(x);
         if (vz < 0 || vz >= c.Depth || vy < 0 || vy >= c.Height || vx < 0 || vx >= c.Width) return 0;
         return c.Labels![((long)vz * c.Height + vy) * c.Width + vx];
+    }
+}
+
+/// <summary>Row-major 3×3 rotation matrices (for augmentation and for warping synthetic subjects).</summary>
+public static class RotationMatrix
+{
+    /// <summary>A rotation by <paramref name="angle"/> radians about axis 0, 1 or 2 of the (z, y, x) or (x, y, z) frame it is used in.</summary>
+    public static double[] About(int axis, double angle)
+    {
+        double c = Math.Cos(angle), s = Math.Sin(angle);
+        return axis switch
+        {
+            0 => new[] { 1, 0, 0, 0, c, -s, 0, s, c },
+            1 => new[] { c, 0, s, 0, 1, 0, -s, 0, c },
+            _ => new[] { c, -s, 0, s, c, 0, 0, 0, 1 },
+        };
+    }
+
+    public static double[] Multiply(double[] a, double[] b)
+    {
+        var r = new double[9];
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+                r[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+        return r;
     }
 }
 
