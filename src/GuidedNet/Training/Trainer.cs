@@ -231,7 +231,7 @@ public sealed class Trainer : IDisposable
                 var (sup2, _, _) = SupervisedLoss.Compute(logits2[l], y[l]);
                 var cps = nn.functional.cross_entropy(logits1, Reductions.ArgMax(logits2.detach(), 1)) + nn.functional.cross_entropy(logits2, Reductions.ArgMax(logits1.detach(), 1));
                 double w = Schedules.ConsistencyWeight(batch.Iteration, _options.Consistency, _options.RampupIterations);
-                var total = sup1 + sup2 + w * cps;
+                var total = sup1 + sup2 + cps.Times(w);
                 roots = new[] { total };
                 values = new Dictionary<string, double>
                 {

@@ -12,6 +12,6 @@ public static class CgmmConsistency
     public static Tensor Compute(Tensor responses1, Tensor responses2, double weight)
     {
         var difference = responses1.softmax(1) - responses2.softmax(1);
-        return weight * difference.pow(Scalars.Two).mean();
+        return difference.pow(Scalars.Two).mean().Times(weight);
     }
 }

@@ -38,7 +38,7 @@ public static class CgmmResponses
         var shape = features.shape;
         long channels = shape[1], classes = prototypes.shape[1];
         var voxels = features.reshape(shape[0], channels, -1).transpose(1, 2);   // [B, V, C]
-        var distance = cdist(voxels, prototypes, 1.0) / channels;              // [B, V, K]
+        var distance = cdist(voxels, prototypes, 1.0).Over(channels);              // [B, V, K]
         return distance.transpose(1, 2).reshape(shape[0], classes, shape[2], shape[3], shape[4]);
     }
 }

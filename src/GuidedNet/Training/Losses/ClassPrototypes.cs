@@ -46,7 +46,7 @@ public sealed class ClassPrototypes
         var counts = oneHot.sum(2);                                            // [B, K]
         var sums = matmul(oneHot, features.reshape(b, c, -1).transpose(1, 2)); // [B, K, C]
         // The reference divides by count + 1e-6, not by the count.
-        return sums / (counts.unsqueeze(2) + 1e-6);
+        return sums / counts.unsqueeze(2).Plus(1e-6);
     }
 
     /// <summary>The separation loss of prototypes [B, K, C] with presence [B, K] (all labeled samples of the batch). Scalar.</summary>
@@ -54,7 +54,7 @@ public sealed class ClassPrototypes
     {
         // "Mean" vectors as the reference computes them: Σ_b μ · Σ_b a / (Σ_b a + 1e-6) — a sum over the batch.
         var present = presence.sum(dim: 0).unsqueeze(1);                         // [K, 1]
-        var means = prototypes.sum(dim: 0) * present / (present + 1e-6);         // [K, C]
+        var means = prototypes.sum(dim: 0) * present / present.Plus(1e-6);         // [K, C]
         var inBatch = presence.sum(dim: 0).gt(Scalars.Zero).data<bool>().ToArray();
         var pairs = new List<(long, long)>();
         for (int i = 0; i < inBatch.Length; i++)
@@ -64,6 +64,6 @@ public sealed class ClassPrototypes
         var first = tensor(pairs.Select(p => p.Item1).ToArray(), device: means.device);
         var second = tensor(pairs.Select(p => p.Item2).ToArray(), device: means.device);
         var distance = (means.index_select(0, first) - means.index_select(0, second)).abs().mean(new long[] { 1 });
-        return exp(-(distance * distance)).sum() / (pairs.Count + 1e-6);
+        return exp(-(distance * distance)).sum().Over(pairs.Count + 1e-6);
     }
 }

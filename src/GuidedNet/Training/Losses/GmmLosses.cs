@@ -42,14 +42,14 @@ public static class GmmLosses
             using var scope = NewDisposeScope();
             // t·log(p+ε) + (1−t)·log(1−p+ε) = log(1−p+ε) + t·ρ with ρ = log(p+ε) − log(1−p+ε),
             // which is also ∂/∂t: kept for backward rather than taking both logarithms again.
-            var logQ = log(1 - p + Epsilon);
-            var ratio = log(p + Epsilon).sub_(logQ);
+            var logQ = log(p.SubtractedFrom(1).Plus(Epsilon));
+            var ratio = log(p.Plus(Epsilon)).sub_(logQ);
             var a = presence.reshape(presence.shape[0], presence.shape[1], 1, 1, 1);
             var bce = (t * ratio).add_(logQ).div_(Scalars.MinusTwo);
             var saved = new List<Tensor> { t, p, presence };
             if (t.requires_grad) saved.Add(ratio.MoveToOuterDisposeScope());
             ctx.save_for_backward(saved);
-            return bce.mul_(a).sum(1).div_(a.sum(1) + 1e-6).MoveToOuterDisposeScope();
+            return bce.mul_(a).sum(1).div_(a.sum(1).Plus(1e-6)).MoveToOuterDisposeScope();
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -59,10 +59,10 @@ public static class GmmLosses
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             var a = presence.reshape(presence.shape[0], presence.shape[1], 1, 1, 1);
-            var c = (gradOutput.unsqueeze(1) * a).div_((a.sum(1, keepdim: true) + 1e-6) * 2);   // [B, K, D, H, W]
+            var c = (gradOutput.unsqueeze(1) * a).div_(a.sum(1, keepdim: true).Plus(1e-6).Times(2));   // [B, K, D, H, W]
             Tensor? gradP = null, gradT = null;
             if (p.requires_grad)
-                gradP = (t / (p + Epsilon)).sub_((1 - t).div_(1 - p + Epsilon)).mul_(c).neg_().MoveToOuterDisposeScope();
+                gradP = (t / p.Plus(Epsilon)).sub_(t.SubtractedFrom(1).div_(p.SubtractedFrom(1).Plus(Epsilon))).mul_(c).neg_().MoveToOuterDisposeScope();
             if (t.requires_grad)
                 gradT = (saved[3] * c).neg_().MoveToOuterDisposeScope();
             return new List<Tensor> { gradT!, gradP!, null! };

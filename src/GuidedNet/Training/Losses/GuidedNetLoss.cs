@@ -166,7 +166,7 @@ public sealed class GuidedNetLoss
             : VoxelTermsInSlabs.Differentiate(inputs, SlabVoxels);
 
         // 3. The prototypes' gradient (voxel terms + λ·separation) back to the labeled features they average.
-        var gradPrototypes = terms.GradPrototypes + Lambda * separationGradient;                             // [2, L, K, C]
+        var gradPrototypes = terms.GradPrototypes + separationGradient.Times(Lambda);                             // [2, L, K, C]
         for (int n = 0; n < 2; n++)
         {
             var features = outputs[n].Features[all].detach().requires_grad_(true);

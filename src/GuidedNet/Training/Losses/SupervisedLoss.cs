@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -19,7 +20,7 @@ public static class SupervisedLoss
         int k = (int)logits.shape[1];
         var ce = nn.functional.cross_entropy(logits, labels);
         var dice = SoftDice(probabilities ?? logits.softmax(1), oneHot ?? LabelEncoding.OneHot(labels, k), k);
-        return (0.5 * (ce + dice), ce, dice);
+        return ((ce + dice).Times(0.5), ce, dice);
     }
 
     /// <param name="oneHot">[B, K, V]</param>
@@ -40,5 +41,5 @@ public static class SupervisedLoss
 
     /// <summary>mean_k 1 − (2Σpt + 1e-5)/(Σp² + Σt² + 1e-5).</summary>
     public static Tensor DiceFromSums(Tensor intersect, Tensor predicted, Tensor target) =>
-        (1 - (2 * intersect + 1e-5) / (predicted + target + 1e-5)).mean();
+        (intersect.Times(2).Plus(1e-5) / (predicted + target).Plus(1e-5)).SubtractedFrom(1).mean();
 }

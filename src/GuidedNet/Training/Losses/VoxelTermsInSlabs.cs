@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Training.Losses;
@@ -55,15 +56,15 @@ internal static class VoxelTermsInSlabs
                     var slabLabels = input.Labels[TensorIndex.Slice(b, b + 1), slab].expand(2, -1, -1, -1);  // [2, d, H, W]
                     var slabOneHot = LabelEncoding.OneHot(slabLabels, classes);                            // [2, K, v]
                     var t = slabOneHot.reshape(s.shape);
-                    var ce = nn.functional.nll_loss(logS, slabLabels, reduction: nn.Reduction.None).mean(perSample) * share;
+                    var ce = nn.functional.nll_loss(logS, slabLabels, reduction: nn.Reduction.None).mean(perSample).Times(share);
                     // Dice through its gradient: Σ ∂Dice/∂Σpt · pt + ∂Dice/∂Σp² · p².
                     var diceShare = (s * (diceIntersect * t + dicePredicted * s)).sum();
                     var responses = CgmmResponses.Labeled(f, mu, a);
-                    var l1 = GmmLosses.PredictionFit(responses, s, a).mean(perSample) * share;
-                    var l2 = GmmLosses.ResponseFit(slabOneHot, responses, a).mean(perSample) * share;
+                    var l1 = GmmLosses.PredictionFit(responses, s, a).mean(perSample).Times(share);
+                    var l2 = GmmLosses.ResponseFit(slabOneHot, responses, a).mean(perSample).Times(share);
                     // Consistency enters both networks' losses: 2λ in the total.
-                    var cons = CgmmConsistency.Compute(responses[0].unsqueeze(0), responses[1].unsqueeze(0), w) * share;
-                    total = 0.5 * (ce.sum() + diceShare) + lambda * (l1.sum() + l2.sum()) + 2 * lambda * cons;
+                    var cons = CgmmConsistency.Compute(responses[0].unsqueeze(0), responses[1].unsqueeze(0), w).Times(share);
+                    total = (ce.sum() + diceShare).Times(0.5) + (l1.sum() + l2.sum()).Times(lambda) + cons.Times(2 * lambda);
                     Add("ce", ce);
                     Add("gmm_l1", l1);
                     Add("gmm_l2", l2);
@@ -71,12 +72,12 @@ internal static class VoxelTermsInSlabs
                 }
                 else
                 {
-                    var l1 = GmmLosses.PredictionFit(CgmmResponses.Unlabeled(f, mu), s, a).mean(perSample) * share;
-                    total = lambda * l1.sum();
+                    var l1 = GmmLosses.PredictionFit(CgmmResponses.Unlabeled(f, mu), s, a).mean(perSample).Times(share);
+                    total = l1.sum().Times(lambda);
                     Add("gmm_u", l1);
                 }
                 var cps = WeightedCps.WeightedSums(logS, input.PseudoLabels[.., b, slab], input.CpsWeights) / input.CpsTotals;
-                total = total + w * cps.sum();
+                total = total + cps.sum().Times(w);
                 Add("cps", cps);
                 total.backward();
                 for (int n = 0; n < 2; n++)
