@@ -128,7 +128,7 @@ double Mean(string recipe, string method) =>
 var md = new StringBuilder();
 string cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
 md.AppendLine($"Produced by `dotnet run --project tools/Experiment -c Release -- --data {data}` on {DateTime.UtcNow:yyyy-MM-dd} " +
-              $"({Environment.ProcessorCount} cores, {cpu}); total {clock.Elapsed:hh\\:mm\\:ss}.");
+              $"({Environment.ProcessorCount} cores, {cpu}); " + (reportOnly ? "a report of the runs finished earlier (--report-only)." : $"total {clock.Elapsed:hh\\:mm\\:ss}."));
 md.AppendLine();
 md.AppendLine(anatomy
     ? $"- Data: {trainingCases + testCases} subjects warped from the INIA19 macaque T1 template (Debian `mricron-data`) at 1.5 mm, " +
@@ -164,8 +164,10 @@ foreach (string recipe in recipes)
 {
     double sup = Mean(recipe, "supervised"), all = Mean(recipe, "all"), guided = Mean(recipe, "guidednet");
     if (double.IsFinite(sup) && double.IsFinite(all) && double.IsFinite(guided))
-        md.AppendLine($"- {recipe}: supervised on all labels {all:F3}; GuidedNet − supervised (same labels) {guided - sup:+0.000;-0.000}; " +
-                      $"share of the gap to all labels closed by GuidedNet: {(all - sup != 0 ? (guided - sup) / (all - sup) : double.NaN):P0}.");
+        md.AppendLine($"- {recipe}: supervised on all labels {all:F3}, on {labeled} labels {sup:F3}; GuidedNet − supervised (same labels) {guided - sup:+0.000;-0.000}; " +
+                      (all - sup >= 0.01
+                          ? $"share of the gap to all labels closed by GuidedNet: {(guided - sup) / (all - sup):P0}."
+                          : "the gap to all labels is not measurable: at this budget all labels are no better than the few."));
 }
 
 string section = $"experiment:{data}";
