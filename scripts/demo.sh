@@ -58,7 +58,9 @@ guidednet upload --from "$demo/dataset/imagesTr" --to "datasets/$project/imagesT
 guidednet upload --from "$demo/dataset/labelsTr" --to "datasets/$project/labelsTr"
 
 echo "== POST /api/datasets/$project/train"
-body='{"iterations": 150, "patch": [16, 32, 32], "batch": 4, "labeledBatch": 2, "baseChannels": 8, "rampupIterations": 75, "validateEvery": 50, "checkpointEvery": 50, "validationFraction": 0.25}'
+# 150 iterations are far too few for nnU-Net's augmentation (the auto recipe's default) to pay off:
+# measured on this demo, mean Dice 0.38 with it and 0.78 with the reference's rot90 + flip.
+body='{"iterations": 150, "patch": [16, 32, 32], "batch": 4, "labeledBatch": 2, "baseChannels": 8, "rampupIterations": 75, "validateEvery": 50, "checkpointEvery": 50, "validationFraction": 0.25, "augmentation": "reference"}'
 train_started=$(date +%s)
 run=$(curl -sf -X POST "http://127.0.0.1:$api_port/api/datasets/$project/train" -H 'Content-Type: application/json' -d "$body" | json 'console.log(d.id)')
 echo "run $run"
