@@ -78,4 +78,26 @@ public sealed class WorkFolderTests : IDisposable
         Assert.True(File.Exists(live));
         Assert.True(File.Exists(kept));
     }
+
+    [Fact]
+    public void A_job_folder_another_live_worker_holds_is_never_evicted_and_a_dead_worker_s_is()
+    {
+        var work = new WorkFolder(_root, budgetBytes: 500);
+        var now = DateTime.UtcNow;
+        string held = work.Job("train-held");
+        string orphaned = work.Job("train-orphaned");
+        Fill(Path.Combine(held, "cache.nii"), 1000, now);
+        Fill(Path.Combine(orphaned, "cache.nii"), 1000, now);
+        // The parent of this test process is alive and is not this process: a worker beside us.
+        using var parent = System.Diagnostics.Process.GetProcessById(ParentPid());
+        File.WriteAllText(Path.Combine(held, ".owner"), parent.Id.ToString());
+        File.WriteAllText(Path.Combine(orphaned, ".owner"), "999999999");
+        Directory.SetLastWriteTimeUtc(held, now.AddHours(-9));
+        Directory.SetLastWriteTimeUtc(orphaned, now.AddHours(-1));
+        Assert.Equal(new[] { orphaned }, work.EnforceBudget());
+        Assert.True(Directory.Exists(held));
+    }
+
+    private static int ParentPid() =>
+        int.Parse(File.ReadAllText($"/proc/{Environment.ProcessId}/stat").Split(')')[1].Trim().Split(' ')[1]);
 }

@@ -16,6 +16,9 @@ public sealed class WorkFolder
     private const string JobsFolder = "jobs";
     private const string ModelsFolder = "models";
 
+    /// <summary>In each job folder: the id of the process that last used it.</summary>
+    private const string OwnerFile = ".owner";
+
     public WorkFolder(string root, long budgetBytes)
     {
         if (budgetBytes <= 0) throw new ArgumentException("the work folder's disk budget must be positive");
@@ -28,11 +31,16 @@ public sealed class WorkFolder
     public string Root { get; }
     public long BudgetBytes { get; }
 
-    /// <summary>A job's folder, marked as used now (the eviction order).</summary>
+    /// <summary>
+    /// A job's folder, marked as used now (the eviction order) and as this process's: workers that
+    /// share a work folder (the default is one per machine) never evict a folder another live
+    /// worker holds.
+    /// </summary>
     public string Job(string jobId)
     {
         string folder = Path.Combine(Root, JobsFolder, Checked(jobId));
         Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, OwnerFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         Directory.SetLastWriteTimeUtc(folder, DateTime.UtcNow);
         return folder;
     }
@@ -66,7 +74,7 @@ public sealed class WorkFolder
         var entries = Entries().ToList();
         long used = entries.Sum(e => e.Bytes);
         var removed = new List<string>();
-        foreach (var entry in entries.Where(e => !keep.Contains(e.Path)).OrderBy(e => e.LastUsed))
+        foreach (var entry in entries.Where(e => !keep.Contains(e.Path) && !HeldByAnotherWorker(e.Path)).OrderBy(e => e.LastUsed))
         {
             if (used <= BudgetBytes) break;
             if (Directory.Exists(entry.Path)) Directory.Delete(entry.Path, recursive: true);
@@ -92,6 +100,15 @@ public sealed class WorkFolder
             removed.Add(file);
         }
         return removed;
+    }
+
+    /// <summary>A job folder whose owner is another process that is still running.</summary>
+    private static bool HeldByAnotherWorker(string path)
+    {
+        string owner = Path.Combine(path, OwnerFile);
+        return File.Exists(owner)
+               && int.TryParse(File.ReadAllText(owner), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
+               && pid != Environment.ProcessId && IsRunning(pid);
     }
 
     /// <summary>The process id in <c>.name.PID.partial</c>, or null when the name has none.</summary>
@@ -121,7 +138,7 @@ public sealed class WorkFolder
     private IEnumerable<Entry> Entries()
     {
         foreach (string folder in Directory.EnumerateDirectories(Path.Combine(Root, JobsFolder)))
-            yield return new Entry(folder, new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length),
+            yield return new Entry(folder, new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Where(f => f.Name != OwnerFile).Sum(f => f.Length),
                 Directory.GetLastWriteTimeUtc(folder));
         foreach (var file in new DirectoryInfo(Path.Combine(Root, ModelsFolder)).EnumerateFiles())
             yield return new Entry(file.FullName, file.Length, file.LastWriteTimeUtc);
