@@ -11,7 +11,7 @@ using GuidedNet.GpuJob.Cli;
 // flip) and the product's (foreground oversampling, nnU-Net augmentation, normalisation by
 // modality); test Dice per class over seeds.
 // Usage: dotnet run --project tools/Experiment -c Release [-- --data anatomy|phantoms
-//        --iterations N --seeds a,b --recipes product,reference --methods supervised,cps,guidednet,all --out DIR --report-only]
+//        --iterations N --device cpu|cuda --seeds a,b --recipes product,reference --methods supervised,cps,guidednet,all --out DIR --report-only]
 // On machines whose oneDNN AVX-512 backward returns NaN (docs/performance.md), run it with ONEDNN_MAX_CPU_ISA=SSE41.
 string Arg(string name, string fallback)
 {
@@ -30,6 +30,8 @@ var methods = Arg("methods", "supervised,cps,guidednet,all").Split(',');
 string root = Path.GetFullPath(Arg("out", $"artifacts/experiment-{data}"));
 string docs = Arg("doc", "docs/experiments.md");
 int width = Int("base-channels", "8");
+// --device cuda trains and predicts on a GPU (the test metrics are then not bit-for-bit those of a CPU run).
+string device = Arg("device", "cpu");
 string patch = Arg("patch", anatomy ? "32,48,32" : "16,48,48");
 int trainingCases = anatomy ? 34 : 34, testCases = 6, labeled = 3;
 string prefix = anatomy ? "macaque" : "phantom";
@@ -82,17 +84,17 @@ foreach (int seed in seeds)
                 "--patch", patch, "--batch", run.Mode == "supervised" ? "2" : "4", "--labeled-batch", "2",
                 "--base-channels", I(width), "--rampup-iterations", I(iterations / 2),
                 "--validate-every", I(iterations / 6), "--checkpoint-every", I(iterations / 3),
-                "--seed", I(seed), "--device", "cpu", "--cache", Path.Combine(root, "cache"),
+                "--seed", I(seed), "--device", device, "--cache", Path.Combine(root, "cache"),
             }.Concat(recipeArgs).ToArray());
             Cli("predict", "--model", Path.Combine(folder, "model.guidednet"), "--input", Path.Combine(dataset, "imagesTs"),
-                "--output", Path.Combine(folder, "test"), "--device", "cpu");
+                "--output", Path.Combine(folder, "test"), "--device", device);
             Cli("evaluate", "--pred", Path.Combine(folder, "test"), "--truth", Path.Combine(dataset, "labelsTs"),
                 "--labels", Path.Combine(dataset, "dataset.json"));
         }
         if (run.Mode != "supervised" && !File.Exists(Path.Combine(folder, "test-ensemble", "metrics.json")))
         {
             Cli("predict", "--model", Path.Combine(folder, "model.guidednet"), "--input", Path.Combine(dataset, "imagesTs"),
-                "--output", Path.Combine(folder, "test-ensemble"), "--device", "cpu", "--ensemble");
+                "--output", Path.Combine(folder, "test-ensemble"), "--device", device, "--ensemble");
             Cli("evaluate", "--pred", Path.Combine(folder, "test-ensemble"), "--truth", Path.Combine(dataset, "labelsTs"),
                 "--labels", Path.Combine(dataset, "dataset.json"));
         }
@@ -128,7 +130,7 @@ double Mean(string recipe, string method) =>
 var md = new StringBuilder();
 string cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
 md.AppendLine($"Produced by `dotnet run --project tools/Experiment -c Release -- --data {data}` on {DateTime.UtcNow:yyyy-MM-dd} " +
-              $"({Environment.ProcessorCount} cores, {cpu}); " + (reportOnly ? "a report of the runs finished earlier (--report-only)." : $"total {clock.Elapsed:hh\\:mm\\:ss}."));
+              $"({Environment.ProcessorCount} cores, {cpu}; device {device}); " + (reportOnly ? "a report of the runs finished earlier (--report-only)." : $"total {clock.Elapsed:hh\\:mm\\:ss}."));
 md.AppendLine();
 md.AppendLine(anatomy
     ? $"- Data: {trainingCases + testCases} subjects warped from the INIA19 macaque T1 template (Debian `mricron-data`) at 1.5 mm, " +

@@ -113,7 +113,7 @@ public static class TrainBenchmark
         var options = new TrainingOptions
         {
             Mode = trainingMode, Iterations = steps + 1, Patch = patch, BatchSize = batch, LabeledBatchSize = labeledBatch,
-            BaseChannels = width, ValidationFraction = 0, CheckpointEvery = int.MaxValue, ValidateEvery = int.MaxValue,
+            BaseChannels = width, ValidationFraction = 0, CheckpointEvery = TrainingLimits.MaxInterval, ValidateEvery = TrainingLimits.MaxInterval,
         };
         string folder = Path.Combine(Path.GetTempPath(), "guidednet-bench-train-" + Guid.NewGuid().ToString("N"));
         try
