@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian 12 machine: installs the Debian packages whose
-# NIfTI files the tests read and Azurite, builds, tests, and prints one "N passed, N failed" line.
+# NIfTI files the tests read, the DICOM tools they check against, and Azurite, builds, tests, and prints one "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 [ -f /usr/share/mricron/templates/ch2.nii.gz ] || need+=(mricron-data)
 [ -f /usr/share/doc/insighttoolkit5-examples/examples/Data/KmeansTest_T1UCharRaw.nii.gz ] || need+=(insighttoolkit5-examples)
+# DICOM: series are written with pydicom and checked against dcm2niix, the field's converter.
+command -v dcm2niix >/dev/null || need+=(dcm2niix)
+/usr/bin/python3 -c "import pydicom, numpy" 2>/dev/null || need+=(python3-pydicom python3-numpy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test data packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,4 +1,5 @@
 using GuidedNet.GpuJob.Commands;
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 
 namespace GuidedNet.GpuJob.Cli;
@@ -92,7 +93,7 @@ public static class GuidedNetCli
             error.WriteLine($"error: {OneLine(e.Message)}");
             return 2;
         }
-        catch (Exception e) when (e is NiftiFormatException or FileNotFoundException or InvalidDataException or InvalidOperationException or ArgumentException
+        catch (Exception e) when (e is ScanFormatException or FileNotFoundException or InvalidDataException or InvalidOperationException or ArgumentException
                                        or Imaging.Geometry.GeometryLimitException)
         {
             error.WriteLine($"error: {OneLine(e.Message)}");

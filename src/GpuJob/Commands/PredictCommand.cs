@@ -125,7 +125,7 @@ public static class PredictCommand
             {
                 // Whatever one scan does (a bad file, a geometry over the limits, libtorch running out of memory),
                 // the others still run: one line naming the case, and its row in predictions.csv.
-                string message = GuidedNetCli.OneLine(e is NiftiFormatException ? e.Message : $"{c.Scan}: {e.GetType().Name}: {e.Message}");
+                string message = GuidedNetCli.OneLine(e is ScanFormatException ? e.Message : $"{c.Scan}: {e.GetType().Name}: {e.Message}");
                 error.WriteLine($"error: {message}");
                 Record(new CaseOutcome(c, "failed", clock.Elapsed.TotalSeconds, message));
             }

@@ -240,7 +240,7 @@ public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jo
 
     /// <summary>Errors that another delivery cannot fix: the job's inputs or settings are wrong.</summary>
     public static bool IsInvalidJob(Exception e) =>
-        e is ArgumentException or InvalidDataException or PinnedBlobChangedException or JobProtocolException or Imaging.Nifti.NiftiFormatException
+        e is ArgumentException or InvalidDataException or PinnedBlobChangedException or JobProtocolException or Imaging.ScanFormatException
             or Imaging.Geometry.GeometryLimitException;
 
     /// <summary>
