@@ -7,19 +7,23 @@ using GuidedNet.Imaging.Numpy;
 namespace GuidedNet.GpuJob.Commands;
 
 /// <summary>
-/// <c>guidednet convert</c>: a NumPy volume in (z, y, x) order — how the authors' preprocessing
-/// stores prepared scans — to NIfTI with a given spacing, so it can go through predict/evaluate.
+/// <c>guidednet convert</c>: a scan to NIfTI — a DICOM series (folder, zip or file) in its own
+/// geometry, or a NumPy volume in (z, y, x) order (how the authors' preprocessing stores prepared
+/// scans) with a given spacing — so it can go through predict/evaluate or other tools.
 /// </summary>
 public static class ConvertCommand
 {
     public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "labels" };
 
     public const string Usage = """
-        guidednet convert --input ARRAY.npy --output FILE.nii.gz [--spacing D,H,W] [--labels]
-          --input     3D .npy array in (z, y, x) C order (float32/float64/int64/int32/uint8)
-          --output    NIfTI file to write (RAS axes, origin 0)
-          --spacing   voxel spacing in mm as D,H,W = z,y,x (default 1,1,1)
-          --labels    write uint8 labels instead of float32 intensities
+        guidednet convert --input SCAN --output FILE.nii.gz [--series UID] [--spacing D,H,W] [--labels]
+          --input     a DICOM series (a folder, a .zip or one file), a NIfTI file, or a 3D .npy array
+                      in (z, y, x) C order (float32/float64/int64/int32/uint8)
+          --output    NIfTI file to write: the series' own geometry (RAS), int16 when every value is an
+                      integer in its range, else float32; a .npy array gets RAS axes and origin 0
+          --series    of a DICOM input holding several series, the one to convert (default: the largest)
+          --spacing   .npy only: voxel spacing in mm as D,H,W = z,y,x (default 1,1,1)
+          --labels    write uint8 labels
         """;
 
     public static int Run(CommandLineArguments args, TextWriter output)
@@ -28,8 +32,20 @@ public static class ConvertCommand
         string outPath = args.Required("output");
         double[] spacing = args.DoubleTriple("spacing") ?? new[] { 1.0, 1.0, 1.0 };
         bool labels = args.Flag("labels");
+        string? series = args.String("series");
         args.EnsureAllUsed();
 
+        if (!input.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+        {
+            if (args.Has("spacing")) throw new UsageException("--spacing is for .npy arrays; a scan brings its own geometry");
+            var scan = ScanReader.Read(input, series, output.WriteLine);
+            var type = labels ? NiftiDataType.UInt8
+                : scan.Voxels.All(v => v == MathF.Round(v) && v >= short.MinValue && v <= short.MaxValue) ? NiftiDataType.Int16 : NiftiDataType.Float32;
+            NiftiWriter.Write(outPath, scan, type);
+            output.WriteLine($"{input} -> {outPath}: {scan}, {type}");
+            return 0;
+        }
+        if (series is not null) throw new UsageException("--series is for DICOM inputs");
         var array = Npy.Read(input);
         if (array.Shape.Length != 3) throw new UsageException($"{input}: a {array.Shape.Length}D array; convert takes 3D (z, y, x) arrays");
         var volume = new Volume((int)array.Shape[2], (int)array.Shape[1], (int)array.Shape[0], array.AsFloat(),

@@ -21,7 +21,9 @@ public static class PredictCommand
     public const string Usage = """
         guidednet predict --model M --input FILE|DIR --output DIR [options]
           --model M            PyTorch state dict of the authors' network (.pth) or a GuidedNet model file
-          --input FILE|DIR     a NIfTI scan or a folder of them (<case>_0000.nii.gz or <case>.nii.gz)
+          --input FILE|DIR     a NIfTI scan (<case>_0000.nii.gz or <case>.nii.gz), a DICOM series (a folder,
+                               <case>.zip or one file), or a folder of NIfTI scans, series zips or series folders
+          --series UID         of a DICOM input holding several series, the one to read (default: the largest)
           --output DIR         where <case>.nii.gz masks are written
           --patch D,H,W        window size (default: the model's training patch)
           --stride D,H,W       window step; or --overlap F (default 0.5)
@@ -58,6 +60,7 @@ public static class PredictCommand
         if (stride is not null && overlap is not null) throw new UsageException("give --stride or --overlap, not both");
         int batchWindows = args.Int("batch-windows", 1);
         bool skipExisting = args.Flag("skip-existing");
+        string? series = args.String("series");
         args.EnsureAllUsed();
         var windows = new SlidingWindowOptions
         {
@@ -108,7 +111,7 @@ public static class PredictCommand
             var clock = Stopwatch.StartNew();
             try
             {
-                var scan = NiftiReader.Read(c.Scan);
+                var scan = ScanReader.Read(c.Scan, series, message => output.WriteLine($"{c.Name}: {message}"));
                 var result = predictor.Predict(scan, c.Scan, new ConsoleProgress(output, c.Name), cancellation);
                 NiftiWriter.Write(c.Mask, result.Mask, NiftiDataType.UInt8);
                 if (c.Preview is { } png) SegmentationPreview.Write(png, scan, result.Mask);

@@ -38,7 +38,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
 
         progress.Phase(JobPhases.Downloading);
         await LoadModelAsync(job.ModelPath, log, cancellation);
-        string scanFile = temp.File("scan" + NiftiFileNames.Extension(job.Scan.Path));
+        string scanFile = temp.File("scan" + ScanFileNames.Extension(job.Scan.Path));
         string scanMd5 = await storage.DownloadPinnedAsync(job.Scan, scanFile, "it was dropped", cancellation);
         var scan = NiftiReader.Read(scanFile);
         Volume? truth = null;

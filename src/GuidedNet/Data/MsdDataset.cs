@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using System.Text.Json;
 using GuidedNet.Imaging.Nifti;
 
@@ -68,10 +69,10 @@ public sealed class MsdDataset
             })
             .ToList();
 
-    public static bool IsNifti(string path) => NiftiFileNames.IsNifti(path);
+    public static bool IsNifti(string path) => ScanFileNames.IsNifti(path);
 
     /// <summary><c>case_0000.nii.gz</c> → <c>case</c>: the channel suffix is dropped as nnU-Net does.</summary>
-    public static string CaseName(string path) => NiftiFileNames.CaseName(path);
+    public static string CaseName(string path) => ScanFileNames.CaseName(path);
 
     /// <summary>Class names from MSD (<c>{"0": "background"}</c>) or nnU-Net v2 (<c>{"background": 0}</c>) labels.</summary>
     public static Dictionary<int, string> ReadLabels(string path)

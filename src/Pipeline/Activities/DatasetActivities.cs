@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using Azure;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
@@ -26,8 +27,8 @@ public sealed class ListDatasetCasesActivity(PipelineStorage storage) : TaskActi
         var images = await storage.ListAsync(prefix + "imagesTr/");
         var labels = await storage.ListAsync(prefix + "labelsTr/");
         if (images.Count == 0) throw new InvalidDataException($"{prefix}imagesTr/: no images");
-        var imagesByCase = images.ToLookup(i => NiftiFileNames.CaseName(i.Path), StringComparer.Ordinal);
-        var labelsByCase = labels.ToLookup(l => NiftiFileNames.CaseName(l.Path), StringComparer.Ordinal);
+        var imagesByCase = images.ToLookup(i => ScanFileNames.CaseName(i.Path), StringComparer.Ordinal);
+        var labelsByCase = labels.ToLookup(l => ScanFileNames.CaseName(l.Path), StringComparer.Ordinal);
         var cases = imagesByCase.Select(g => g.Key).Union(labelsByCase.Select(g => g.Key), StringComparer.Ordinal)
             .OrderBy(n => n, StringComparer.Ordinal)
             .Select(name => new CaseFiles(name,
@@ -104,11 +105,11 @@ public sealed class ValidateCasesActivity(PipelineStorage storage, TimeProvider 
         string? badName = CaseValidator.NameProblem(image.Path) ?? (label is null ? null : CaseValidator.NameProblem(label.Path));
         if (badName is not null) return badName;
         using var temp = new TempFolder();
-        string imageFile = temp.File("image" + NiftiFileNames.Extension(image.Path));
+        string imageFile = temp.File("image" + ScanFileNames.Extension(image.Path));
         await storage.DownloadPinnedAsync(image, imageFile, "it was listed", cancellation);
         string? reason = CaseValidator.CheckImage(imageFile, image.Path, out var volume);
         if (reason is not null || label is null) return reason;
-        string labelFile = temp.File("label" + NiftiFileNames.Extension(label.Path));
+        string labelFile = temp.File("label" + ScanFileNames.Extension(label.Path));
         await storage.DownloadPinnedAsync(label, labelFile, "it was listed", cancellation);
         return CaseValidator.CheckLabel(labelFile, label.Path, volume!, numClasses);
     }

@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Options;
@@ -91,7 +92,7 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
         Func<string, BlobPin, (string?, ImageGrid?)> check)
     {
         if (CaseValidator.NameProblem(pin.Path) is { } badName) return (badName, null);
-        string file = temp.File(Guid.NewGuid().ToString("N") + NiftiFileNames.Extension(pin.Path));
+        string file = temp.File(Guid.NewGuid().ToString("N") + ScanFileNames.Extension(pin.Path));
         try
         {
             await storage.DownloadPinnedAsync(pin, file, "it was dropped");
@@ -138,7 +139,7 @@ public sealed class PublishScanResultActivity(PipelineStorage storage, PoolOptio
     {
         if (!await storage.ExistsAsync(BlobLayout.DatasetJson(project))) return;
         string prefix = BlobLayout.DatasetPrefix(project) + "imagesTr/";
-        if ((await storage.ListAsync(prefix + caseName)).Any(b => NiftiFileNames.CaseName(b.Path) == caseName)) return;
+        if ((await storage.ListAsync(prefix + caseName)).Any(b => ScanFileNames.CaseName(b.Path) == caseName)) return;
         await storage.TryCopyCreateOnlyAsync(scan, BlobLayout.TrainingImage(project, caseName));
     }
 }

@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Storage;
@@ -17,10 +18,10 @@ public static class ManifestFiles
             try
             {
                 // A file already here came from an earlier attempt of this job: same manifest, same pins.
-                string image = Path.Combine(folder, "imagesTr", c.Name + "_0000" + NiftiFileNames.Extension(c.Image.Path));
+                string image = Path.Combine(folder, "imagesTr", c.Name + "_0000" + ScanFileNames.Extension(c.Image.Path));
                 if (!File.Exists(image)) await storage.DownloadPinnedAsync(c.Image, image, validated, ct);
                 if (c.Label is null) return;
-                string label = Path.Combine(folder, "labelsTr", c.Name + NiftiFileNames.Extension(c.Label.Path));
+                string label = Path.Combine(folder, "labelsTr", c.Name + ScanFileNames.Extension(c.Label.Path));
                 if (!File.Exists(label)) await storage.DownloadPinnedAsync(c.Label, label, validated, ct);
             }
             catch (PinnedBlobChangedException e)

@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using System.Security.Cryptography;
 using System.Text;
 using GuidedNet.Imaging.Nifti;
@@ -88,7 +89,7 @@ public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, 
         var (_, name) = BlobLayout.Split(blob.Path);
         var parts = name[BlobLayout.IncomingPrefix.Length..].Split('/');
         if (parts.Length != 2 || !BlobLayout.IsValidName(parts[0])) return null; // not ours to process
-        string caseName = NiftiFileNames.CaseName(parts[1]);
+        string caseName = ScanFileNames.CaseName(parts[1]);
         // A file name that is not a valid case name still gets a run, which quarantines it with its reason.
         if (!BlobLayout.IsValidName(caseName)) caseName = "invalid-" + Convert.ToHexString(SHA1.HashData(Encoding.UTF8.GetBytes(parts[1])))[..8].ToLowerInvariant();
         return new ScanDrop(parts[0], caseName, blob.Pin(), blob.LastModified, clock.GetUtcNow().UtcDateTime);

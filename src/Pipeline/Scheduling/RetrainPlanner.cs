@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Datasets;
@@ -40,7 +41,7 @@ public sealed class RetrainPlanner(PipelineStorage storage, TrainingRuns runs)
         if ((await storage.GetAsync(BlobLayout.DatasetJson(dataset), cancellation))?.ContentHash != manifest.DatasetJson.ContentHash)
             changes.Add("dataset.json changed");
         static Dictionary<string, List<BlobEntry>> ByCase(List<BlobEntry> files) =>
-            files.GroupBy(f => NiftiFileNames.CaseName(f.Path)).ToDictionary(g => g.Key, g => g.ToList());
+            files.GroupBy(f => ScanFileNames.CaseName(f.Path)).ToDictionary(g => g.Key, g => g.ToList());
         var images = ByCase(await storage.ListAsync(prefix + "imagesTr/", cancellation));
         var labels = ByCase(await storage.ListAsync(prefix + "labelsTr/", cancellation));
         var trained = manifest.Cases.ToDictionary(c => c.Name);

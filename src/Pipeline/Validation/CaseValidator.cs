@@ -1,3 +1,4 @@
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Nifti;
 
@@ -11,7 +12,7 @@ public static class CaseValidator
 {
     /// <summary>What is wrong with a file's name alone (checked before its bytes are fetched); null when it names a NIfTI file.</summary>
     public static string? NameProblem(string name) =>
-        NiftiFileNames.IsNifti(name) ? null : $"{name}: not a NIfTI file name (expected .nii or .nii.gz)";
+        ScanFileNames.IsNifti(name) ? null : $"{name}: not a NIfTI file name (expected .nii or .nii.gz)";
 
     /// <summary>
     /// Checks a scan file by streaming over its voxels (never holding the volume: validation runs in

@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using GuidedNet.Imaging.Dicom;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.TestSupport;
+using GuidedNet.TestSupport.Dicom;
 
 namespace GuidedNet.Imaging.Tests.Dicom;
 
@@ -15,36 +15,17 @@ namespace GuidedNet.Imaging.Tests.Dicom;
 /// </summary>
 public sealed class DicomSeriesReaderTests
 {
-    private const string Python = "/usr/bin/python3";
-    private static readonly string Script = Path.Combine(Reference.RepositoryRoot, "tests", "Imaging.Tests", "Dicom", "write_series.py");
     private const string PydicomFiles = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
-
-    private static string Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd(), error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} failed: {error}{output}");
-        return output.Trim();
-    }
 
     private static string WriteSeries(TempFolder tmp, string name, params string[] options)
     {
         string folder = tmp.File(name);
-        Run(Python, [Script, folder, .. options]);
+        DicomSeriesScript.Write(folder, options);
         return folder;
     }
 
-    /// <summary>dcm2niix's NIfTI of one series in a folder (or of one file), named by series number.</summary>
-    private static Volume Dcm2niix(TempFolder tmp, string input, string seriesNumber = "2")
-    {
-        string output = tmp.File("dcm2niix-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(output);
-        Run("dcm2niix", File.Exists(input) ? ["-s", "y", "-z", "n", "-f", "%s", "-o", output, input] : ["-z", "n", "-f", "%s", "-o", output, input]);
-        return NiftiReader.Read(Path.Combine(output, seriesNumber + ".nii"));
-    }
+    private static Volume Dcm2niix(TempFolder tmp, string input, string seriesNumber = "2") =>
+        NiftiReader.Read(DicomSeriesScript.Dcm2niix(input, tmp.File("dcm2niix-" + Guid.NewGuid().ToString("N")), seriesNumber));
 
     private static Volume Canonical(Volume v) => AxisReorientation.ToCanonical(v.Affine).Apply(v);
 
@@ -170,10 +151,7 @@ public sealed class DicomSeriesReaderTests
         using var tmp = new TempFolder();
         string file = Path.Combine(PydicomFiles, name);
         var series = DicomSeriesReader.Read(file);
-        string output = tmp.File("out");
-        Directory.CreateDirectory(output);
-        Run("dcm2niix", "-s", "y", "-z", "n", "-f", "image", "-o", output, file);
-        var theirs = NiftiReader.Read(Path.Combine(output, "image.nii"));
+        var theirs = Dcm2niix(tmp, file);
         Assert.Equal(1, series.Volume.SizeZ);
         AssertSameScan(theirs, series.Volume);
     }

@@ -1,0 +1,23 @@
+using GuidedNet.Imaging.Dicom;
+using GuidedNet.Imaging.Nifti;
+
+namespace GuidedNet.Imaging;
+
+/// <summary>
+/// Reads a scan whatever form it came in: a NIfTI file (by its name), or a DICOM series — a
+/// folder, a <c>.zip</c> or a single Part 10 file. Both give a <see cref="Volume"/> in the same
+/// RAS world, and both fail with a <see cref="ScanFormatException"/> naming the file.
+/// </summary>
+public static class ScanReader
+{
+    /// <param name="seriesInstanceUid">For DICOM inputs holding several series: the one to read (default: the largest).</param>
+    /// <param name="log">Told what a DICOM read chose or skipped.</param>
+    public static Volume Read(string path, string? seriesInstanceUid = null, Action<string>? log = null) =>
+        File.Exists(path) && ScanFileNames.IsNifti(path)
+            ? NiftiReader.Read(path)
+            : DicomSeriesReader.Read(path, seriesInstanceUid, log: log).Volume;
+
+    /// <summary>Whether a path is something <see cref="Read"/> takes: a NIfTI file or a DICOM input.</summary>
+    public static bool IsScan(string path) =>
+        File.Exists(path) && ScanFileNames.IsNifti(path) || DicomSeriesReader.IsDicomInput(path);
+}
