@@ -17,7 +17,21 @@ public static class ScanReader
             ? NiftiReader.Read(path)
             : DicomSeriesReader.Read(path, seriesInstanceUid, log: log).Volume;
 
+    /// <summary>The grid and geometry of a scan, from its header(s) alone; every check of <see cref="Read"/> but the voxels'.</summary>
+    public static ScanGeometry ReadGeometry(string path, string? seriesInstanceUid = null)
+    {
+        if (!(File.Exists(path) && ScanFileNames.IsNifti(path))) return DicomSeriesReader.ReadGeometry(path, seriesInstanceUid);
+        var header = NiftiReader.ReadHeader(path);
+        return new ScanGeometry(header.Dim[1], header.Dim[2], header.Dim[3], header.Affine);
+    }
+
     /// <summary>Whether a path is something <see cref="Read"/> takes: a NIfTI file or a DICOM input.</summary>
     public static bool IsScan(string path) =>
         File.Exists(path) && ScanFileNames.IsNifti(path) || DicomSeriesReader.IsDicomInput(path);
+}
+
+/// <summary>A scan's grid and voxel-to-RAS affine, read without its voxels.</summary>
+public sealed record ScanGeometry(int SizeX, int SizeY, int SizeZ, Geometry.Affine Affine)
+{
+    public override string ToString() => $"{SizeX}x{SizeY}x{SizeZ} voxels, spacing {Affine.Spacing} mm";
 }

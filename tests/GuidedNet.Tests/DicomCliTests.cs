@@ -70,4 +70,25 @@ public sealed class DicomCliTests
         Assert.Contains("gappy: non-uniform slice spacing", predictError.Replace(tmp.File("in") + "/", ""));
         Assert.Contains("gappy", File.ReadAllText(tmp.File("out/predictions.csv")));
     }
+
+    [Fact]
+    public void A_dataset_case_may_be_a_series_zip_which_trains_as_an_unlabeled_case()
+    {
+        using var tmp = new TempFolder();
+        var (made, _, madeError) = Run("synth", "--out", tmp.File("ds"), "--cases", "3", "--labeled", "2", "--classes", "3", "--size", "32,32,16", "--seed", "2");
+        Assert.True(made == 0, madeError);
+        DicomSeriesScript.Write(tmp.File("series"));
+        ZipFile.CreateFromDirectory(tmp.File("series"), tmp.File("ds/imagesTr/scanner_007.zip"));
+
+        var dataset = Data.MsdDataset.Open(tmp.File("ds"));
+        Assert.Contains(dataset.Unlabeled, c => c.Name == "scanner_007" && c.ImagePath.EndsWith(".zip"));
+        var (code, output, error) = Run("train", "--dataset", tmp.File("ds"), "--out", tmp.File("out"), "--mode", "guidednet", "--iterations", "2",
+            "--patch", "16,16,16", "--batch", "2", "--labeled-batch", "1", "--base-channels", "2", "--val-cases", "phantom_001",
+            "--validate-every", "2", "--device", "cpu", ReproducibleCpuKernels.Flag);
+        Assert.True(code == 0, error + output);
+        using var training = System.Text.Json.JsonDocument.Parse(File.ReadAllText(tmp.File("out/training.json")));
+        var unlabeled = training.RootElement.GetProperty("data").GetProperty("unlabeled").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("scanner_007", unlabeled);
+        Assert.Equal(2, unlabeled.Count);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using GuidedNet.Evaluation;
 using GuidedNet.GpuJob.Cli;
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 
 namespace GuidedNet.GpuJob.Commands;
@@ -36,8 +37,8 @@ public static class EvaluateCommand
         foreach (string truthFile in truthFiles)
         {
             string name = Data.MsdDataset.CaseName(truthFile);
-            var truth = NiftiReader.Read(truthFile);
-            var pred = NiftiReader.Read(predictions[name]);
+            var truth = ScanReader.Read(truthFile);
+            var pred = ScanReader.Read(predictions[name]);
             if (!truth.SameGrid(pred))
                 throw new UsageException($"{predictions[name]}: {pred.SizeX}x{pred.SizeY}x{pred.SizeZ} voxels, but the truth {truthFile} has {truth.SizeX}x{truth.SizeY}x{truth.SizeZ}");
             int[] p = LabelMap.ToLabels(pred.Voxels, predictions[name]);

@@ -9,8 +9,8 @@ public sealed record DatasetCase(string Name, string ImagePath, string? LabelPat
 
 /// <summary>
 /// A dataset in the Medical Segmentation Decathlon / nnU-Net layout: <c>dataset.json</c>,
-/// <c>imagesTr/&lt;case&gt;_0000.nii.gz</c>, <c>labelsTr/&lt;case&gt;.nii.gz</c>, <c>imagesTs/</c>.
-/// Training images without a label form the unlabeled pool.
+/// <c>imagesTr/&lt;case&gt;_0000.nii.gz</c> (or <c>&lt;case&gt;.zip</c>, a zipped DICOM series),
+/// <c>labelsTr/&lt;case&gt;.nii.gz</c>, <c>imagesTs/</c>. Training images without a label form the unlabeled pool.
 /// </summary>
 public sealed class MsdDataset
 {
@@ -45,7 +45,7 @@ public sealed class MsdDataset
         string imagesTr = Path.Combine(folder, "imagesTr");
         if (!Directory.Exists(imagesTr)) throw new DirectoryNotFoundException($"{folder}: no imagesTr folder (expected the MSD / nnU-Net dataset layout)");
         var training = Cases(imagesTr, Path.Combine(folder, "labelsTr"));
-        if (training.Count == 0) throw new InvalidDataException($"{imagesTr}: no <case>_0000.nii.gz images");
+        if (training.Count == 0) throw new InvalidDataException($"{imagesTr}: no images (<case>_0000.nii.gz, or <case>.zip holding a DICOM series)");
         var test = Directory.Exists(Path.Combine(folder, "imagesTs")) ? Cases(Path.Combine(folder, "imagesTs"), Path.Combine(folder, "labelsTs")) : new List<DatasetCase>();
         string json = Path.Combine(folder, "dataset.json");
         var labels = File.Exists(json) ? ReadLabels(json) : new Dictionary<int, string>();
@@ -59,7 +59,7 @@ public sealed class MsdDataset
 
     private static List<DatasetCase> Cases(string images, string labels) =>
         Directory.EnumerateFiles(images)
-            .Where(IsNifti)
+            .Where(ScanFileNames.IsScan)
             .OrderBy(f => f, StringComparer.Ordinal)
             .Select(f =>
             {
@@ -106,7 +106,7 @@ public sealed class MsdDataset
     /// <summary>Reads and checks a case's image and label (same grid, labels within the class count).</summary>
     public static (Imaging.Volume Image, Imaging.Volume? Label) Load(DatasetCase c, int numClasses)
     {
-        var image = NiftiReader.Read(c.ImagePath);
+        var image = ScanReader.Read(c.ImagePath);
         if (c.LabelPath is null) return (image, null);
         var label = NiftiReader.Read(c.LabelPath);
         if (!image.SameGrid(label))

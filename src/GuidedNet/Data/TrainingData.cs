@@ -150,7 +150,7 @@ public sealed class TrainingData
         var spacing = baseline.TargetSpacing;
         if (spacing is null)
         {
-            var spacings = split.Labeled.Concat(split.Unlabeled).Select(c => CanonicalSpacing(NiftiReader.ReadHeader(c.ImagePath).Affine)).ToList();
+            var spacings = split.Labeled.Concat(split.Unlabeled).Select(c => CanonicalSpacing(ScanReader.ReadGeometry(c.ImagePath).Affine)).ToList();
             double Median(Func<Vector3d, double> axis) => spacings.Select(axis).Order().ElementAt(spacings.Count / 2);
             spacing = new Vector3d(Median(s => s.X), Median(s => s.Y), Median(s => s.Z));
         }

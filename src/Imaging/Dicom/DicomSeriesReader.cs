@@ -69,6 +69,27 @@ public static class DicomSeriesReader
     {
         options ??= DicomReadOptions.Default;
         using var sources = DicomSources.Open(path, options);
+        var (slices, info) = Survey(sources, path, seriesInstanceUid, options, log);
+        return new DicomSeries(Assemble(slices, options), info);
+    }
+
+    /// <summary>
+    /// The grid and geometry of the series <see cref="Read"/> would read, with every check but
+    /// the decoding of the pixels: what validation needs, in the memory of one file's header.
+    /// </summary>
+    public static ScanGeometry ReadGeometry(string path, string? seriesInstanceUid = null, DicomReadOptions? options = null)
+    {
+        options ??= DicomReadOptions.Default;
+        using var sources = DicomSources.Open(path, options);
+        var (slices, _) = Survey(sources, path, seriesInstanceUid, options, log: null);
+        var first = slices[0].File;
+        CheckVoxelCount(slices, options);
+        return new ScanGeometry(Required(first, DicomTags.Columns), Required(first, DicomTags.Rows), slices.Count, Geometry(slices));
+    }
+
+    private static (List<Slice> Slices, DicomSeriesInfo Info) Survey(DicomSources sources, string path, string? seriesInstanceUid,
+        DicomReadOptions options, Action<string>? log)
+    {
 
         // Pass 1: headers only.
         var images = new List<(DicomSources.Entry Entry, DicomFile File)>();
@@ -118,7 +139,6 @@ public static class DicomSeriesReader
         if (series.Count > 1) log?.Invoke($"{path}: {choice}");
 
         var slices = Order(chosen.Select(i => new Slice(i.Entry, i.File)).ToList(), path, options);
-        var volume = Assemble(slices, options);
         var first = slices[0].File;
         var patient = new[] { DicomTags.PatientName, DicomTags.PatientId, DicomTags.PatientBirthDate, DicomTags.PatientSex,
                 DicomTags.StudyDate, DicomTags.StudyTime, DicomTags.StudyId, DicomTags.AccessionNumber, DicomTags.ReferringPhysicianName, DicomTags.StudyDescription }
@@ -126,7 +146,7 @@ public static class DicomSeriesReader
         var info = new DicomSeriesInfo(chosen.Key, first.String(DicomTags.StudyInstanceUid), first.String(DicomTags.FrameOfReferenceUid),
             first.String(DicomTags.Modality), first.String(DicomTags.SeriesDescription),
             slices.Select(s => (s.File.String(DicomTags.SopClassUid) ?? "", s.File.String(DicomTags.SopInstanceUid) ?? "")).ToList(), patient, choice);
-        return new DicomSeries(volume, info);
+        return (slices, info);
     }
 
     private static string Describe(IEnumerable<IGrouping<string, (DicomSources.Entry Entry, DicomFile File)>> series) =>
@@ -149,9 +169,18 @@ public static class DicomSeriesReader
         int rows = Required(first, DicomTags.Rows), columns = Required(first, DicomTags.Columns);
         var orientation = RequiredNumbers(first, DicomTags.ImageOrientationPatient, 6);
         var spacing = RequiredNumbers(first, DicomTags.PixelSpacing, 2);
+        int bits = Required(first, DicomTags.BitsAllocated);
+        if (bits is not (8 or 16 or 32))
+            throw new DicomFormatException(first.Name, $"has {bits} bits allocated per pixel; 8, 16 and 32 are read");
+        int stored = first.UnsignedShort(DicomTags.BitsStored) ?? bits;
+        if (stored < 1 || stored > bits)
+            throw new DicomFormatException(first.Name, $"has {stored} bits stored of {bits} allocated");
+        long frameBytes = (long)rows * columns * (bits / 8);
         foreach (var slice in slices)
         {
             var f = slice.File;
+            if (f.PixelDataLength < frameBytes)
+                throw new DicomFormatException(f.Name, $"pixel data hold {f.PixelDataLength} bytes; {columns}x{rows} pixels of {bits} bits need {frameBytes}");
             if ((f.UnsignedShort(DicomTags.SamplesPerPixel) ?? 1) != 1)
                 throw new DicomFormatException(f.Name, $"has {f.UnsignedShort(DicomTags.SamplesPerPixel)} samples per pixel (colour); only grey-scale images are read");
             if (f.Numbers(DicomTags.NumberOfFrames) is { } frames && frames[0] > 1)
@@ -207,34 +236,43 @@ public static class DicomSeriesReader
         return ordered;
     }
 
-    private static Volume Assemble(List<Slice> slices, DicomReadOptions options)
+    private static void CheckVoxelCount(List<Slice> slices, DicomReadOptions options)
     {
         var first = slices[0].File;
         int rows = Required(first, DicomTags.Rows), columns = Required(first, DicomTags.Columns);
         long voxels = (long)rows * columns * slices.Count;
         if (voxels > options.MaxVoxels)
             throw new DicomFormatException(first.Name, $"the series holds {columns}x{rows}x{slices.Count} = {voxels} voxels, over the limit MaxVoxels = {options.MaxVoxels}");
+    }
+
+    private static Volume Assemble(List<Slice> slices, DicomReadOptions options)
+    {
+        CheckVoxelCount(slices, options);
+        var first = slices[0].File;
+        int rows = Required(first, DicomTags.Rows), columns = Required(first, DicomTags.Columns);
+        long voxels = (long)rows * columns * slices.Count;
         int bits = Required(first, DicomTags.BitsAllocated);
-        if (bits is not (8 or 16 or 32))
-            throw new DicomFormatException(first.Name, $"has {bits} bits allocated per pixel; 8, 16 and 32 are read");
         bool signed = first.UnsignedShort(DicomTags.PixelRepresentation) == 1;
         int stored = first.UnsignedShort(DicomTags.BitsStored) ?? bits;
-        if (stored < 1 || stored > bits)
-            throw new DicomFormatException(first.Name, $"has {stored} bits stored of {bits} allocated");
         long frameBytes = (long)rows * columns * (bits / 8);
 
         var values = new float[voxels];
         for (int k = 0; k < slices.Count; k++)
         {
             var f = slices[k].File;
-            if (f.PixelDataLength < frameBytes)
-                throw new DicomFormatException(f.Name, $"pixel data hold {f.PixelDataLength} bytes; {columns}x{rows} pixels of {bits} bits need {frameBytes}");
             var bytes = DicomSources.Read(slices[k].Entry, f.PixelDataOffset + frameBytes, options);
             double slope = f.Numbers(DicomTags.RescaleSlope)?[0] ?? 1, intercept = f.Numbers(DicomTags.RescaleIntercept)?[0] ?? 0;
             Decode(bytes.AsSpan((int)f.PixelDataOffset, (int)frameBytes), values.AsSpan((int)(k * (long)rows * columns), rows * columns),
                 bits, stored, signed, f.BigEndian, slope, intercept);
         }
 
+        return new Volume(columns, rows, slices.Count, values, Geometry(slices));
+    }
+
+    /// <summary>The voxel-to-RAS affine of ordered slices (PS3.3 C.7.6.2.1.1).</summary>
+    private static Affine Geometry(List<Slice> slices)
+    {
+        var first = slices[0].File;
         // Voxel (i column, j row, k slice) to patient LPS, then to RAS (negate x and y).
         var o = RequiredNumbers(first, DicomTags.ImageOrientationPatient, 6);
         var spacing = RequiredNumbers(first, DicomTags.PixelSpacing, 2); // row spacing (between rows, along j), column spacing (along i)
@@ -260,7 +298,7 @@ public static class DicomSeriesReader
         var affine = new Affine(lps);
         if (GeometryLimits.SpacingProblem(affine.Spacing) is { } problem)
             throw new DicomFormatException(first.Name, problem);
-        return new Volume(columns, rows, slices.Count, values, affine);
+        return affine;
     }
 
     private static void Decode(ReadOnlySpan<byte> source, Span<float> target, int bits, int stored, bool signed, bool bigEndian,
