@@ -22,7 +22,8 @@ public static class ScanReader
     {
         if (!(File.Exists(path) && ScanFileNames.IsNifti(path))) return DicomSeriesReader.ReadGeometry(path, seriesInstanceUid);
         var header = NiftiReader.ReadHeader(path);
-        return new ScanGeometry(header.Dim[1], header.Dim[2], header.Dim[3], header.Affine);
+        int rank = header.Dim[0];
+        return new ScanGeometry(header.Dim[1], rank >= 2 ? header.Dim[2] : 1, rank >= 3 ? header.Dim[3] : 1, header.Affine);
     }
 
     /// <summary>Whether a path is something <see cref="Read"/> takes: a NIfTI file or a DICOM input.</summary>

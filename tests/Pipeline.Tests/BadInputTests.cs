@@ -56,7 +56,7 @@ public sealed class BadInputTests
         string version = run.GetProperty("output").GetProperty("version").GetString()!;
         var expected = new Dictionary<string, string[]>
         {
-            ["notes.txt"] = new[] { prefix + "imagesTr/notes.txt", "not a NIfTI file name" },
+            ["notes.txt"] = new[] { prefix + "imagesTr/notes.txt", "not a scan file name" },
             ["truncated"] = new[] { prefix + "imagesTr/truncated_0000.nii.gz", "truncated" },
             ["flat"] = new[] { prefix + "imagesTr/flat_0000.nii.gz", "not a 3D volume" },
             ["mismatch"] = new[] { prefix + "labelsTr/mismatch.nii.gz", "40x40x18", "40x40x20" },

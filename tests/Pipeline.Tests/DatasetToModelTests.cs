@@ -1,10 +1,13 @@
+using System.IO.Compression;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GuidedNet.Imaging.Dicom;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Tests.Infrastructure;
+using GuidedNet.TestSupport.Dicom;
 
 namespace GuidedNet.Pipeline.Tests;
 
@@ -168,6 +171,36 @@ public sealed class DatasetToModelTests
             Assert.Equal(2, rows.Count);
             Assert.Equal(reports[1].Run, rows.Single(r => r.GetProperty("case").GetString() == "patient-008").GetProperty("run").GetString());
         }
+
+        // (6) a DICOM series dropped as a zip: its mask lies in the series' own geometry and the zip joins the
+        // pool as it came; a series with a missing slice is quarantined with the reason, naming the file in the zip.
+        DicomSeriesScript.Write(temp.File("series"), "--oblique", "--shuffle");
+        ZipFile.CreateFromDirectory(temp.File("series"), temp.File("ct-042.zip"));
+        await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(project, "ct-042.zip"), temp.File("ct-042.zip"));
+        var dicomLatest = await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(project, "ct-042")),
+            TimeSpan.FromMinutes(2), "the DICOM scan's result");
+        var dicomReport = (await pipeline.Storage.ReadJsonAsync<ScanReport>(dicomLatest.Report))!;
+        Assert.Equal(BlobLayout.IncomingScan(project, "ct-042.zip"), dicomReport.Scan.Path);
+        Assert.Equal(Md5(temp.File("ct-042.zip")), dicomReport.Scan.Md5);
+        await pipeline.Storage.DownloadFileAsync(dicomReport.Mask, temp.File("ct-042-mask.nii.gz"));
+        var dicomMask = NiftiReader.Read(temp.File("ct-042-mask.nii.gz"));
+        var series = DicomSeriesReader.Read(temp.File("ct-042.zip")).Volume;
+        Assert.True(dicomMask.SameGrid(series));
+        Assert.True(dicomMask.Affine.ApproximatelyEquals(series.Affine, 1e-4));
+        run = await pipeline.WaitForRunAsync(dicomLatest.Run, TimeSpan.FromMinutes(1));
+        Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
+        Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.TrainingImage(project, "ct-042", ".zip")));
+
+        DicomSeriesScript.Write(temp.File("gappy"), "--gap");
+        ZipFile.CreateFromDirectory(temp.File("gappy"), temp.File("ct-043.zip"));
+        await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(project, "ct-043.zip"), temp.File("ct-043.zip"));
+        string gappyKey = Md5(temp.File("ct-043.zip"))[..16];
+        string gappyReason = Quarantine.RecordPath("scans/" + project, "ct-043", gappyKey);
+        var quarantined = await pipeline.WaitForAsync(async () => await pipeline.Storage.ExistsAsync(gappyReason) ? await pipeline.Storage.ReadBytesAsync(gappyReason, 1 << 16) : null,
+            TimeSpan.FromMinutes(1), "the broken series' quarantine");
+        string because = JsonDocument.Parse(quarantined).RootElement.GetProperty("reason").GetString()!;
+        Assert.Contains($"incoming/{project}/ct-043.zip", because);
+        Assert.Contains("non-uniform slice spacing: 5 mm between", because);
 
         // (3) the schedule with new cases (the dropped scans): one retraining run, which can be cancelled.
         retrain = await pipeline.Http.PostAsJsonAsync("api/retrain", new { });

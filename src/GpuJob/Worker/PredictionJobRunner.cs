@@ -40,7 +40,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         await LoadModelAsync(job.ModelPath, log, cancellation);
         string scanFile = temp.File("scan" + ScanFileNames.Extension(job.Scan.Path));
         string scanMd5 = await storage.DownloadPinnedAsync(job.Scan, scanFile, "it was dropped", cancellation);
-        var scan = NiftiReader.Read(scanFile);
+        var scan = ScanReader.Read(scanFile);
         Volume? truth = null;
         string? labelMd5 = null;
         if (job.Label is { } label)

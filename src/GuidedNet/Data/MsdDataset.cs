@@ -69,8 +69,6 @@ public sealed class MsdDataset
             })
             .ToList();
 
-    public static bool IsNifti(string path) => ScanFileNames.IsNifti(path);
-
     /// <summary><c>case_0000.nii.gz</c> → <c>case</c>: the channel suffix is dropped as nnU-Net does.</summary>
     public static string CaseName(string path) => ScanFileNames.CaseName(path);
 

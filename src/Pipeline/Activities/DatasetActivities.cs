@@ -102,7 +102,7 @@ public sealed class ValidateCasesActivity(PipelineStorage storage, TimeProvider 
 
     private async Task<string?> CheckFilesAsync(BlobPin image, BlobPin? label, int numClasses, CancellationToken cancellation)
     {
-        string? badName = CaseValidator.NameProblem(image.Path) ?? (label is null ? null : CaseValidator.NameProblem(label.Path));
+        string? badName = CaseValidator.NameProblem(image.Path) ?? (label is null ? null : CaseValidator.LabelNameProblem(label.Path));
         if (badName is not null) return badName;
         using var temp = new TempFolder();
         string imageFile = temp.File("image" + ScanFileNames.Extension(image.Path));

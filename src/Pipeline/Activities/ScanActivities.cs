@@ -140,6 +140,6 @@ public sealed class PublishScanResultActivity(PipelineStorage storage, PoolOptio
         if (!await storage.ExistsAsync(BlobLayout.DatasetJson(project))) return;
         string prefix = BlobLayout.DatasetPrefix(project) + "imagesTr/";
         if ((await storage.ListAsync(prefix + caseName)).Any(b => ScanFileNames.CaseName(b.Path) == caseName)) return;
-        await storage.TryCopyCreateOnlyAsync(scan, BlobLayout.TrainingImage(project, caseName));
+        await storage.TryCopyCreateOnlyAsync(scan, BlobLayout.TrainingImage(project, caseName, scan.Path));
     }
 }

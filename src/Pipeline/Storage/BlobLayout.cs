@@ -1,3 +1,5 @@
+using GuidedNet.Imaging;
+
 namespace GuidedNet.Pipeline.Storage;
 
 /// <summary>
@@ -22,7 +24,9 @@ public static class BlobLayout
 
     public static string DatasetPrefix(string dataset) => $"{Datasets}/{dataset}/";
     public static string DatasetJson(string dataset) => $"{Datasets}/{dataset}/dataset.json";
-    public static string TrainingImage(string dataset, string caseName) => $"{Datasets}/{dataset}/imagesTr/{caseName}_0000.nii.gz";
+    /// <summary>A dropped scan's place in the unlabeled pool, in the form it was dropped (NIfTI, or a series zip).</summary>
+    public static string TrainingImage(string dataset, string caseName, string droppedPath = ".nii.gz") =>
+        $"{Datasets}/{dataset}/imagesTr/{caseName}_0000{ScanFileNames.Extension(droppedPath)}";
     public static string Manifest(string dataset, string version) => $"{Datasets}/{dataset}/manifests/{version}.json";
 
     public static string ModelPrefix(string dataset, string version) => $"{Models}/{dataset}/{version}/";

@@ -10,9 +10,13 @@ namespace GuidedNet.Pipeline.Validation;
 /// </summary>
 public static class CaseValidator
 {
-    /// <summary>What is wrong with a file's name alone (checked before its bytes are fetched); null when it names a NIfTI file.</summary>
+    /// <summary>What is wrong with a scan file's name alone (checked before its bytes are fetched); null when it names a NIfTI file or a series zip.</summary>
     public static string? NameProblem(string name) =>
-        ScanFileNames.IsNifti(name) ? null : $"{name}: not a NIfTI file name (expected .nii or .nii.gz)";
+        ScanFileNames.IsScan(name) ? null : $"{name}: not a scan file name (expected {ScanFileNames.Expected})";
+
+    /// <summary>What is wrong with a label file's name alone: labels are NIfTI label maps.</summary>
+    public static string? LabelNameProblem(string name) =>
+        ScanFileNames.IsNifti(name) ? null : $"{name}: not a NIfTI file name (a label map is .nii or .nii.gz)";
 
     /// <summary>
     /// Checks a scan file by streaming over its voxels (never holding the volume: validation runs in
@@ -26,21 +30,27 @@ public static class CaseValidator
         if (NameProblem(name) is { } problem) return problem;
         try
         {
-            var image = ImageGrid.Of(NiftiReader.ReadHeader(file));
+            // A DICOM series is checked from the headers of all its files (geometry, syntax, sizes);
+            // its integer pixels cannot be NaN, so only NIfTI voxels are streamed over.
+            var geometry = ScanReader.ReadGeometry(file);
+            var image = new ImageGrid(geometry.SizeX, geometry.SizeY, geometry.SizeZ, geometry.Affine.Spacing);
             if (image.SizeX < 2 || image.SizeY < 2 || image.SizeZ < 2)
                 return $"{name}: a {image} image is not a 3D volume";
             if (GeometryLimits.SpacingProblem(image.Spacing) is { } spacing) return $"{name}: {spacing}";
-            long bad = 0;
-            NiftiReader.Scan(file, (values, _) =>
+            if (ScanFileNames.IsNifti(name))
             {
-                foreach (float v in values)
-                    if (!float.IsFinite(v)) bad++;
-            });
-            if (bad > 0) return $"{name}: {bad} voxel(s) are NaN or infinite";
+                long bad = 0;
+                NiftiReader.Scan(file, (values, _) =>
+                {
+                    foreach (float v in values)
+                        if (!float.IsFinite(v)) bad++;
+                });
+                if (bad > 0) return $"{name}: {bad} voxel(s) are NaN or infinite";
+            }
             grid = image;
             return null;
         }
-        catch (NiftiFormatException e)
+        catch (ScanFormatException e)
         {
             return Rename(e.Message, file, name);
         }
@@ -49,7 +59,7 @@ public static class CaseValidator
     /// <summary>Checks a label map against its image's grid (before decoding it), then streams over it: integer values in 0..classes-1.</summary>
     public static string? CheckLabel(string file, string name, ImageGrid image, int numClasses)
     {
-        if (NameProblem(name) is { } problem) return problem;
+        if (LabelNameProblem(name) is { } problem) return problem;
         try
         {
             var label = ImageGrid.Of(NiftiReader.ReadHeader(file));
