@@ -111,6 +111,9 @@ public sealed class DatasetToModelTests
         foreach (var organ in report.Organs)
             Assert.Equal(mask.Voxels.Count(v => v == organ.Label) * voxelMl, organ.VolumeMl, 6);
         Assert.True(await pipeline.Storage.ExistsAsync(report.Preview!));
+        await pipeline.Storage.DownloadFileAsync(report.Labels!, temp.File("labels.json"));
+        using (var labelTable = JsonDocument.Parse(File.ReadAllText(temp.File("labels.json"))))
+            Assert.All(report.Organs, o => Assert.Equal(o.Name, labelTable.RootElement.GetProperty("labels").GetProperty(o.Label.ToString()).GetString()));
         // The run ends after the summary and the unlabeled pool are updated.
         run = await pipeline.WaitForRunAsync(latest.Run, TimeSpan.FromMinutes(1));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());

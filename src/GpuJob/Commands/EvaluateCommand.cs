@@ -2,6 +2,7 @@ using System.Text.Json;
 using GuidedNet.Evaluation;
 using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging;
+using GuidedNet.Imaging.Labels;
 using GuidedNet.Imaging.Nifti;
 
 namespace GuidedNet.GpuJob.Commands;
@@ -15,7 +16,8 @@ public static class EvaluateCommand
         guidednet evaluate --pred DIR --truth DIR [--labels dataset.json] [--output DIR]
           --pred DIR        predicted masks <case>.nii.gz
           --truth DIR       ground-truth masks <case>.nii.gz (every case needs a prediction)
-          --labels FILE     dataset.json whose "labels" name the classes (MSD or nnU-Net v2 style)
+          --labels FILE     dataset.json whose "labels" name the classes (MSD or nnU-Net v2 style);
+                            default: the labels.json predict wrote beside the masks
           --output DIR      where metrics.json and metrics.csv go (default: the --pred folder)
         """;
 
@@ -27,6 +29,7 @@ public static class EvaluateCommand
         string outDir = args.String("output") ?? predDir;
         args.EnsureAllUsed();
 
+        labelsFile ??= File.Exists(Path.Combine(predDir, LabelTable.FileName)) ? Path.Combine(predDir, LabelTable.FileName) : null;
         var names = labelsFile is null ? new Dictionary<int, string>() : Data.MsdDataset.ReadLabels(labelsFile);
         var truthFiles = CaseFiles.Find(truthDir);
         var predictions = CaseFiles.Find(predDir).ToDictionary(Data.MsdDataset.CaseName);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging;
+using GuidedNet.Imaging.Labels;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Preprocessing;
 using GuidedNet.Imaging.Rendering;
@@ -13,7 +14,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet predict</c>: NIfTI scans in, uint8 masks in each scan's own geometry out.</summary>
 public static class PredictCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble", "per-organ" };
 
     /// <summary>Every case's outcome, written to the output folder after each case.</summary>
     public const string OutcomesFile = "predictions.csv";
@@ -36,6 +37,8 @@ public static class PredictCommand
           --raw                the reference's behaviour: the stored array straight to the network,
                                uniform averaging, no TTA
           --preview            also write <case>.png: three mid-slices with the mask overlaid
+          --roi NAMES          keep only these labels, by name (e.g. liver,spleen; see labels.json); others become 0
+          --per-organ          also write <case>/<organ>.nii.gz: one binary mask per label
           --skip-existing      leave cases whose mask is already in --output (resumes a stopped batch)
         A failing case is reported and the batch goes on; <output>/predictions.csv lists every
         case's outcome, and the exit code is 1 when any failed. Masks are written whole or not at
@@ -61,6 +64,8 @@ public static class PredictCommand
         int batchWindows = args.Int("batch-windows", 1);
         bool skipExisting = args.Flag("skip-existing");
         string? series = args.String("series");
+        string? roi = args.String("roi");
+        bool perOrgan = args.Flag("per-organ");
         args.EnsureAllUsed();
         var windows = new SlidingWindowOptions
         {
@@ -86,12 +91,22 @@ public static class PredictCommand
         var plan = raw ? PreprocessingPlan.Raw : model.Plan();
         if (patch is null) windows.Patch = model.Metadata.Patch;
         var predictor = new CasePredictor(model, device, windows, plan);
+        var labels = model.Metadata.Labels();
+        try
+        {
+            if (roi is not null) labels = labels.Subset(roi.Split(','));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("--roi: " + e.Message);
+        }
         output.WriteLine($"model {modelPath}: {model.Metadata.NumClasses} classes, width {model.Metadata.BaseChannels}, " +
                          (ensemble ? "ensemble of both networks, " : model.Metadata.Networks == 2 ? $"network {model.Metadata.PreferredNetwork} of 2, " : "") +
                          $"preprocessing '{plan.Name}', device {TorchRuntime.Describe(device)}");
         output.WriteLine($"patch {string.Join("x", windows.Patch)}, stride {string.Join("x", windows.EffectiveStride())}, " +
                          $"{(gaussian ? "gaussian" : "uniform")} averaging{(tta ? ", mirror TTA" : "")}; {cases.Count} scan(s)");
         Directory.CreateDirectory(outputDir);
+        labels.Write(Path.Combine(outputDir, LabelTable.FileName));
 
         var outcomes = cases.ToDictionary(c => c.Name, c => new CaseOutcome(c, "not run", 0, null));
         void Record(CaseOutcome outcome)
@@ -113,8 +128,10 @@ public static class PredictCommand
             {
                 var scan = ScanReader.Read(c.Scan, series, message => output.WriteLine($"{c.Name}: {message}"));
                 var result = predictor.Predict(scan, c.Scan, new ConsoleProgress(output, c.Name), cancellation);
-                NiftiWriter.Write(c.Mask, result.Mask, NiftiDataType.UInt8);
-                if (c.Preview is { } png) SegmentationPreview.Write(png, scan, result.Mask);
+                var mask = roi is null ? result.Mask : KeepLabels(result.Mask, labels);
+                NiftiWriter.Write(c.Mask, mask, NiftiDataType.UInt8);
+                if (perOrgan) WriteOrganMasks(Path.Combine(outputDir, c.Name), mask, labels);
+                if (c.Preview is { } png) SegmentationPreview.Write(png, scan, mask);
                 output.WriteLine($"{c.Name}: {scan} -> {c.Mask} in {clock.Elapsed.TotalSeconds:F1} s " +
                                  $"(preprocess {result.Preprocessing.TotalSeconds:F1} s, model {result.Model.TotalSeconds:F1} s, " +
                                  $"{scan.VoxelCount / Math.Max(1e-9, result.Model.TotalSeconds) / 1e6:F3} Mvox/s, restore {result.Restoring.TotalSeconds:F1} s)");
@@ -142,6 +159,21 @@ public static class PredictCommand
         }
         if (failures > 0) error.WriteLine($"{failures} of {cases.Count} scan(s) failed (see {Path.Combine(outputDir, OutcomesFile)})");
         return failures == 0 ? 0 : 1;
+    }
+
+    private static Volume KeepLabels(Volume mask, LabelTable labels)
+    {
+        var kept = labels.Entries.Select(e => (float)e.Value).ToHashSet();
+        return mask.WithVoxels(mask.Voxels.Select(v => kept.Contains(v) ? v : 0f).ToArray());
+    }
+
+    /// <summary>One binary mask per label, named for its organ, in the mask's own geometry.</summary>
+    private static void WriteOrganMasks(string folder, Volume mask, LabelTable labels)
+    {
+        Directory.CreateDirectory(folder);
+        foreach (var e in labels.Entries)
+            NiftiWriter.Write(Path.Combine(folder, LabelTable.FileSafe(e.Name) + ".nii.gz"),
+                mask.WithVoxels(mask.Voxels.Select(v => v == e.Value ? 1f : 0f).ToArray()), NiftiDataType.UInt8);
     }
 
     private sealed record PlannedCase(string Name, string Scan, string Mask, string? Preview);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using GuidedNet.Evaluation;
 using GuidedNet.Imaging;
+using GuidedNet.Imaging.Labels;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Rendering;
 using GuidedNet.Inference;
@@ -63,6 +64,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         string maskName = $"{job.Case}_seg.nii.gz", previewName = "preview.png";
         string maskFile = temp.File(maskName), previewFile = temp.File(previewName), reportFile = temp.File("report.json");
         NiftiWriter.Write(maskFile, prediction.Mask, NiftiDataType.UInt8);
+        _model!.Metadata.Labels().Write(temp.File(LabelTable.FileName));
         SegmentationPreview.Write(previewFile, scan, prediction.Mask);
         string maskMd5;
         await using (var maskBytes = File.OpenRead(maskFile))
@@ -83,6 +85,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
             Mask = job.ResultPrefix + maskName,
             MaskMd5 = maskMd5,
             Preview = job.ResultPrefix + previewName,
+            Labels = job.ResultPrefix + LabelTable.FileName,
             Size = new[] { scan.SizeX, scan.SizeY, scan.SizeZ },
             SpacingMm = new[] { scan.Spacing.X, scan.Spacing.Y, scan.Spacing.Z },
             Organs = organs,
@@ -94,6 +97,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         await File.WriteAllBytesAsync(reportFile, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(report, PipelineStorage.Json), cancellation);
         await attempt.StageOutputAsync(report.Mask, maskFile, cancellation);
         await attempt.StageOutputAsync(job.ResultPrefix + previewName, previewFile, cancellation);
+        await attempt.StageOutputAsync(report.Labels!, temp.File(LabelTable.FileName), cancellation);
         await attempt.StageOutputAsync(BlobLayout.Report(job.ResultPrefix), reportFile, cancellation);
         log.WriteLine($"{message.JobId}: {job.Case} segmented in {clock.Elapsed.TotalSeconds:F1} s (model {prediction.Model.TotalSeconds:F1} s)" +
                       (report.MeanDice is { } d ? $", mean Dice {d:F4}" : ""));
@@ -123,7 +127,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
     /// <summary>Volume of each organ in the mask; with ground truth, its Dice, HD95 and ASD (MedPy's definitions).</summary>
     private List<OrganReport> Organs(Volume mask, Volume? truth, string? truthPath)
     {
-        var names = _model!.Metadata.ClassNames;
+        var labels = _model!.Metadata.Labels();
         int classes = _model.Metadata.NumClasses;
         var s = mask.Spacing;
         double voxelMl = s.X * s.Y * s.Z / 1000.0;
@@ -141,7 +145,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         return Enumerable.Range(1, classes - 1).Select(k =>
         {
             var m = metrics?.FirstOrDefault(x => x.Label == k);
-            return new OrganReport(k, names is not null && k < names.Length ? names[k] : $"class_{k}", counts[k] * voxelMl, counts[k],
+            return new OrganReport(k, labels.NameOf(k), counts[k] * voxelMl, counts[k],
                 m is { Absent: false } ? m.Dice : null, m is { Absent: false } ? m.Hd95 : null, m is { Absent: false } ? m.Asd : null);
         }).ToList();
     }

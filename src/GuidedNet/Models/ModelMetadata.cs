@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using GuidedNet.Imaging.Geometry;
+using GuidedNet.Imaging.Labels;
 using GuidedNet.Training;
 
 namespace GuidedNet.Models;
@@ -17,6 +18,12 @@ public sealed record ModelMetadata
 
     /// <summary>Class names by label value (index 0 is background).</summary>
     public string[]? ClassNames { get; init; }
+
+    /// <summary>
+    /// The model's label table: its own class names, else (the authors' weights, which carry none)
+    /// the organ names of its task preset, else <c>class_N</c>.
+    /// </summary>
+    public LabelTable Labels() => LabelTable.FromNames(ClassNames ?? LabelTable.PresetNames(Preset, NumClasses) ?? [], NumClasses);
 
     /// <summary>Preset name: flare22, amos or none.</summary>
     public string Preset { get; init; } = "none";

@@ -11,16 +11,6 @@ public static class SegmentationPreview
 {
     private const int PanelSize = 256;
 
-    private static readonly byte[][] Palette =
-    {
-        new byte[] { 230, 25, 75 }, new byte[] { 60, 180, 75 }, new byte[] { 255, 225, 25 }, new byte[] { 0, 130, 200 },
-        new byte[] { 245, 130, 48 }, new byte[] { 145, 30, 180 }, new byte[] { 70, 240, 240 }, new byte[] { 240, 50, 230 },
-        new byte[] { 210, 245, 60 }, new byte[] { 250, 190, 212 }, new byte[] { 0, 128, 128 }, new byte[] { 220, 190, 255 },
-        new byte[] { 170, 110, 40 }, new byte[] { 255, 250, 200 }, new byte[] { 128, 0, 0 }, new byte[] { 170, 255, 195 },
-    };
-
-    public static byte[] ClassColour(int label) => Palette[(label - 1) % Palette.Length];
-
     public static void Write(string path, Volume image, Volume mask)
     {
         if (!image.SameGrid(mask)) throw new ArgumentException($"image {image} and mask {mask} differ in size");
@@ -82,7 +72,7 @@ AtomicFile.Write(path, file => PngEncoder.WriteRgb(file, width, height, rgb));
                 int o = (py * width + px) * 3;
                 if (label > 0)
                 {
-                    var c = ClassColour(label);
+                    var c = Labels.LabelTable.DefaultColour(label);
                     for (int k = 0; k < 3; k++) rgb[o + k] = (byte)((grey + c[k]) / 2);
                 }
                 else

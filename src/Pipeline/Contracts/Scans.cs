@@ -62,6 +62,9 @@ public sealed record ScanReport
     public required string Mask { get; init; }
     public required string MaskMd5 { get; init; }
     public string? Preview { get; init; }
+
+    /// <summary>The mask's label table (<c>labels.json</c>: value → organ name and colour), beside it.</summary>
+    public string? Labels { get; init; }
     public required int[] Size { get; init; }
     public required double[] SpacingMm { get; init; }
     public required IReadOnlyList<OrganReport> Organs { get; init; }
