@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 need=()
 [ -f /usr/share/mricron/templates/ch2.nii.gz ] || need+=(mricron-data)
 [ -f /usr/share/doc/insighttoolkit5-examples/examples/Data/KmeansTest_T1UCharRaw.nii.gz ] || need+=(insighttoolkit5-examples)
-# DICOM: series are written with pydicom and checked against dcm2niix, the field's converter.
+# DICOM: series are written with pydicom and checked against dcm2niix, the field's converter;
+# written SEG objects are checked with dciodvfy (dicom3tools) and read back with pydicom.
 command -v dcm2niix >/dev/null || need+=(dcm2niix)
+command -v dciodvfy >/dev/null || need+=(dicom3tools)
 /usr/bin/python3 -c "import pydicom, numpy" 2>/dev/null || need+=(python3-pydicom python3-numpy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test data packages: ${need[*]}"

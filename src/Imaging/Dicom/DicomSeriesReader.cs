@@ -24,7 +24,11 @@ public sealed class DicomReadOptions
     public double SliceSpacingTolerance { get; init; } = 0.01;
 }
 
-/// <summary>What a series is, beyond its voxels: the identifiers a derived object (a DICOM SEG) must reference.</summary>
+/// <summary>
+/// What a series is, beyond its voxels: the identifiers a derived object (a DICOM SEG) must
+/// reference — its slices' SOP class and instance UIDs in voxel order (slice k of the volume is
+/// <c>Slices[k]</c>) — and the patient and study attributes it copies (as stored: Latin-1 decoded bytes).
+/// </summary>
 public sealed record DicomSeriesInfo(
     string SeriesInstanceUid,
     string? StudyInstanceUid,
@@ -32,7 +36,7 @@ public sealed record DicomSeriesInfo(
     string? Modality,
     string? SeriesDescription,
     IReadOnlyList<(string SopClassUid, string SopInstanceUid)> Slices,
-    IReadOnlyDictionary<DicomTag, string> Patient,
+    IReadOnlyDictionary<DicomTag, string> PatientStudy,
     string Choice);
 
 /// <summary>A DICOM series assembled into a volume, and what identifies it.</summary>
@@ -140,7 +144,7 @@ public static class DicomSeriesReader
 
         var slices = Order(chosen.Select(i => new Slice(i.Entry, i.File)).ToList(), path, options);
         var first = slices[0].File;
-        var patient = new[] { DicomTags.PatientName, DicomTags.PatientId, DicomTags.PatientBirthDate, DicomTags.PatientSex,
+        var patient = new[] { DicomTags.SpecificCharacterSet, DicomTags.PatientName, DicomTags.PatientId, DicomTags.PatientBirthDate, DicomTags.PatientSex,
                 DicomTags.StudyDate, DicomTags.StudyTime, DicomTags.StudyId, DicomTags.AccessionNumber, DicomTags.ReferringPhysicianName, DicomTags.StudyDescription }
             .Where(first.Has).ToDictionary(t => t, t => first.String(t) ?? "");
         var info = new DicomSeriesInfo(chosen.Key, first.String(DicomTags.StudyInstanceUid), first.String(DicomTags.FrameOfReferenceUid),

@@ -11,6 +11,7 @@ public static class DicomTags
 {
     public static readonly DicomTag FileMetaGroupLength = new(0x0002, 0x0000);
     public static readonly DicomTag TransferSyntaxUid = new(0x0002, 0x0010);
+    public static readonly DicomTag SpecificCharacterSet = new(0x0008, 0x0005);
     public static readonly DicomTag SopClassUid = new(0x0008, 0x0016);
     public static readonly DicomTag SopInstanceUid = new(0x0008, 0x0018);
     public static readonly DicomTag StudyDate = new(0x0008, 0x0020);

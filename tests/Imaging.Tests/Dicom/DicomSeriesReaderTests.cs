@@ -59,7 +59,7 @@ public sealed class DicomSeriesReaderTests
         Assert.True(v.Affine.ApproximatelyEquals(expected, 1e-6), Describe(v.Affine));
         Assert.Equal("CT", series.Info.Modality);
         Assert.Equal(24, series.Info.Slices.Count);
-        Assert.Equal("Colin^Twentyseven", series.Info.Patient[DicomTags.PatientName]);
+        Assert.Equal("Colin^Twentyseven", series.Info.PatientStudy[DicomTags.PatientName]);
     }
 
     [Fact]

@@ -42,3 +42,25 @@ public static class DicomSeriesScript
         return Path.Combine(outputFolder, seriesNumber + ".nii");
     }
 }
+
+/// <summary>The field's checks of a written DICOM object: dciodvfy (dicom3tools) and pydicom.</summary>
+public static class DicomChecks
+{
+    public static readonly string SegReader = Path.Combine(Reference.RepositoryRoot, "tests", "TestSupport", "Dicom", "read_seg.py");
+
+    /// <summary>dciodvfy's findings on a file: its "Error" lines (an empty list is a pass) and its whole output.</summary>
+    public static (IReadOnlyList<string> Errors, string Output) Dciodvfy(string file)
+    {
+        var start = new ProcessStartInfo("dciodvfy") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(file);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        string output = stdout.Result + stderr;
+        return (output.Split('\n').Where(l => l.StartsWith("Error", StringComparison.Ordinal)).ToList(), output);
+    }
+
+    /// <summary>Reads a SEG with pydicom into <paramref name="folder"/>: frames.npy and seg.json.</summary>
+    public static void ReadSeg(string file, string folder) => DicomSeriesScript.Run(DicomSeriesScript.Python, SegReader, file, folder);
+}
