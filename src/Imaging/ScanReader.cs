@@ -13,9 +13,18 @@ public static class ScanReader
     /// <param name="seriesInstanceUid">For DICOM inputs holding several series: the one to read (default: the largest).</param>
     /// <param name="log">Told what a DICOM read chose or skipped.</param>
     public static Volume Read(string path, string? seriesInstanceUid = null, Action<string>? log = null) =>
-        File.Exists(path) && ScanFileNames.IsNifti(path)
-            ? NiftiReader.Read(path)
-            : DicomSeriesReader.Read(path, seriesInstanceUid, log: log).Volume;
+        Load(path, seriesInstanceUid, log).Volume;
+
+    /// <summary>
+    /// Reads a scan with what its format says beyond the voxels: for a DICOM series, the
+    /// identifiers a DICOM SEG of it must reference (null for NIfTI).
+    /// </summary>
+    public static (Volume Volume, DicomSeriesInfo? Dicom) Load(string path, string? seriesInstanceUid = null, Action<string>? log = null)
+    {
+        if (File.Exists(path) && ScanFileNames.IsNifti(path)) return (NiftiReader.Read(path), null);
+        var series = DicomSeriesReader.Read(path, seriesInstanceUid, log: log);
+        return (series.Volume, series.Info);
+    }
 
     /// <summary>The grid and geometry of a scan, from its header(s) alone; every check of <see cref="Read"/> but the voxels'.</summary>
     public static ScanGeometry ReadGeometry(string path, string? seriesInstanceUid = null)

@@ -49,6 +49,13 @@ public sealed class DicomCliTests
             Assert.True(mask.Affine.ApproximatelyEquals(dicom.Affine, 1e-4));
             masks[output] = mask.Voxels;
         }
+        // DICOM in, DICOM SEG out (valid by dciodvfy), beside the mask; NIfTI in, none.
+        foreach (string output in new[] { "from-zip", "from-folder" })
+        {
+            var (errors, report) = DicomChecks.Dciodvfy(tmp.File($"{output}/ct_042.seg.dcm"));
+            Assert.True(errors.Count == 0, report);
+        }
+        Assert.False(File.Exists(tmp.File("from-nifti/ct_042.seg.dcm")));
         Assert.Equal(masks["from-nifti"], masks["from-zip"]);
         Assert.Equal(masks["from-nifti"], masks["from-folder"]);
         Assert.Contains(masks["from-zip"], v => v > 0);

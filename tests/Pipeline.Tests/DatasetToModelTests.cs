@@ -190,6 +190,10 @@ public sealed class DatasetToModelTests
         var series = DicomSeriesReader.Read(temp.File("ct-042.zip")).Volume;
         Assert.True(dicomMask.SameGrid(series));
         Assert.True(dicomMask.Affine.ApproximatelyEquals(series.Affine, 1e-4));
+        Assert.Equal(dicomLatest.ResultPrefix + "ct-042.seg.dcm", dicomReport.Seg);
+        await pipeline.Storage.DownloadFileAsync(dicomReport.Seg!, temp.File("ct-042.seg.dcm"));
+        Assert.Empty(DicomChecks.Dciodvfy(temp.File("ct-042.seg.dcm")).Errors);
+        Assert.Null(report.Seg);
         run = await pipeline.WaitForRunAsync(dicomLatest.Run, TimeSpan.FromMinutes(1));
         Assert.True(run.GetProperty("state").GetString() == "Completed", run.ToString());
         Assert.True(await pipeline.Storage.ExistsAsync(BlobLayout.TrainingImage(project, "ct-042", ".zip")));

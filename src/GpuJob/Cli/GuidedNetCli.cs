@@ -26,6 +26,11 @@ public static class GuidedNetCli
     /// <summary>Cancelled by Ctrl+C / SIGTERM in the program; long commands stop cleanly (training checkpoints).</summary>
     public static CancellationToken Cancellation { get; set; }
 
+    /// <summary>This build's version with its commit (e.g. 1.0.0+53e011f…), as recorded in what it writes.</summary>
+    public static string Version { get; } =
+        typeof(GuidedNetCli).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
         output ??= Console.Out;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging;
+using GuidedNet.Imaging.Dicom;
 using GuidedNet.Imaging.Labels;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Preprocessing;
@@ -25,7 +26,8 @@ public static class PredictCommand
           --input FILE|DIR     a NIfTI scan (<case>_0000.nii.gz or <case>.nii.gz), a DICOM series (a folder,
                                <case>.zip or one file), or a folder of NIfTI scans, series zips or series folders
           --series UID         of a DICOM input holding several series, the one to read (default: the largest)
-          --output DIR         where <case>.nii.gz masks are written
+          --output DIR         where <case>.nii.gz masks are written, with labels.json (value -> organ name)
+                               and, for DICOM input, <case>.seg.dcm (DICOM SEG referencing the series)
           --patch D,H,W        window size (default: the model's training patch)
           --stride D,H,W       window step; or --overlap F (default 0.5)
           --gaussian           Gaussian weighting of overlapping windows (nnU-Net)
@@ -126,11 +128,16 @@ public static class PredictCommand
             var clock = Stopwatch.StartNew();
             try
             {
-                var scan = ScanReader.Read(c.Scan, series, message => output.WriteLine($"{c.Name}: {message}"));
+                var (scan, dicom) = ScanReader.Load(c.Scan, series, message => output.WriteLine($"{c.Name}: {message}"));
                 var result = predictor.Predict(scan, c.Scan, new ConsoleProgress(output, c.Name), cancellation);
                 var mask = roi is null ? result.Mask : KeepLabels(result.Mask, labels);
                 NiftiWriter.Write(c.Mask, mask, NiftiDataType.UInt8);
                 if (perOrgan) WriteOrganMasks(Path.Combine(outputDir, c.Name), mask, labels);
+                if (dicom is not null)
+                {
+                    int segments = SegmentationWriter.Write(c.Seg, mask, dicom, labels, GuidedNetCli.Version);
+                    output.WriteLine(segments > 0 ? $"{c.Name}: DICOM SEG with {segments} segment(s) -> {c.Seg}" : $"{c.Name}: no organ found; no DICOM SEG written");
+                }
                 if (c.Preview is { } png) SegmentationPreview.Write(png, scan, mask);
                 output.WriteLine($"{c.Name}: {scan} -> {c.Mask} in {clock.Elapsed.TotalSeconds:F1} s " +
                                  $"(preprocess {result.Preprocessing.TotalSeconds:F1} s, model {result.Model.TotalSeconds:F1} s, " +
@@ -176,7 +183,7 @@ public static class PredictCommand
                 mask.WithVoxels(mask.Voxels.Select(v => v == e.Value ? 1f : 0f).ToArray()), NiftiDataType.UInt8);
     }
 
-    private sealed record PlannedCase(string Name, string Scan, string Mask, string? Preview);
+    private sealed record PlannedCase(string Name, string Scan, string Mask, string Seg, string? Preview);
 
     private sealed record CaseOutcome(PlannedCase Case, string Status, double Seconds, string? Error);
 
@@ -191,13 +198,13 @@ public static class PredictCommand
         {
             string name = Data.MsdDataset.CaseName(scan);
             return new PlannedCase(name, scan, Path.GetFullPath(Path.Combine(outputDir, name + ".nii.gz")),
-                preview ? Path.GetFullPath(Path.Combine(outputDir, name + ".png")) : null);
+                Path.GetFullPath(Path.Combine(outputDir, name + ".seg.dcm")), preview ? Path.GetFullPath(Path.Combine(outputDir, name + ".png")) : null);
         }).ToList();
         foreach (var same in cases.GroupBy(c => c.Name).Where(g => g.Count() > 1))
             throw new UsageException($"{string.Join(" and ", same.Select(c => c.Scan))} are all case '{same.Key}': they would write one mask; keep one of them");
         var inputs = scans.GroupBy(RealPath).ToDictionary(g => g.Key, g => g.First());
         foreach (var c in cases)
-            foreach (string written in new[] { c.Mask, c.Preview }.OfType<string>())
+            foreach (string written in new[] { c.Mask, c.Seg, c.Preview }.OfType<string>())
                 if (inputs.TryGetValue(RealPath(written), out string? scan))
                     throw new UsageException($"--output: the mask of case '{c.Name}' would replace the input scan {scan}; choose another output folder");
         return cases;

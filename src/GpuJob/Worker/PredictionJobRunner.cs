@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using GuidedNet.GpuJob.Cli;
 using GuidedNet.Evaluation;
 using GuidedNet.Imaging;
+using GuidedNet.Imaging.Dicom;
 using GuidedNet.Imaging.Labels;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Rendering;
@@ -41,7 +43,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         await LoadModelAsync(job.ModelPath, log, cancellation);
         string scanFile = temp.File("scan" + ScanFileNames.Extension(job.Scan.Path));
         string scanMd5 = await storage.DownloadPinnedAsync(job.Scan, scanFile, "it was dropped", cancellation);
-        var scan = ScanReader.Read(scanFile);
+        var (scan, dicom) = ScanReader.Load(scanFile);
         Volume? truth = null;
         string? labelMd5 = null;
         if (job.Label is { } label)
@@ -64,7 +66,11 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         string maskName = $"{job.Case}_seg.nii.gz", previewName = "preview.png";
         string maskFile = temp.File(maskName), previewFile = temp.File(previewName), reportFile = temp.File("report.json");
         NiftiWriter.Write(maskFile, prediction.Mask, NiftiDataType.UInt8);
-        _model!.Metadata.Labels().Write(temp.File(LabelTable.FileName));
+        var labels = _model!.Metadata.Labels();
+        labels.Write(temp.File(LabelTable.FileName));
+        // A DICOM scan also gets its DICOM SEG, which a PACS files beside the series (none when no organ was found).
+        string segName = $"{job.Case}.seg.dcm";
+        bool hasSeg = dicom is not null && SegmentationWriter.Write(temp.File(segName), prediction.Mask, dicom, labels, GuidedNetCli.Version) > 0;
         SegmentationPreview.Write(previewFile, scan, prediction.Mask);
         string maskMd5;
         await using (var maskBytes = File.OpenRead(maskFile))
@@ -86,6 +92,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
             MaskMd5 = maskMd5,
             Preview = job.ResultPrefix + previewName,
             Labels = job.ResultPrefix + LabelTable.FileName,
+            Seg = hasSeg ? job.ResultPrefix + segName : null,
             Size = new[] { scan.SizeX, scan.SizeY, scan.SizeZ },
             SpacingMm = new[] { scan.Spacing.X, scan.Spacing.Y, scan.Spacing.Z },
             Organs = organs,
@@ -98,6 +105,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         await attempt.StageOutputAsync(report.Mask, maskFile, cancellation);
         await attempt.StageOutputAsync(job.ResultPrefix + previewName, previewFile, cancellation);
         await attempt.StageOutputAsync(report.Labels!, temp.File(LabelTable.FileName), cancellation);
+        if (report.Seg is { } seg) await attempt.StageOutputAsync(seg, temp.File(segName), cancellation);
         await attempt.StageOutputAsync(BlobLayout.Report(job.ResultPrefix), reportFile, cancellation);
         log.WriteLine($"{message.JobId}: {job.Case} segmented in {clock.Elapsed.TotalSeconds:F1} s (model {prediction.Model.TotalSeconds:F1} s)" +
                       (report.MeanDice is { } d ? $", mean Dice {d:F4}" : ""));

@@ -65,6 +65,9 @@ public sealed record ScanReport
 
     /// <summary>The mask's label table (<c>labels.json</c>: value → organ name and colour), beside it.</summary>
     public string? Labels { get; init; }
+
+    /// <summary>For a DICOM scan, the mask as DICOM SEG referencing the series (null for NIfTI scans, or when no organ was found).</summary>
+    public string? Seg { get; init; }
     public required int[] Size { get; init; }
     public required double[] SpacingMm { get; init; }
     public required IReadOnlyList<OrganReport> Organs { get; init; }
