@@ -93,7 +93,7 @@ public class CliTests
         // Mean over classes leaves the absent pancreas out: (dice1 + dice2 + dice3) / 3.
         Assert.Equal((0.804177545691906 + 0.6338912133891214 + 0.0) / 3, json.RootElement.GetProperty("meanDice").GetDouble(), 1e-9);
         var csv = File.ReadAllLines(tmp.File("pred/metrics.csv"));
-        Assert.Equal("case,label,name,absent,dice,jaccard,hd95_mm,hd_mm,asd_mm,assd_mm", csv[0]);
+        Assert.Equal("case,label,name,absent,dice,jaccard,hd95_mm,hd_mm,asd_mm,assd_mm,nsd_1mm", csv[0]);
         Assert.Contains(csv, l => l.StartsWith("a,4,pancreas,1,,", StringComparison.Ordinal));
         Assert.Contains(csv, l => l.StartsWith("mean,1,liver,,0.804177545691906", StringComparison.Ordinal));
     }
@@ -159,7 +159,7 @@ public class CliTests
         Assert.Contains(errors, l => l.Contains(tmp.File("in/broken.nii.gz")));
         Assert.Contains(errors, l => l.Contains(tmp.File("in/huge_voxels.nii.gz")) && l.Contains("outside 0.05–20 mm"));
         Assert.True(File.Exists(tmp.File("out/good.nii.gz")), output);
-        Assert.Equal(new[] { "good.nii.gz", "predictions.csv" }, Directory.GetFiles(tmp.File("out")).Select(Path.GetFileName).Order());
+        Assert.Equal(new[] { "good.nii.gz", "labels.json", "predictions.csv" }, Directory.GetFiles(tmp.File("out")).Select(Path.GetFileName).Order());
         var rows = Outcomes(tmp.File("out/predictions.csv"));
         Assert.Equal(("failed", "failed", "done"), (rows["broken"], rows["huge_voxels"], rows["good"]));
 

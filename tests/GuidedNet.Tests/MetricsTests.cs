@@ -39,6 +39,41 @@ public class MetricsTests
         }
     }
 
+    // By hand, on one slice of 5 rows by 8 columns (every voxel of a one-slice mask is surface), spacing
+    // 2 mm along x: truth at columns 1–4 of row 2; prediction at columns 2–6 of row 2, or of row 3 (1 mm off).
+    // Row 2: prediction surface distances 0,0,0,2,4 mm; truth's 2,0,0,0 mm.
+    // Row 3: prediction 1,1,1,√5,√17 mm; truth √5,1,1,1 mm.
+    [Theory]
+    [InlineData(2, 1.0, 6.0 / 9)]
+    [InlineData(2, 2.0, 8.0 / 9)]
+    [InlineData(2, 3.9, 8.0 / 9)]
+    [InlineData(2, 4.0, 1.0)]
+    [InlineData(3, 0.5, 0.0)]
+    [InlineData(3, 1.0, 6.0 / 9)]
+    [InlineData(3, 2.3, 8.0 / 9)]
+    [InlineData(3, 4.2, 1.0)]
+    public void Normalised_surface_dice_counts_the_surface_within_the_tolerance_of_the_other(int predictionRow, double toleranceMm, double expected)
+    {
+        var truth = new int[5 * 8];
+        var prediction = new int[5 * 8];
+        for (int x = 1; x <= 4; x++) truth[2 * 8 + x] = 1;
+        for (int x = 2; x <= 6; x++) prediction[predictionRow * 8 + x] = 1;
+        var m = SegmentationMetrics.Compute(prediction, truth, 1, 5, 8, (3, 1, 2), [1], toleranceMm)[0];
+        Assert.Equal(expected, m.Nsd!.Value, 12);
+    }
+
+    [Fact]
+    public void Normalised_surface_dice_is_zero_when_one_side_is_empty_and_absent_when_both_are()
+    {
+        var empty = new int[27];
+        var one = new int[27];
+        one[13] = 1;
+        var r = SegmentationMetrics.Compute(empty, one, 3, 3, 3, (1, 1, 1), [1, 2]);
+        Assert.Equal(0.0, r[0].Nsd);
+        Assert.Null(r[1].Nsd);
+        Assert.Equal(1.0, SegmentationMetrics.Compute(one, one, 3, 3, 3, (1, 1, 1), [1])[0].Nsd);
+    }
+
     [Fact]
     public void A_class_absent_from_both_is_absent_not_zero_or_one()
     {

@@ -19,6 +19,7 @@ public static class EvaluateCommand
           --labels FILE     dataset.json whose "labels" name the classes (MSD or nnU-Net v2 style);
                             default: the labels.json predict wrote beside the masks
           --output DIR      where metrics.json and metrics.csv go (default: the --pred folder)
+          --nsd-tolerance MM  tolerance of the normalised surface Dice (default 1 mm, FLARE22's)
         """;
 
     public static int Run(CommandLineArguments args, TextWriter output, TextWriter error)
@@ -27,7 +28,9 @@ public static class EvaluateCommand
         string truthDir = args.Required("truth");
         string? labelsFile = args.String("labels");
         string outDir = args.String("output") ?? predDir;
+        double tolerance = args.Double("nsd-tolerance", SegmentationMetrics.DefaultNsdToleranceMm);
         args.EnsureAllUsed();
+        if (!(tolerance >= 0) || !double.IsFinite(tolerance)) throw new UsageException($"--nsd-tolerance must be a distance ≥ 0 mm, got {tolerance}");
 
         labelsFile ??= File.Exists(Path.Combine(predDir, LabelTable.FileName)) ? Path.Combine(predDir, LabelTable.FileName) : null;
         var names = labelsFile is null ? new Dictionary<int, string>() : Data.MsdDataset.ReadLabels(labelsFile);
@@ -50,12 +53,12 @@ public static class EvaluateCommand
                 ? names.Keys.Where(k => k > 0).Order().ToArray()
                 : p.Concat(t).Where(v => v > 0).Distinct().Order().ToArray();
             var s = truth.Spacing;
-            var metrics = SegmentationMetrics.Compute(p, t, truth.SizeZ, truth.SizeY, truth.SizeX, (s.Z, s.Y, s.X), labels);
+            var metrics = SegmentationMetrics.Compute(p, t, truth.SizeZ, truth.SizeY, truth.SizeX, (s.Z, s.Y, s.X), labels, tolerance);
             cases.Add(new CaseMetrics(name, metrics));
-            output.WriteLine($"{name}: " + string.Join(", ", metrics.Where(m => !m.Absent).Select(m => $"{m.Label}: Dice {m.Dice:F3}")));
+            output.WriteLine($"{name}: " + string.Join(", ", metrics.Where(m => !m.Absent).Select(m => $"{m.Label}: Dice {m.Dice:F3}, NSD {m.Nsd:F3}")));
         }
 
-        var report = new MetricsReport(cases, names);
+        var report = new MetricsReport(cases, names, tolerance);
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "metrics.json"), report.ToJson());
         File.WriteAllText(Path.Combine(outDir, "metrics.csv"), report.ToCsv());

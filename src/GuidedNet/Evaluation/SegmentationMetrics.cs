@@ -5,8 +5,9 @@ namespace GuidedNet.Evaluation;
 /// prediction and truth is <see cref="Absent"/> with no values (it must not count as 0 or 1);
 /// distance metrics are null unless both masks are non-empty.
 /// </summary>
+/// <param name="Nsd">Normalised surface Dice at <see cref="SegmentationMetrics.DefaultNsdToleranceMm"/> (or the tolerance asked for).</param>
 public sealed record ClassMetrics(int Label, bool Absent, double? Dice, double? Jaccard,
-    double? Hd95, double? Hd, double? Asd, double? Assd, long PredictedVoxels, long TruthVoxels);
+    double? Hd95, double? Hd, double? Asd, double? Assd, long PredictedVoxels, long TruthVoxels, double? Nsd = null);
 
 /// <summary>
 /// Dice, Jaccard, HD95, HD, ASD and ASSD in millimetres as MedPy computes them (the library the
@@ -14,23 +15,31 @@ public sealed record ClassMetrics(int Label, bool Absent, double? Dice, double? 
 /// the array border count as surface); distances come from an exact Euclidean distance transform
 /// with voxel spacing; HD95 is the 95th percentile (linear interpolation) of both directed
 /// surface-distance sets pooled; ASD is the mean distance from the prediction's surface to the
-/// truth's; ASSD the mean of both directions.
+/// truth's; ASSD the mean of both directions. NSD (normalised surface Dice, Nikolov et al. 2021;
+/// the second ranking metric of FLARE and AMOS) is the share of both surfaces' voxels that lie
+/// within the tolerance of the other surface: (|{p ∈ S_P : d(p, S_T) ≤ τ}| + |{t ∈ S_T : d(t, S_P) ≤ τ}|) / (|S_P| + |S_T|),
+/// on the same surface voxels and distances.
 /// </summary>
 public static class SegmentationMetrics
 {
+    /// <summary>NSD's tolerance unless one is given, in mm (FLARE22's).</summary>
+    public const double DefaultNsdToleranceMm = 1.0;
+
     /// <param name="prediction">Label map in (z, y, x) C order.</param>
     /// <param name="truth">Label map of the same grid.</param>
     /// <param name="spacing">Voxel spacing (z, y, x) in mm.</param>
+    /// <param name="nsdToleranceMm">NSD's tolerance τ in mm.</param>
     public static IReadOnlyList<ClassMetrics> Compute(int[] prediction, int[] truth, int depth, int height, int width,
-        (double Z, double Y, double X) spacing, IEnumerable<int> labels)
+        (double Z, double Y, double X) spacing, IEnumerable<int> labels, double nsdToleranceMm = DefaultNsdToleranceMm)
     {
         if (prediction.LongLength != truth.LongLength || prediction.LongLength != (long)depth * height * width)
             throw new ArgumentException("prediction and truth must both fill the given grid");
-        return labels.Select(label => ComputeClass(prediction, truth, depth, height, width, spacing, label)).ToList();
+        if (!(nsdToleranceMm >= 0) || !double.IsFinite(nsdToleranceMm)) throw new ArgumentException($"NSD tolerance must be a finite distance ≥ 0 mm, got {nsdToleranceMm}");
+        return labels.Select(label => ComputeClass(prediction, truth, depth, height, width, spacing, label, nsdToleranceMm)).ToList();
     }
 
     public static ClassMetrics ComputeClass(int[] prediction, int[] truth, int depth, int height, int width,
-        (double Z, double Y, double X) spacing, int label)
+        (double Z, double Y, double X) spacing, int label, double nsdToleranceMm = DefaultNsdToleranceMm)
     {
         var grid = new Grid(depth, height, width);
         var p = new Mask(prediction, label, grid);
@@ -43,7 +52,7 @@ public static class SegmentationMetrics
         double dice = 2.0 * overlap / (p.Count + t.Count);
         double jaccard = (double)overlap / (p.Count + t.Count - overlap);
         if (p.Count == 0 || t.Count == 0)
-            return new ClassMetrics(label, false, dice, jaccard, null, null, null, null, p.Count, t.Count);
+            return new ClassMetrics(label, false, dice, jaccard, null, null, null, null, p.Count, t.Count, Nsd: 0);
 
         double[] predToTruth = SurfaceDistances(p, t, grid, spacing);
         double[] truthToPred = SurfaceDistances(t, p, grid, spacing);
@@ -53,7 +62,10 @@ public static class SegmentationMetrics
         double hd = Math.Max(predToTruth.Max(), truthToPred.Max());
         double asd = predToTruth.Average();
         double assd = (asd + truthToPred.Average()) / 2;
-        return new ClassMetrics(label, false, dice, jaccard, hd95, hd, asd, assd, p.Count, t.Count);
+        // A small slack absorbs the square root's rounding for distances that equal τ exactly.
+        double tolerance = nsdToleranceMm + 1e-9;
+        double nsd = (predToTruth.Count(x => x <= tolerance) + truthToPred.Count(x => x <= tolerance)) / (double)(predToTruth.Length + truthToPred.Length);
+        return new ClassMetrics(label, false, dice, jaccard, hd95, hd, asd, assd, p.Count, t.Count, nsd);
     }
 
     /// <summary>Distances (mm) from each surface voxel of <paramref name="from"/> to the nearest surface voxel of <paramref name="to"/>.</summary>
