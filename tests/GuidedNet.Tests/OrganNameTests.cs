@@ -55,6 +55,18 @@ public sealed class OrganNameTests
         using var metrics = JsonDocument.Parse(File.ReadAllText(tmp.File("metrics/metrics.json")));
         Assert.Contains(metrics.RootElement.GetProperty("classes").EnumerateArray(), c => c.GetProperty("name").GetString() == "liver");
 
+        // stats on the scan (the DICOM series) and its mask, named by the labels.json beside the mask.
+        (code, output, error) = Run("stats", "--image", tmp.File("in/abdomen"), "--mask", tmp.File("roi/abdomen.nii.gz"));
+        Assert.True(code == 0, error + output);
+        Assert.Contains("1 liver", output);
+        using var stats = JsonDocument.Parse(File.ReadAllText(tmp.File("roi/abdomen.stats.json")));
+        var organs = stats.RootElement.GetProperty("organs").EnumerateArray().ToList();
+        Assert.Equal(new[] { "liver", "spleen" }, organs.Select(o => o.GetProperty("name").GetString()));
+        var s = roi.Spacing;
+        // The scan's spacing (exact, from DICOM) against the mask's (float32 in NIfTI): equal to 1e-7 relative.
+        Assert.Equal(roi.Voxels.Count(v => v == 1) * s.X * s.Y * s.Z / 1000, organs[0].GetProperty("volumeMl").GetDouble(), 4);
+        Assert.Equal(roi.Voxels.Count(v => v == 1), organs[0].GetProperty("voxels").GetInt64());
+
         (code, _, error) = Run([.. predict, "--output", tmp.File("bad"), "--roi", "livre"]);
         Assert.Equal(2, code);
         Assert.Contains("--roi: unknown label name(s) 'livre'; this model's labels are liver, right kidney, spleen", error);

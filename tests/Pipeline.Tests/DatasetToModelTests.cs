@@ -109,7 +109,13 @@ public sealed class DatasetToModelTests
         Assert.True(mask.Affine.ApproximatelyEquals(scan.Affine, 1e-5));
         double voxelMl = scan.Spacing.X * scan.Spacing.Y * scan.Spacing.Z / 1000;
         foreach (var organ in report.Organs)
+        {
             Assert.Equal(mask.Voxels.Count(v => v == organ.Label) * voxelMl, organ.VolumeMl, 6);
+            // Organ statistics on the scan's own intensities, for every organ the mask holds.
+            if (organ.Voxels == 0) Assert.Null(organ.Statistics);
+            else Assert.Equal((organ.Voxels, organ.Name), (organ.Statistics!.Voxels, organ.Statistics.Name));
+        }
+        Assert.Contains(report.Organs, o => o.Statistics is { IntensityP95: var p95, IntensityP5: var p5 } && p95 >= p5);
         Assert.True(await pipeline.Storage.ExistsAsync(report.Preview!));
         await pipeline.Storage.DownloadFileAsync(report.Labels!, temp.File("labels.json"));
         using (var labelTable = JsonDocument.Parse(File.ReadAllText(temp.File("labels.json"))))

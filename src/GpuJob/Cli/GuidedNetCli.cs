@@ -12,10 +12,11 @@ public static class GuidedNetCli
 
         commands:
           train       semi-supervised training on an MSD / nnU-Net dataset folder
-          predict     segment NIfTI scans with a model
-          evaluate    Dice, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
+          predict     segment scans (NIfTI, DICOM series) with a model: masks, labels.json, DICOM SEG
+          evaluate    Dice, NSD, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
+          stats       per-organ volume, intensity, bounding box and edge contact of a mask on its scan
           synth       write a synthetic phantom dataset (tests, demos, experiments)
-          convert     a NumPy (z, y, x) volume to NIfTI
+          convert     a DICOM series or a NumPy (z, y, x) volume to NIfTI
           bench       bench predict | bench train | bench validate: throughput and memory
           upload      put a dataset or scans into the pipeline's blob storage
           download    copy results (or any prefix) from the pipeline's blob storage
@@ -55,6 +56,9 @@ public static class GuidedNetCli
                 case "train":
                     if (WantsHelp(rest)) { output.Write(TrainCommand.Usage); return 0; }
                     return TrainCommand.Run(new CommandLineArguments(rest, TrainCommand.Flags), output, Cancellation);
+                case "stats":
+                    if (WantsHelp(rest)) { output.Write(StatsCommand.Usage); return 0; }
+                    return StatsCommand.Run(new CommandLineArguments(rest, StatsCommand.Flags), output);
                 case "synth":
                     if (WantsHelp(rest)) { output.Write(SynthCommand.Usage); return 0; }
                     return SynthCommand.Run(new CommandLineArguments(rest, SynthCommand.Flags), output);

@@ -60,7 +60,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         progress.AddTiming("restore", prediction.Restoring.TotalSeconds);
 
         progress.Phase(JobPhases.Metrics);
-        var organs = Organs(prediction.Mask, truth, job.Label?.Path);
+        var organs = Organs(scan, prediction.Mask, truth, job.Label?.Path);
 
         progress.Phase(JobPhases.Uploading);
         string maskName = $"{job.Case}_seg.nii.gz", previewName = "preview.png";
@@ -133,9 +133,10 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
     }
 
     /// <summary>Volume of each organ in the mask; with ground truth, its Dice, HD95 and ASD (MedPy's definitions).</summary>
-    private List<OrganReport> Organs(Volume mask, Volume? truth, string? truthPath)
+    private List<OrganReport> Organs(Volume scan, Volume mask, Volume? truth, string? truthPath)
     {
         var labels = _model!.Metadata.Labels();
+        var statistics = OrganStatistics.Compute(scan, mask, labels).ToDictionary(o => o.Label);
         int classes = _model.Metadata.NumClasses;
         var s = mask.Spacing;
         double voxelMl = s.X * s.Y * s.Z / 1000.0;
@@ -154,7 +155,8 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         {
             var m = metrics?.FirstOrDefault(x => x.Label == k);
             return new OrganReport(k, labels.NameOf(k), counts[k] * voxelMl, counts[k],
-                m is { Absent: false } ? m.Dice : null, m is { Absent: false } ? m.Hd95 : null, m is { Absent: false } ? m.Asd : null);
+                m is { Absent: false } ? m.Dice : null, m is { Absent: false } ? m.Hd95 : null, m is { Absent: false } ? m.Asd : null,
+                statistics.GetValueOrDefault(k));
         }).ToList();
     }
 

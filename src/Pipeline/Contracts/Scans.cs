@@ -43,7 +43,9 @@ public static class ScanRunStates
 }
 
 /// <summary>Per-organ figures of one segmented scan.</summary>
-public sealed record OrganReport(int Label, string Name, double VolumeMl, long Voxels, double? Dice, double? Hd95, double? Asd);
+/// <param name="Statistics">The organ's intensities (the scan's units: HU for CT), world bounding box and edge contact; null when absent from the mask.</param>
+public sealed record OrganReport(int Label, string Name, double VolumeMl, long Voxels, double? Dice, double? Hd95, double? Asd,
+    Imaging.Labels.OrganStatistics? Statistics = null);
 
 /// <summary>
 /// <c>results/&lt;project&gt;/&lt;case&gt;/&lt;run&gt;/report.json</c>: the run's result and exactly what it came
