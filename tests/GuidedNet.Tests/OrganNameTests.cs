@@ -24,7 +24,7 @@ public sealed class OrganNameTests
         using var tmp = new TempFolder();
         DicomSeriesScript.Write(tmp.File("in/abdomen"));
         string[] predict = ["predict", "--model", Reference.File("unet_gmm_k14.pth"), "--input", tmp.File("in"), "--preset", "flare22",
-            "--patch", "16,32,32", "--overlap", "0.25", "--device", "cpu"];
+            "--patch", "16,32,32", "--overlap", "0.25", "--device", "cpu", ReproducibleCpuKernels.Flag];
 
         var (code, output, error) = Run([.. predict, "--output", tmp.File("all")]);
         Assert.True(code == 0, error + output);

@@ -121,7 +121,7 @@ public sealed class CommandLineSafetyTests(Azurite azurite) : IClassFixture<Azur
         Assert.True(predict.Stop(TimeSpan.FromSeconds(60)), "predict went on after SIGTERM:\n" + predict.Output);
         Assert.Equal(130, predict.WaitForExit(TimeSpan.FromSeconds(5)));
         Assert.Contains("continue with --skip-existing", predict.Output);
-        Assert.Equal(new[] { "predictions.csv" }, Directory.GetFiles(output).Select(Path.GetFileName));
+        Assert.Equal(new[] { "labels.json", "predictions.csv" }, Directory.GetFiles(output).Select(Path.GetFileName).Order());
         Assert.Contains(",stopped,", File.ReadAllText(Path.Combine(output, "predictions.csv")));
     }
 }

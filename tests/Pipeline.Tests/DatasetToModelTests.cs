@@ -62,6 +62,7 @@ public sealed class DatasetToModelTests
         Assert.Equal(8, metrics.Cases!.Labeled + metrics.Cases.Unlabeled + metrics.Cases.Validation);
         string firstCard = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync($"models/{project}/{version}/model-card.md", 1 << 20));
         Assert.Contains($"- Cases: {metrics.Cases.Labeled} labeled, {metrics.Cases.Unlabeled} unlabeled, {metrics.Cases.Validation} validation", firstCard);
+        Assert.Contains("- Post-processing: ", firstCard);
         Assert.Equal(4, manifest.Cases.Count(c => c.Label is not null));
         Assert.All(manifest.Cases, c => Assert.NotNull(c.Image.Md5));
 

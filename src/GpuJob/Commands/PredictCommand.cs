@@ -15,7 +15,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet predict</c>: NIfTI scans in, uint8 masks in each scan's own geometry out.</summary>
 public static class PredictCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble", "per-organ" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble", "per-organ", "no-postprocessing" };
 
     /// <summary>Every case's outcome, written to the output folder after each case.</summary>
     public const string OutcomesFile = "predictions.csv";
@@ -41,6 +41,8 @@ public static class PredictCommand
           --preview            also write <case>.png: three mid-slices with the mask overlaid
           --roi NAMES          keep only these labels, by name (e.g. liver,spleen; see labels.json); others become 0
           --per-organ          also write <case>/<organ>.nii.gz: one binary mask per label
+          --no-postprocessing  skip the model's post-processing (keeping each listed class's largest
+                               connected component, as its validation decided)
           --skip-existing      leave cases whose mask is already in --output (resumes a stopped batch)
         A failing case is reported and the batch goes on; <output>/predictions.csv lists every
         case's outcome, and the exit code is 1 when any failed. Masks are written whole or not at
@@ -68,6 +70,7 @@ public static class PredictCommand
         string? series = args.String("series");
         string? roi = args.String("roi");
         bool perOrgan = args.Flag("per-organ");
+        bool postProcess = !args.Flag("no-postprocessing");
         args.EnsureAllUsed();
         var windows = new SlidingWindowOptions
         {
@@ -92,7 +95,7 @@ public static class PredictCommand
         using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name, ensemble: ensemble);
         var plan = raw ? PreprocessingPlan.Raw : model.Plan();
         if (patch is null) windows.Patch = model.Metadata.Patch;
-        var predictor = new CasePredictor(model, device, windows, plan);
+        var predictor = new CasePredictor(model, device, windows, plan, postProcess);
         var labels = model.Metadata.Labels();
         try
         {

@@ -1,5 +1,5 @@
-using GuidedNet.Imaging;
 using System.Text.Json;
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 
 namespace GuidedNet.Data;

@@ -7,20 +7,25 @@ using static TorchSharp.torch;
 namespace GuidedNet.Inference;
 
 /// <summary>A scan's mask in the scan's own grid, with where the time went.</summary>
-public sealed record CasePrediction(Volume Mask, int Windows, TimeSpan Preprocessing, TimeSpan Model, TimeSpan Restoring);
+/// <param name="PostProcessedVoxels">Voxels the model's post-processing set to background (islands of its classes).</param>
+public sealed record CasePrediction(Volume Mask, int Windows, TimeSpan Preprocessing, TimeSpan Model, TimeSpan Restoring, long PostProcessedVoxels = 0);
 
 /// <summary>
 /// Whole-scan prediction: preprocess with the model's plan, sliding-window prediction in the
-/// model grid, and the exact inverse back onto the scan's grid and affine.
+/// model grid, the exact inverse back onto the scan's grid and affine, then the model's
+/// post-processing (<see cref="LargestComponentPostProcessing"/>) unless switched off.
 /// </summary>
 public sealed class CasePredictor
 {
     private readonly LoadedModel _model;
     private readonly CasePreprocessor _preprocessor;
     private readonly SlidingWindowPredictor _predictor;
+    private readonly int[] _keepLargest;
 
-    public CasePredictor(LoadedModel model, Device device, SlidingWindowOptions options, PreprocessingPlan plan)
+    /// <param name="postProcess">Apply the post-processing the model's validation chose (the default).</param>
+    public CasePredictor(LoadedModel model, Device device, SlidingWindowOptions options, PreprocessingPlan plan, bool postProcess = true)
     {
+        _keepLargest = postProcess ? model.Metadata.KeepLargestComponent ?? [] : [];
         if (model.Metadata.NumClasses > 256) throw new ArgumentException("masks are written as uint8: at most 256 classes");
         _model = model;
         _preprocessor = new CasePreprocessor(plan);
@@ -47,7 +52,8 @@ public sealed class CasePredictor
         var model = clock.Elapsed - preprocessing;
 
         var mask = prepared.LabelsToOriginal(result.Labels.Select(b => (float)b).ToArray());
+        long removed = _keepLargest.Length == 0 ? 0 : LargestComponentPostProcessing.Apply(mask.Voxels, mask.SizeZ, mask.SizeY, mask.SizeX, _keepLargest);
         var restoring = clock.Elapsed - preprocessing - model;
-        return new CasePrediction(mask, result.Windows, preprocessing, model, restoring);
+        return new CasePrediction(mask, result.Windows, preprocessing, model, restoring, removed);
     }
 }

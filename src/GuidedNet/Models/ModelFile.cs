@@ -1,6 +1,6 @@
-using GuidedNet.Imaging;
 using System.IO.Compression;
 using System.Text.Json;
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Preprocessing;
 using GuidedNet.Network;

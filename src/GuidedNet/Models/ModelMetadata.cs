@@ -53,6 +53,12 @@ public sealed record ModelMetadata
     public int PreferredNetwork { get; init; } = 1;
 
     /// <summary>
+    /// Classes whose largest connected component alone is kept after prediction (nnU-Net's
+    /// post-processing), as decided on the validation split; null or empty: none.
+    /// </summary>
+    public int[]? KeepLargestComponent { get; init; }
+
+    /// <summary>
     /// Refuses metadata no trained model has, before a network is built from it: a hostile file
     /// could otherwise ask for a network of any size. The message names the file and the field.
     /// </summary>
@@ -77,6 +83,8 @@ public sealed record ModelMetadata
         Check(NormalizationScheme is null or "ct" or "zscore" or "zscore-nonzero", "normalizationScheme", "must be ct, zscore or zscore-nonzero");
         Check(NormalizationScheme is not ("zscore" or "zscore-nonzero") || Normalization is null,
             "normalizationScheme", "a per-case z-score has no dataset-wide normalization numbers");
+        Check(KeepLargestComponent is null || (KeepLargestComponent.All(k => k >= 1 && k < NumClasses) && KeepLargestComponent.Distinct().Count() == KeepLargestComponent.Length),
+            "keepLargestComponent", $"must list distinct foreground classes (1..{NumClasses - 1})");
         Check(ClassNames is null || (ClassNames.Length == NumClasses && ClassNames.All(n => n is { Length: <= 128 })),
             "classNames", "must name each class in at most 128 characters");
     }

@@ -1,7 +1,7 @@
-using GuidedNet.Imaging;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
+using GuidedNet.Imaging;
 using GuidedNet.Data;
 using GuidedNet.Evaluation;
 using GuidedNet.Inference;
@@ -275,17 +275,23 @@ public sealed class Trainer : IDisposable
             if (scores[n].Mean is { } dice && (scores[best].Mean is not { } current || dice > current)) best = n;
         var record = new ValidationRecord(_iteration, scores[best].Mean, scores[best].ByClass, best + 1, scores.Select(s => s.Mean).ToArray());
         if (_history.Record(record))
-            SaveModel(Path.Combine(_folder, "best.guidednet"), preferredNetwork: best + 1);
+        {
+            // The kept model's post-processing is decided on its own validation predictions.
+            var keep = LargestComponentPostProcessing.Decide(scores[best].Predictions, _data.NumClasses);
+            _history.KeepLargestComponent = keep.Select(ClassName).ToArray();
+            SaveModel(Path.Combine(_folder, "best.guidednet"), preferredNetwork: best + 1, keepLargestComponent: keep);
+        }
         WriteHistory();
     }
 
     /// <summary>Mean Dice over classes (each class averaged over the cases that have it) and Dice by class name.</summary>
-    private (double? Mean, Dictionary<string, double?> ByClass) ValidateNetwork(UNet3D network)
+    private (double? Mean, Dictionary<string, double?> ByClass, List<LargestComponentPostProcessing.ValidationCase> Predictions) ValidateNetwork(UNet3D network)
     {
         network.eval();
         var predictor = new SlidingWindowPredictor(network, _device, new SlidingWindowOptions { Patch = _options.Patch, Overlap = 0.5 });
-        var perCase = _data.Validation.Select(c =>
-            DiceScore.ByClass(predictor.Predict(c.Image, c.Depth, c.Height, c.Width).Labels, c.Labels!, _data.NumClasses)).ToList();
+        var predictions = _data.Validation.Select(c => new LargestComponentPostProcessing.ValidationCase(
+            predictor.Predict(c.Image, c.Depth, c.Height, c.Width).Labels, c.Labels!, c.Depth, c.Height, c.Width)).ToList();
+        var perCase = predictions.Select(p => DiceScore.ByClass(p.Predicted, p.Truth, _data.NumClasses)).ToList();
         network.train();
         var byClass = new Dictionary<string, double?>();
         var classMeans = new List<double>();
@@ -296,10 +302,12 @@ public sealed class Trainer : IDisposable
             byClass[_classNames.TryGetValue(k, out var n) ? n : k.ToString(System.Globalization.CultureInfo.InvariantCulture)] = mean;
             if (mean.HasValue) classMeans.Add(mean.Value);
         }
-        return (classMeans.Count > 0 ? classMeans.Average() : null, byClass);
+        return (classMeans.Count > 0 ? classMeans.Average() : null, byClass, predictions);
     }
 
-    private void SaveModel(string path, int preferredNetwork = 1)
+    private string ClassName(int k) => _classNames.TryGetValue(k, out var n) ? n : $"class_{k}";
+
+    private void SaveModel(string path, int preferredNetwork = 1, int[]? keepLargestComponent = null)
     {
         var plan = _data.Plan;
         var metadata = new ModelMetadata
@@ -313,6 +321,7 @@ public sealed class Trainer : IDisposable
             NormalizationScheme = plan.NormalizationScheme,
             Patch = _options.Patch,
             PreferredNetwork = preferredNetwork,
+            KeepLargestComponent = keepLargestComponent is { Length: > 0 } ? keepLargestComponent : null,
         };
         if (_net2 is null) ModelFile.Save(path, metadata, _net1);
         else ModelFile.Save(path, metadata, _net1, _net2);

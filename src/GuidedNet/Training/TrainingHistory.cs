@@ -1,6 +1,6 @@
-using GuidedNet.Imaging;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Rendering;
 
 namespace GuidedNet.Training;
@@ -35,6 +35,9 @@ public sealed class TrainingHistory
 
     /// <summary>Steps computed again because their gradients came back non-finite (see Trainer.Step).</summary>
     public int RecomputedSteps { get; set; }
+
+    /// <summary>The classes the kept model keeps only the largest component of, as decided on its validation predictions.</summary>
+    public string[] KeepLargestComponent { get; set; } = [];
 
     /// <summary>
     /// Records a validation; true when it is the new best. A tie goes to the later checkpoint: a

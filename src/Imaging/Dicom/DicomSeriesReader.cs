@@ -183,14 +183,14 @@ public static class DicomSeriesReader
         foreach (var slice in slices)
         {
             var f = slice.File;
-            if (f.PixelDataLength < frameBytes)
-                throw new DicomFormatException(f.Name, $"pixel data hold {f.PixelDataLength} bytes; {columns}x{rows} pixels of {bits} bits need {frameBytes}");
             if ((f.UnsignedShort(DicomTags.SamplesPerPixel) ?? 1) != 1)
                 throw new DicomFormatException(f.Name, $"has {f.UnsignedShort(DicomTags.SamplesPerPixel)} samples per pixel (colour); only grey-scale images are read");
             if (f.Numbers(DicomTags.NumberOfFrames) is { } frames && frames[0] > 1)
                 throw new DicomFormatException(f.Name, $"is a multi-frame image ({frames[0]} frames); only single-frame series are read");
             if (Required(f, DicomTags.Rows) != rows || Required(f, DicomTags.Columns) != columns)
                 throw new DicomFormatException(f.Name, $"is {f.UnsignedShort(DicomTags.Columns)}x{f.UnsignedShort(DicomTags.Rows)} pixels, but {first.Name} is {columns}x{rows}: mixed sizes in one series");
+            if (f.PixelDataLength < frameBytes)
+                throw new DicomFormatException(f.Name, $"pixel data hold {f.PixelDataLength} bytes; {columns}x{rows} pixels of {bits} bits need {frameBytes}");
             var o = RequiredNumbers(f, DicomTags.ImageOrientationPatient, 6);
             if (o.Zip(orientation).Any(p => Math.Abs(p.First - p.Second) > DirectionTolerance))
                 throw new DicomFormatException(f.Name, $"has orientation [{string.Join(", ", o)}], but {first.Name} has [{string.Join(", ", orientation)}]: mixed orientations in one series");

@@ -1,6 +1,6 @@
-using GuidedNet.Imaging;
 using System.Security.Cryptography;
 using System.Text;
+using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;

@@ -1,7 +1,7 @@
-using GuidedNet.Imaging;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using GuidedNet.Imaging;
 using Azure;
 using Azure.Identity;
 using Azure.Storage.Blobs;

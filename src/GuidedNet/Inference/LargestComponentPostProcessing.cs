@@ -1,0 +1,102 @@
+using GuidedNet.Evaluation;
+
+namespace GuidedNet.Inference;
+
+/// <summary>
+/// nnU-Net's post-processing: per class, keep only the largest connected component (6-connected,
+/// as scipy's default structure) and set the class's other islands to background — where the
+/// validation split shows it does not lower the class's Dice (<see cref="Decide"/>).
+/// </summary>
+public static class LargestComponentPostProcessing
+{
+    /// <summary>Keeps the largest 6-connected component of each of <paramref name="classes"/> in a (z, y, x) label map; returns the voxels removed.</summary>
+    public static long Apply(Span<float> labels, int depth, int height, int width, IReadOnlyCollection<int> classes)
+    {
+        long removed = 0;
+        Span<int> neighbours = stackalloc int[6];
+        foreach (int label in classes)
+        {
+            // Components are labelled within the class's bounding box only: memory follows the organ, not the scan.
+            int x0 = width, x1 = -1, y0 = height, y1 = -1, z0 = depth, z1 = -1;
+            for (int i = 0; i < labels.Length; i++)
+            {
+                if (labels[i] != label) continue;
+                int x = i % width, y = i / width % height, z = i / (width * height);
+                x0 = Math.Min(x0, x); x1 = Math.Max(x1, x);
+                y0 = Math.Min(y0, y); y1 = Math.Max(y1, y);
+                z0 = Math.Min(z0, z); z1 = Math.Max(z1, z);
+            }
+            if (x1 < 0) continue;
+            int w = x1 - x0 + 1, h = y1 - y0 + 1, d = z1 - z0 + 1;
+            var component = new int[(long)w * h * d]; // 0: not this class or not reached yet; n: component n
+            int Full(int b) => (z0 + b / (w * h)) * width * height + (y0 + b / w % h) * width + x0 + b % w;
+            var sizes = new List<long> { 0 };
+            var stack = new Stack<int>();
+            for (int start = 0; start < component.Length; start++)
+            {
+                if (component[start] != 0 || labels[Full(start)] != label) continue;
+                int id = sizes.Count;
+                long size = 0;
+                component[start] = id;
+                stack.Push(start);
+                while (stack.Count > 0)
+                {
+                    int b = stack.Pop();
+                    size++;
+                    int x = b % w, y = b / w % h, z = b / (w * h);
+                    int count = 0;
+                    if (x > 0) neighbours[count++] = b - 1;
+                    if (x < w - 1) neighbours[count++] = b + 1;
+                    if (y > 0) neighbours[count++] = b - w;
+                    if (y < h - 1) neighbours[count++] = b + w;
+                    if (z > 0) neighbours[count++] = b - w * h;
+                    if (z < d - 1) neighbours[count++] = b + w * h;
+                    foreach (int n in neighbours[..count])
+                        if (component[n] == 0 && labels[Full(n)] == label)
+                        {
+                            component[n] = id;
+                            stack.Push(n);
+                        }
+                }
+                sizes.Add(size);
+            }
+            if (sizes.Count <= 2) continue; // one component
+            int largest = 1;
+            for (int c = 2; c < sizes.Count; c++) if (sizes[c] > sizes[largest]) largest = c;
+            for (int b = 0; b < component.Length; b++)
+                if (component[b] != 0 && component[b] != largest)
+                {
+                    labels[Full(b)] = 0;
+                    removed++;
+                }
+        }
+        return removed;
+    }
+
+    /// <summary>A validation case: predicted and true labels in one (z, y, x) grid.</summary>
+    public sealed record ValidationCase(byte[] Predicted, byte[] Truth, int Depth, int Height, int Width);
+
+    /// <summary>
+    /// The classes whose mean validation Dice (over the cases that hold the class in truth or
+    /// prediction) is not lowered by keeping their largest component; a class no case holds is
+    /// left alone (no evidence).
+    /// </summary>
+    public static int[] Decide(IReadOnlyList<ValidationCase> cases, int numClasses)
+    {
+        var before = cases.Select(c => DiceScore.ByClass(c.Predicted, c.Truth, numClasses)).ToList();
+        var chosen = new List<int>();
+        for (int k = 1; k < numClasses; k++)
+        {
+            var after = cases.Select(c =>
+            {
+                var labels = c.Predicted.Select(b => (float)b).ToArray();
+                Apply(labels, c.Depth, c.Height, c.Width, [k]);
+                return DiceScore.ByClass(labels.Select(v => (byte)v).ToArray(), c.Truth, numClasses)[k - 1];
+            }).ToList();
+            var pairs = before.Select(b => b[k - 1]).Zip(after).Where(p => p.First.HasValue && p.Second.HasValue).ToList();
+            if (pairs.Count == 0) continue;
+            if (pairs.Average(p => p.Second!.Value) >= pairs.Average(p => p.First!.Value)) chosen.Add(k);
+        }
+        return chosen.ToArray();
+    }
+}
