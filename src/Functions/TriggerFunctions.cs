@@ -33,6 +33,21 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
         log.LogInformation("scan {Blob}: {Outcome}", blob.Name, id is null ? "already processed" : $"run {id} started");
     }
 
+    /// <summary>A reviewed label dropped under scans/labels/&lt;project&gt;/: it joins the project's dataset when its scan is in the pool.</summary>
+    [Function("LabelDropped")]
+    public async Task LabelDropped(
+        [BlobTrigger("scans/labels/{project}/{name}", Source = BlobTriggerSource.EventGrid, Connection = "AzureWebJobsStorage")] BlobClient blob,
+        [DurableClient] DurableTaskClient client, CancellationToken cancellation)
+    {
+        if (await storage.GetAsync($"{blob.BlobContainerName}/{blob.Name}", cancellation) is not { } dropped)
+        {
+            log.LogInformation("label {Blob}: removed before it could be processed", blob.Name);
+            return;
+        }
+        var outcome = await new DropZone(client, storage, jobs, clock).JoinLabelAsync(dropped, cancellation);
+        log.LogInformation("label {Blob}: {State} {Detail}", blob.Name, outcome?.State ?? "already processed", outcome?.Detail ?? "");
+    }
+
     [Function("ScheduledRetrain")]
     public async Task ScheduledRetrain([TimerTrigger("%Schedule:Retrain%")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellation)
     {

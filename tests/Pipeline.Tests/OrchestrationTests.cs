@@ -1,5 +1,7 @@
 using System.Text.Json;
+using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Datasets;
 using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
@@ -228,6 +230,60 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         var pool = (await p.Storage.ListAsync(images)).Select(b => b.Path).ToList();
         Assert.Contains(BlobLayout.TrainingImage(dataset, "joins"), pool);
         Assert.DoesNotContain(pool, path => path.Contains("kept-out", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reviewed_label_for_a_pooled_scan_joins_labelsTr_with_its_provenance_and_the_next_retrain_sees_the_case_as_labeled()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        p.StartWorker("w1");
+        string dataset = InProcessPipeline.UniqueName("review");
+        await p.UploadDatasetAsync(dataset, cases: 3, labeled: 2);
+        string first = Body(await p.Api.StartTrainingAsync(dataset, "{}")).GetProperty("id").GetString()!;
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(first)).RuntimeStatus);
+        string firstManifest = (await p.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset)))!.ManifestPath;
+
+        // Drop a scan: it is segmented and joins the pool unlabeled.
+        var zone = p.NewDropZone();
+        await p.UploadScanAsync(BlobLayout.IncomingScan(dataset, "pt-1.nii.gz"), seed: 41);
+        string run = (await zone.StartAsync((await p.Storage.GetAsync(BlobLayout.IncomingScan(dataset, "pt-1.nii.gz")))!))!;
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(run)).RuntimeStatus);
+        Assert.True(await p.Storage.ExistsAsync(BlobLayout.TrainingImage(dataset, "pt-1")));
+        Assert.False(await p.Storage.ExistsAsync(ReviewedLabels.TrainingLabel(dataset, "pt-1")));
+
+        // Its corrected label, dropped: validated against the pooled scan and joined, with where it came from.
+        var (_, label) = new Imaging.Synthetic.PhantomGenerator(new Imaging.Synthetic.PhantomOptions { Classes = 3, Size = (24, 24, 12) }).Generate(41);
+        using var temp = new Storage.TempFolder();
+        NiftiWriter.Write(temp.File("pt-1.nii.gz"), label, NiftiDataType.UInt8);
+        var dropped = await p.Storage.UploadFileAsync(ReviewedLabels.LabelPath(dataset, "pt-1"), temp.File("pt-1.nii.gz"));
+        await zone.PollAsync();
+        Assert.True(await p.Storage.ExistsAsync(ReviewedLabels.TrainingLabel(dataset, "pt-1")));
+        var provenance = (await p.Storage.ReadJsonAsync<LabelProvenance>(ReviewedLabels.ProvenancePath(dataset, "pt-1")))!;
+        Assert.Equal(dropped.Md5, provenance.Label.Md5);
+        Assert.Equal(BlobLayout.TrainingImage(dataset, "pt-1"), provenance.Image.Path);
+        // Seen again (a second trigger, a later poll): nothing changes.
+        Assert.Equal(ReviewedLabelOutcome.AlreadyLabeled, (await new ReviewedLabels(p.Storage, p.Clock).JoinAsync((await p.Storage.GetAsync(dropped.Path))!)).State);
+
+        // A label that does not fit its scan is quarantined with the reason; one without a scan waits for it.
+        NiftiWriter.Write(temp.File("wrong.nii.gz"), new Imaging.Volume(24, 24, 10, new float[24 * 24 * 10], Imaging.Geometry.Affine.Scaling(1, 1, 1)), NiftiDataType.UInt8);
+        await p.UploadScanAsync(BlobLayout.TrainingImage(dataset, "pt-2"), seed: 42);
+        var wrong = await p.Storage.UploadFileAsync(ReviewedLabels.LabelPath(dataset, "pt-2"), temp.File("wrong.nii.gz"));
+        var refused = await new ReviewedLabels(p.Storage, p.Clock).JoinAsync((await p.Storage.GetAsync(wrong.Path))!);
+        Assert.Equal(ReviewedLabelOutcome.Quarantined, refused.State);
+        Assert.Contains("24x24x10", refused.Detail);
+        Assert.False(await p.Storage.ExistsAsync(wrong.Path));
+        Assert.False(await p.Storage.ExistsAsync(ReviewedLabels.TrainingLabel(dataset, "pt-2")));
+        var early = await p.Storage.UploadFileAsync(ReviewedLabels.LabelPath(dataset, "pt-3"), temp.File("pt-1.nii.gz"));
+        Assert.Equal(ReviewedLabelOutcome.WaitingForScan, (await new ReviewedLabels(p.Storage, p.Clock).JoinAsync((await p.Storage.GetAsync(early.Path))!)).State);
+
+        // The next retrain: the manifest lists the reviewed case as labeled.
+        string retrain = Assert.Single(await p.Planner.RunAsync(), r => r.StartsWith(RunIds.TrainingPrefix(dataset), StringComparison.Ordinal));
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(retrain)).RuntimeStatus);
+        var manifests = await p.Storage.ListAsync(BlobLayout.DatasetPrefix(dataset) + "manifests/");
+        var newest = (await p.Storage.ReadJsonAsync<DatasetManifest>(Assert.Single(manifests, m => m.Path != firstManifest).Path))!;
+        var reviewed = Assert.Single(newest.Cases, c => c.Name == "pt-1");
+        Assert.NotNull(reviewed.Label);
+        Assert.Equal(dropped.Md5, reviewed.Label!.Md5);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Datasets;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Results;
@@ -141,5 +142,7 @@ public sealed class PublishScanResultActivity(PipelineStorage storage, PoolOptio
         string prefix = BlobLayout.DatasetPrefix(project) + "imagesTr/";
         if ((await storage.ListAsync(prefix + caseName)).Any(b => ScanFileNames.CaseName(b.Path) == caseName)) return;
         await storage.TryCopyCreateOnlyAsync(scan, BlobLayout.TrainingImage(project, caseName, scan.Path));
+        // A reviewed label dropped before its scan joins with it.
+        await new ReviewedLabels(storage, clock).JoinDroppedLabelAsync(project, caseName);
     }
 }

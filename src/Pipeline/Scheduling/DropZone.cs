@@ -4,6 +4,7 @@ using GuidedNet.Imaging;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Datasets;
 using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
@@ -28,13 +29,29 @@ public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, 
     private const int KnownDropsLimit = 100_000;
     private readonly HashSet<string> _known = new();
 
-    /// <summary>One poll of the drop zone (the local host's stand-in for Event Grid); returns the runs it started.</summary>
+    /// <summary>
+    /// One poll of the drop zone (the local host's stand-in for Event Grid): starts the runs of new
+    /// scans, and joins new reviewed labels to their datasets; returns the runs it started.
+    /// </summary>
     public async Task<IReadOnlyList<string>> PollAsync(CancellationToken cancellation = default)
     {
         var started = new List<string>();
         foreach (var blob in await storage.ListAsync($"{BlobLayout.Scans}/{BlobLayout.IncomingPrefix}", cancellation))
             if (await StartAsync(blob, cancellation) is { } id) started.Add(id);
+        foreach (var label in await storage.ListAsync($"{BlobLayout.Scans}/{ReviewedLabels.LabelsPrefix}", cancellation))
+            await JoinLabelAsync(label, cancellation);
         return started;
+    }
+
+    /// <summary>A reviewed label's version seen for the first time goes to <see cref="ReviewedLabels"/>; one it is waiting on is tried again.</summary>
+    public async Task<ReviewedLabelOutcome?> JoinLabelAsync(BlobEntry label, CancellationToken cancellation = default)
+    {
+        string key = $"label {label.Path} {label.ETag}";
+        lock (_known)
+            if (_known.Contains(key)) return null;
+        var outcome = await new ReviewedLabels(storage, clock).JoinAsync(label, cancellation);
+        if (outcome.State != ReviewedLabelOutcome.WaitingForScan) Remember(key);
+        return outcome;
     }
 
     /// <summary>Starts (or restarts) the run for one dropped blob version; null when nothing was started.</summary>
