@@ -18,4 +18,8 @@ az eventgrid system-topic event-subscription create -g "$AZURE_RESOURCE_GROUP" -
   --endpoint "$AZURE_FUNCTION_APP_URL/runtime/webhooks/blobs?functionName=Host.Functions.ScanDropped&code=$key" \
   --included-event-types Microsoft.Storage.BlobCreated --subject-begins-with /blobServices/default/containers/scans/blobs/incoming/ \
   --output none
-echo "drop zone subscribed: scans/incoming/<project>/ -> $AZURE_FUNCTION_APP_NAME"
+az eventgrid system-topic event-subscription create -g "$AZURE_RESOURCE_GROUP" --system-topic-name "$topic" -n scans-labels \
+  --endpoint "$AZURE_FUNCTION_APP_URL/runtime/webhooks/blobs?functionName=Host.Functions.LabelDropped&code=$key" \
+  --included-event-types Microsoft.Storage.BlobCreated --subject-begins-with /blobServices/default/containers/scans/blobs/labels/ \
+  --output none
+echo "drop zone subscribed: scans/incoming/<project>/ and scans/labels/<project>/ -> $AZURE_FUNCTION_APP_NAME"

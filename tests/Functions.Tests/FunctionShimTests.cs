@@ -158,6 +158,16 @@ public sealed class FunctionShimTests : IAsyncLifetime
         Assert.True(await _storage.ExistsAsync(BlobLayout.Summary("kidney")));
         Assert.True(await _storage.ExistsAsync(BlobLayout.TrainingImage("kidney", "new-case")));
 
+        // Blob trigger: its reviewed label, dropped, joins the dataset's labelsTr.
+        var (_, reviewed) = new PhantomGenerator(new PhantomOptions { Classes = 3, Size = (24, 24, 12) }).Generate(9);
+        string labelFile = Path.Combine(Path.GetTempPath(), $"shim-label-{Guid.NewGuid():N}.nii.gz");
+        Imaging.Nifti.NiftiWriter.Write(labelFile, reviewed, Imaging.Nifti.NiftiDataType.UInt8);
+        await _storage.UploadFileAsync(BlobLayout.ScanLabel("kidney", "new-case"), labelFile);
+        File.Delete(labelFile);
+        await _triggers.LabelDropped(new BlobClient(_azurite.ConnectionString, "scans", "labels/kidney/new-case.nii.gz"), client, default);
+        Assert.True(await _storage.ExistsAsync("datasets/kidney/labelsTr/new-case.nii.gz"));
+        Assert.True(await _storage.ExistsAsync("datasets/kidney/provenance/new-case.json"));
+
         // Timer: the new case makes the dataset stale, so one retraining run starts; it can be cancelled once.
         await _triggers.ScheduledRetrain(new TimerInfo(), client, default);
         var runs = new List<OrchestrationMetadata>();

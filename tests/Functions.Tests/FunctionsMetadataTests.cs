@@ -34,6 +34,10 @@ public sealed class FunctionsMetadataTests
         Assert.Equal("blobTrigger", blob.GetProperty("type").GetString());
         Assert.Equal("scans/incoming/{project}/{name}", blob.GetProperty("path").GetString());
         Assert.Equal("EventGrid", blob.GetProperty("source").GetString());
+        var label = functions["LabelDropped"][0];
+        Assert.Equal("blobTrigger", label.GetProperty("type").GetString());
+        Assert.Equal("scans/labels/{project}/{name}", label.GetProperty("path").GetString());
+        Assert.Equal("EventGrid", label.GetProperty("source").GetString());
         Assert.Equal("%Schedule:Retrain%", functions["ScheduledRetrain"][0].GetProperty("schedule").GetString());
         foreach (var (name, route, method) in new[] { ("StartTraining", "datasets/{name}/train", "post"), ("GetRun", "runs/{id}", "get"), ("CancelRun", "runs/{id}/cancel", "post") })
         {
@@ -44,7 +48,7 @@ public sealed class FunctionsMetadataTests
             Assert.Equal(method, Assert.Single(http.GetProperty("methods").EnumerateArray()).GetString());
             Assert.Contains(functions[name], b => b.GetProperty("type").GetString() == "durableClient");
         }
-        Assert.Equal(taskNames.Count + 5, functions.Count);
+        Assert.Equal(taskNames.Count + 6, functions.Count);
     }
 
     [Fact]
