@@ -62,7 +62,7 @@ public sealed class RegisterModelActivity(PipelineStorage storage, TimeProvider 
         card.AppendLine(CultureInfo.InvariantCulture, $"- Validation mean Dice: {metrics.ValidationMeanDice?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}");
         card.AppendLine(CultureInfo.InvariantCulture, $"- Training time: {metrics.WallSeconds:F0} s");
         card.AppendLine(metrics.KeepLargestComponent is { Length: > 0 } keep
-            ? $"- Post-processing: only the largest connected component is kept of {string.Join(", ", keep)} (where the validation cases' Dice did not drop)"
+            ? $"- Post-processing: only the largest connected component is kept of {string.Join(", ", keep)} (it raised their validation Dice)"
             : "- Post-processing: none (no class qualified on the validation cases, or there were none)");
         card.AppendLine();
         card.AppendLine("| class | validation Dice |");
