@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: the whole pipeline on this machine. Azurite (installed through npm when missing)
 # holds the blobs, queues and durable state; guidednet-local runs the orchestrations and the
-# HTTP API on 127.0.0.1 and starts a guidednet worker (CPU, or a local GPU with DEVICE=cuda).
+# HTTP API on 127.0.0.1 and starts a guidednet worker (CPU, or a local GPU with DEVICE=cuda, which
+# builds with TorchSharp's CUDA libtorch: TORCH_BACKEND=cuda, or none with one on LD_LIBRARY_PATH).
 # A synthetic dataset with 4 labeled cases is uploaded and trained (small width, a few minutes on
 # CPU), two scans are dropped into the drop zone, and their masks, reports and previews come back.
 # Ctrl+C or the end of the demo stops every process it started.
@@ -17,7 +18,8 @@ started=$(date +%s)
 azurite=$(bash scripts/azurite.sh)
 echo "== building"
 dotnet build src/LocalHost -c Release -nologo -v:q >/dev/null
-dotnet build src/GpuJob -c Release -nologo -v:q >/dev/null
+torch_backend=${TORCH_BACKEND:-$([ "${DEVICE:-}" = cuda ] && echo cuda || echo cpu)}
+dotnet build src/GpuJob -c Release -nologo -v:q -p:TorchBackend="$torch_backend" >/dev/null
 guidednet() { dotnet src/GpuJob/bin/Release/net10.0/linux-x64/guidednet.dll "$@"; }
 json() { node -e "const d=JSON.parse(require('fs').readFileSync(0,'utf8')); $1"; }
 

@@ -16,6 +16,21 @@ public class ComputeOptionsTests
         Assert.Equal(threads, TorchSharp.torch.get_num_threads());
     }
 
+    [Fact]
+    public void Asking_for_cuda_without_it_says_how_to_get_it_and_auto_falls_back_to_the_cpu()
+    {
+        if (TorchSharp.torch.cuda.is_available())
+        {
+            Assert.Equal(TorchSharp.DeviceType.CUDA, TorchRuntime.ResolveDevice("cuda").type);
+            Assert.Equal(TorchSharp.DeviceType.CUDA, TorchRuntime.ResolveDevice("auto").type);
+            return;
+        }
+        var e = Assert.Throws<InvalidOperationException>(() => TorchRuntime.ResolveDevice("cuda"));
+        Assert.Contains("-p:TorchBackend=cuda", e.Message);
+        Assert.Contains("README, 'A local GPU'", e.Message);
+        Assert.Equal(TorchSharp.DeviceType.CPU, TorchRuntime.ResolveDevice("auto").type);
+    }
+
     [Theory]
     [InlineData(new[] { "--device", "cpu", "--threads", "3" }, "cpu", 3, false, true)]
     [InlineData(new[] { "--tf32", "--no-onednn" }, "auto", 0, true, false)]

@@ -60,7 +60,8 @@ public static class TorchRuntime
         if (d == "cpu") return CPU;
         if (!cuda.is_available())
             throw new InvalidOperationException(
-                $"device '{name}' was requested but CUDA is not available (this build carries the CPU libtorch, or no GPU is visible); use --device cpu or auto");
+                $"device '{name}' was requested but CUDA is not available: this build carries the CPU libtorch (build with -p:TorchBackend=cuda, " +
+                "or -p:TorchBackend=none with a CUDA libtorch on LD_LIBRARY_PATH: README, 'A local GPU'), or no GPU is visible; use --device cpu or auto");
         return new Device(d);
     }
 
