@@ -1,23 +1,15 @@
 using System.Text.Json;
-using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Numpy;
 using GuidedNet.TestSupport;
+using static GuidedNet.Tests.InProcessCli;
 
 namespace GuidedNet.Tests;
 
 public class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = GuidedNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     /// <summary>The reference's sliding-window volume as a NIfTI file: (z, y, x) array = NIfTI x-fastest order.</summary>
     private static string WriteReferenceVolume(TempFolder tmp, string name, Affine affine)
     {

@@ -1,24 +1,16 @@
 using System.IO.Compression;
-using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging.Dicom;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Runtime;
 using GuidedNet.TestSupport;
 using GuidedNet.TestSupport.Dicom;
+using static GuidedNet.Tests.InProcessCli;
 
 namespace GuidedNet.Tests;
 
 /// <summary>DICOM series in through the command line: <c>convert</c> to NIfTI, and <c>predict</c> on a series zip or folder.</summary>
 public sealed class DicomCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = GuidedNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void A_series_zip_and_a_series_folder_are_segmented_exactly_as_their_NIfTI_conversion()
     {

@@ -1,23 +1,15 @@
 using System.Text.Json;
-using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging.Labels;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.TestSupport;
 using GuidedNet.TestSupport.Dicom;
+using static GuidedNet.Tests.InProcessCli;
 
 namespace GuidedNet.Tests;
 
 /// <summary>Organ names travel with every mask: labels.json, the FLARE22 preset's names for the authors' weights, --roi and --per-organ.</summary>
 public sealed class OrganNameTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = GuidedNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void The_authors_weights_name_flare22_organs_and_roi_and_per_organ_masks_follow_the_names()
     {
