@@ -21,7 +21,7 @@ public static class ScanReader
     /// </summary>
     public static (Volume Volume, DicomSeriesInfo? Dicom) Load(string path, string? seriesInstanceUid = null, Action<string>? log = null)
     {
-        if (File.Exists(path) && ScanFileNames.IsNifti(path)) return (NiftiReader.Read(path), null);
+        if (IsNiftiFile(path)) return (NiftiReader.Read(path), null);
         var series = DicomSeriesReader.Read(path, seriesInstanceUid, log: log);
         return (series.Volume, series.Info);
     }
@@ -29,15 +29,14 @@ public static class ScanReader
     /// <summary>The grid and geometry of a scan, from its header(s) alone; every check of <see cref="Read"/> but the voxels'.</summary>
     public static ScanGeometry ReadGeometry(string path, string? seriesInstanceUid = null)
     {
-        if (!(File.Exists(path) && ScanFileNames.IsNifti(path))) return DicomSeriesReader.ReadGeometry(path, seriesInstanceUid);
+        if (!IsNiftiFile(path)) return DicomSeriesReader.ReadGeometry(path, seriesInstanceUid);
         var header = NiftiReader.ReadHeader(path);
         int rank = header.Dim[0];
         return new ScanGeometry(header.Dim[1], rank >= 2 ? header.Dim[2] : 1, rank >= 3 ? header.Dim[3] : 1, header.Affine);
     }
 
-    /// <summary>Whether a path is something <see cref="Read"/> takes: a NIfTI file or a DICOM input.</summary>
-    public static bool IsScan(string path) =>
-        File.Exists(path) && ScanFileNames.IsNifti(path) || DicomSeriesReader.IsDicomInput(path);
+    // NIfTI is known by its name; anything else (a folder, a zip, a Part 10 file) is DICOM.
+    private static bool IsNiftiFile(string path) => File.Exists(path) && ScanFileNames.IsNifti(path);
 }
 
 /// <summary>A scan's grid and voxel-to-RAS affine, read without its voxels.</summary>

@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using GuidedNet.Imaging.Dicom;
 using GuidedNet.Imaging.Nifti;
-using GuidedNet.Runtime;
 using GuidedNet.TestSupport;
 using GuidedNet.TestSupport.Dicom;
 using static GuidedNet.Tests.InProcessCli;

@@ -206,10 +206,10 @@ public static class DicomSeriesReader
 
         var row = new Vector3d(orientation[0], orientation[1], orientation[2]);
         var column = new Vector3d(orientation[3], orientation[4], orientation[5]);
-        if (Math.Abs(Norm(row) - 1) > 1e-3 || Math.Abs(Norm(column) - 1) > 1e-3 || Math.Abs(Dot(row, column)) > 1e-3)
+        if (Math.Abs(row.Norm - 1) > 1e-3 || Math.Abs(column.Norm - 1) > 1e-3 || Math.Abs(row.Dot(column)) > 1e-3)
             throw new DicomFormatException(first.Name, $"orientation [{string.Join(", ", orientation)}] is not two orthogonal unit vectors");
-        var normal = Cross(row, column);
-        foreach (var slice in slices) slice.Distance = Dot(slice.Position, normal);
+        var normal = row.Cross(column);
+        foreach (var slice in slices) slice.Distance = slice.Position.Dot(normal);
         var ordered = slices.OrderBy(s => s.Distance).ToList();
         if (spacing[0] <= 0 || spacing[1] <= 0)
             throw new DicomFormatException(first.Name, $"pixel spacing {spacing[0]}\\{spacing[1]} mm is not positive");
@@ -226,15 +226,15 @@ public static class DicomSeriesReader
                                                  $"{typical:G6} mm between most slices (a missing slice, or slices of varying thickness)");
         double mean = (ordered[^1].Distance - ordered[0].Distance) / (ordered.Count - 1);
         // Positions must advance along the normal: any in-plane drift is a tilted gantry (or a sheared series).
-        var step = Scale(Subtract(ordered[^1].Position, ordered[0].Position), 1.0 / (ordered.Count - 1));
-        var drift = Subtract(step, Scale(normal, mean));
-        if (Norm(drift) > 1e-3 * mean + 1e-4)
-            throw new DicomFormatException(path, $"slices advance {Norm(drift):G4} mm per slice across the image plane as well as {mean:G6} mm along its normal: " +
+        var step = (ordered[^1].Position - ordered[0].Position) * (1.0 / (ordered.Count - 1));
+        var drift = step - normal * mean;
+        if (drift.Norm > 1e-3 * mean + 1e-4)
+            throw new DicomFormatException(path, $"slices advance {drift.Norm:G4} mm per slice across the image plane as well as {mean:G6} mm along its normal: " +
                                                  "a gantry tilt (or a sheared series); resample it to an orthogonal grid first");
         foreach (var s in ordered)
         {
-            var expected = Add(ordered[0].Position, Scale(step, (s.Distance - ordered[0].Distance) / mean));
-            if (Norm(Subtract(s.Position, expected)) > options.SliceSpacingTolerance * mean + 1e-3)
+            var expected = ordered[0].Position + step * ((s.Distance - ordered[0].Distance) / mean);
+            if ((s.Position - expected).Norm > options.SliceSpacingTolerance * mean + 1e-3)
                 throw new DicomFormatException(s.File.Name, "its position is off the line the other slices lie on: a gantry tilt or a sheared series");
         }
         return ordered;
@@ -281,12 +281,12 @@ public static class DicomSeriesReader
         var o = RequiredNumbers(first, DicomTags.ImageOrientationPatient, 6);
         var spacing = RequiredNumbers(first, DicomTags.PixelSpacing, 2); // row spacing (between rows, along j), column spacing (along i)
         var origin = slices[0].Position;
-        var row = Scale(new Vector3d(o[0], o[1], o[2]), spacing[1]);
-        var column = Scale(new Vector3d(o[3], o[4], o[5]), spacing[0]);
-        var normal = Cross(new Vector3d(o[0], o[1], o[2]), new Vector3d(o[3], o[4], o[5]));
+        var row = new Vector3d(o[0], o[1], o[2]) * spacing[1];
+        var column = new Vector3d(o[3], o[4], o[5]) * spacing[0];
+        var normal = new Vector3d(o[0], o[1], o[2]).Cross(new Vector3d(o[3], o[4], o[5]));
         var step = slices.Count > 1
-            ? Scale(Subtract(slices[^1].Position, slices[0].Position), 1.0 / (slices.Count - 1))
-            : Scale(normal, first.Numbers(DicomTags.SliceThickness)?[0] is > 0 and var t ? t : 1.0);
+            ? (slices[^1].Position - slices[0].Position) * (1.0 / (slices.Count - 1))
+            : normal * (first.Numbers(DicomTags.SliceThickness)?[0] is > 0 and var t ? t : 1.0);
         var lps = new double[,]
         {
             { row.X, column.X, step.X, origin.X },
@@ -340,11 +340,4 @@ public static class DicomSeriesReader
         [DicomTags.ImageOrientationPatient] = "Image Orientation (Patient)",
         [DicomTags.PixelSpacing] = "Pixel Spacing",
     };
-
-    private static double Dot(Vector3d a, Vector3d b) => a.X * b.X + a.Y * b.Y + a.Z * b.Z;
-    private static double Norm(Vector3d a) => Math.Sqrt(Dot(a, a));
-    private static Vector3d Cross(Vector3d a, Vector3d b) => new(a.Y * b.Z - a.Z * b.Y, a.Z * b.X - a.X * b.Z, a.X * b.Y - a.Y * b.X);
-    private static Vector3d Scale(Vector3d a, double s) => new(a.X * s, a.Y * s, a.Z * s);
-    private static Vector3d Add(Vector3d a, Vector3d b) => new(a.X + b.X, a.Y + b.Y, a.Z + b.Z);
-    private static Vector3d Subtract(Vector3d a, Vector3d b) => new(a.X - b.X, a.Y - b.Y, a.Z - b.Z);
 }

@@ -74,7 +74,7 @@ public static class SegmentationWriter
         var a = mask.Affine;
         Vector3d Column(int c) => new(-a[0, c], -a[1, c], a[2, c]);
         var (row, column, step) = (Column(0), Column(1), Column(2));
-        double columnSpacing = Norm(row), rowSpacing = Norm(column), sliceSpacing = Norm(step);
+        double columnSpacing = row.Norm, rowSpacing = column.Norm, sliceSpacing = step.Norm;
         string[] orientation = new[] { row.X / columnSpacing, row.Y / columnSpacing, row.Z / columnSpacing, column.X / rowSpacing, column.Y / rowSpacing, column.Z / rowSpacing }
             .Select(DicomDataset.DecimalString).ToArray();
         Vector3d Position(int k) => new(-(a[0, 3] + k * a[0, 2]), -(a[1, 3] + k * a[1, 2]), a[2, 3] + k * a[2, 2]);
@@ -214,8 +214,6 @@ public static class SegmentationWriter
             }
         return packed;
     }
-
-    private static double Norm(Vector3d v) => Math.Sqrt(v.X * v.X + v.Y * v.Y + v.Z * v.Z);
 }
 
 /// <summary>sRGB to the scaled CIELab triplet of Recommended Display CIELab Value (PS3.3 C.10.7.1.1: L 0..100, a and b −128..127 to 0..65535).</summary>

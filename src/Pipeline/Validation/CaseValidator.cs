@@ -33,7 +33,7 @@ public static class CaseValidator
             // A DICOM series is checked from the headers of all its files (geometry, syntax, sizes);
             // its integer pixels cannot be NaN, so only NIfTI voxels are streamed over.
             var geometry = ScanReader.ReadGeometry(file);
-            var image = new ImageGrid(geometry.SizeX, geometry.SizeY, geometry.SizeZ, geometry.Affine.Spacing);
+            var image = ImageGrid.Of(geometry);
             if (image.SizeX < 2 || image.SizeY < 2 || image.SizeZ < 2)
                 return $"{name}: a {image} image is not a 3D volume";
             if (GeometryLimits.SpacingProblem(image.Spacing) is { } spacing) return $"{name}: {spacing}";
@@ -62,7 +62,7 @@ public static class CaseValidator
         if (LabelNameProblem(name) is { } problem) return problem;
         try
         {
-            var label = ImageGrid.Of(NiftiReader.ReadHeader(file));
+            var label = ImageGrid.Of(ScanReader.ReadGeometry(file));
             if ((label.SizeX, label.SizeY, label.SizeZ) != (image.SizeX, image.SizeY, image.SizeZ))
                 return $"{name}: {label} voxels, but its image has {image}";
             var (a, b) = (label.Spacing, image.Spacing);
@@ -95,11 +95,7 @@ public static class CaseValidator
 /// <summary>The grid of a checked image: what its label must match.</summary>
 public sealed record ImageGrid(int SizeX, int SizeY, int SizeZ, Vector3d Spacing)
 {
-    public static ImageGrid Of(NiftiHeader header)
-    {
-        int rank = header.Dim[0];
-        return new ImageGrid(header.Dim[1], rank >= 2 ? header.Dim[2] : 1, rank >= 3 ? header.Dim[3] : 1, header.Affine.Spacing);
-    }
+    public static ImageGrid Of(ScanGeometry geometry) => new(geometry.SizeX, geometry.SizeY, geometry.SizeZ, geometry.Affine.Spacing);
 
     public override string ToString() => $"{SizeX}x{SizeY}x{SizeZ}";
 }
