@@ -23,6 +23,14 @@ public sealed class DicomFile
     /// <summary>Values longer than this are skipped, never kept (none of the tags read here comes near it).</summary>
     private const int MaxKeptValueBytes = 64 * 1024;
 
+    /// <summary>
+    /// The tags whose values are kept: those of <see cref="DicomTags"/>, the ones this project reads.
+    /// A series' headers are held until its slices are ordered, so what a file keeps is bounded by
+    /// this set, not by how many elements the file holds.
+    /// </summary>
+    private static readonly HashSet<DicomTag> Kept = typeof(DicomTags).GetFields()
+        .Where(f => f.FieldType == typeof(DicomTag)).Select(f => (DicomTag)f.GetValue(null)!).ToHashSet();
+
     private readonly Dictionary<DicomTag, byte[]> _values;
 
     private DicomFile(string name, string transferSyntax, bool bigEndian, Dictionary<DicomTag, byte[]> values, long pixelOffset, long pixelLength)
@@ -159,7 +167,7 @@ public sealed class DicomFile
             }
             if (Position + length > fileLength)
                 throw new DicomFormatException(name, $"element {tag} at byte {start} claims {length} bytes, past the end of the file ({fileLength} bytes; truncated?)");
-            if (length <= MaxKeptValueBytes && vr != "SQ")
+            if (length <= MaxKeptValueBytes && vr != "SQ" && Kept.Contains(tag))
             {
                 Need(length);
                 values[tag] = _bytes.Slice((int)Position, (int)length).ToArray();
