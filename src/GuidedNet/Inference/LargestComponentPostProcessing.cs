@@ -14,19 +14,22 @@ public static class LargestComponentPostProcessing
     {
         long removed = 0;
         Span<int> neighbours = stackalloc int[6];
+        // Components are labelled within each class's bounding box only: memory follows the organ, not
+        // the scan. One pass finds every listed class's box (x0, x1, y0, y1, z0, z1).
+        var boxes = classes.ToDictionary(c => c, _ => new[] { width, -1, height, -1, depth, -1 });
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] == 0 || !boxes.TryGetValue((int)labels[i], out var b)) continue;
+            int x = i % width, y = i / width % height, z = i / (width * height);
+            b[0] = Math.Min(b[0], x); b[1] = Math.Max(b[1], x);
+            b[2] = Math.Min(b[2], y); b[3] = Math.Max(b[3], y);
+            b[4] = Math.Min(b[4], z); b[5] = Math.Max(b[5], z);
+        }
         foreach (int label in classes)
         {
-            // Components are labelled within the class's bounding box only: memory follows the organ, not the scan.
-            int x0 = width, x1 = -1, y0 = height, y1 = -1, z0 = depth, z1 = -1;
-            for (int i = 0; i < labels.Length; i++)
-            {
-                if (labels[i] != label) continue;
-                int x = i % width, y = i / width % height, z = i / (width * height);
-                x0 = Math.Min(x0, x); x1 = Math.Max(x1, x);
-                y0 = Math.Min(y0, y); y1 = Math.Max(y1, y);
-                z0 = Math.Min(z0, z); z1 = Math.Max(z1, z);
-            }
-            if (x1 < 0) continue;
+            var box = boxes[label];
+            if (box[1] < 0) continue;
+            int x0 = box[0], x1 = box[1], y0 = box[2], y1 = box[3], z0 = box[4], z1 = box[5];
             int w = x1 - x0 + 1, h = y1 - y0 + 1, d = z1 - z0 + 1;
             var component = new int[(long)w * h * d]; // 0: not this class or not reached yet; n: component n
             int Full(int b) => (z0 + b / (w * h)) * width * height + (y0 + b / w % h) * width + x0 + b % w;

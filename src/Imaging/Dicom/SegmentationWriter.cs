@@ -81,16 +81,14 @@ public static class SegmentationWriter
 
         string dimensionOrganization = DicomDataset.NewUid();
         var frames = new List<DicomDataset>();
-        var bits = new List<bool[]>();
+        var framePlanes = new List<(int Value, int Slice)>();
         // Segments are numbered 1, 2, ... in label order (PS3.3 C.8.20.2.5); each names its label value.
         foreach (var (segment, number) in segments.Select((e, i) => (e, (ushort)(i + 1))))
             for (int k = 0; k < mask.SizeZ; k++)
             {
                 var plane = mask.Voxels.AsSpan(k * pixels, pixels);
                 if (!plane.Contains(segment.Value)) continue;
-                var frame = new bool[pixels];
-                for (int i = 0; i < pixels; i++) frame[i] = plane[i] == segment.Value;
-                bits.Add(frame);
+                framePlanes.Add((segment.Value, k));
                 var p = Position(k);
                 frames.Add(new DicomDataset()
                     .AddSequence(new DicomTag(0x0008, 0x9124), new DicomDataset()
@@ -179,7 +177,7 @@ public static class SegmentationWriter
                 .AddSequence(new DicomTag(0x0020, 0x9116), new DicomDataset()
                     .Add(DicomTags.ImageOrientationPatient, "DS", orientation)))
             .AddSequence(new DicomTag(0x5200, 0x9230), frames.ToArray())
-            .AddBytes(DicomTags.PixelData, "OB", PackBits(bits, pixels));
+            .AddBytes(DicomTags.PixelData, "OB", PackBits(mask, framePlanes));
         if (rows > ushort.MaxValue || columns > ushort.MaxValue) throw new ArgumentException($"{columns}x{rows} pixels do not fit a DICOM image");
         seg.WritePart10(path, SopClassUid, sopInstance);
         return segments.Count;
@@ -200,16 +198,19 @@ public static class SegmentationWriter
             .AddSequence(new DicomTag(0x0062, 0x000F), type.ToItem());
     }
 
-    /// <summary>Frames of one bit per pixel, packed back to back with the first pixel in the lowest bit (PS3.5 §8.1.1).</summary>
-    private static byte[] PackBits(List<bool[]> frames, int pixels)
+    /// <summary>
+    /// Each frame (a label on a slice of the mask) as one bit per pixel, frames back to back, the
+    /// first pixel in the lowest bit (PS3.5 §8.1.1).
+    /// </summary>
+    private static byte[] PackBits(Volume mask, List<(int Value, int Slice)> frames)
     {
-        long total = (long)frames.Count * pixels;
-        var packed = new byte[(total + 7) / 8];
+        int pixels = mask.SizeX * mask.SizeY;
+        var packed = new byte[((long)frames.Count * pixels + 7) / 8];
         long bit = 0;
-        foreach (var frame in frames)
-            foreach (bool on in frame)
+        foreach (var (value, slice) in frames)
+            foreach (float label in mask.Voxels.AsSpan(slice * pixels, pixels))
             {
-                if (on) packed[bit >> 3] |= (byte)(1 << (int)(bit & 7));
+                if (label == value) packed[bit >> 3] |= (byte)(1 << (int)(bit & 7));
                 bit++;
             }
         return packed;

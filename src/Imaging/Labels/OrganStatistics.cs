@@ -47,16 +47,18 @@ public sealed record OrganStatistics(
         double voxelMl = spacing.X * spacing.Y * spacing.Z / 1000.0;
         return values.Keys.Order().Select(label =>
         {
-            var sorted = values[label].Select(v => (double)v).Order().ToArray();
-            double mean = sorted.Average();
-            double std = Math.Sqrt(sorted.Sum(v => (v - mean) * (v - mean)) / sorted.Length);
+            // Sorted in place as float: the organ's voxels are held once (a whole-body organ can be 10⁸ of them).
+            var sorted = values[label];
+            sorted.Sort();
+            double mean = sorted.Sum(v => (double)v) / sorted.Count;
+            double std = Math.Sqrt(sorted.Sum(v => (v - mean) * (v - mean)) / sorted.Count);
             var b = boxes[label];
             // The world box of the voxel centres: the extremes over the index box's eight corners.
             var corners = (from x in new[] { b[0], b[1] } from y in new[] { b[2], b[3] } from z in new[] { b[4], b[5] } select image.Affine.Apply(x, y, z)).ToList();
             double[] min = [corners.Min(c => c.X), corners.Min(c => c.Y), corners.Min(c => c.Z)];
             double[] max = [corners.Max(c => c.X), corners.Max(c => c.Y), corners.Max(c => c.Z)];
             bool edge = b[0] == 0 || b[2] == 0 || b[4] == 0 || b[1] == mask.SizeX - 1 || b[3] == mask.SizeY - 1 || b[5] == mask.SizeZ - 1;
-            return new OrganStatistics(label, byValue[label].Name, sorted.Length, sorted.Length * voxelMl, mean, std,
+            return new OrganStatistics(label, byValue[label].Name, sorted.Count, sorted.Count * voxelMl, mean, std,
                 Statistics.Percentile(sorted, 5), Statistics.Percentile(sorted, 95), min, max, edge);
         }).ToList();
     }
