@@ -165,8 +165,8 @@ public sealed class FunctionShimTests : IAsyncLifetime
         await _storage.UploadFileAsync(BlobLayout.ScanLabel("kidney", "new-case"), labelFile);
         File.Delete(labelFile);
         await _triggers.LabelDropped(new BlobClient(_azurite.ConnectionString, "scans", "labels/kidney/new-case.nii.gz"), client, default);
-        Assert.True(await _storage.ExistsAsync("datasets/kidney/labelsTr/new-case.nii.gz"));
-        Assert.True(await _storage.ExistsAsync("datasets/kidney/provenance/new-case.json"));
+        Assert.True(await _storage.ExistsAsync(BlobLayout.TrainingLabel("kidney", "new-case")));
+        Assert.True(await _storage.ExistsAsync(BlobLayout.LabelProvenance("kidney", "new-case")));
 
         // Timer: the new case makes the dataset stale, so one retraining run starts; it can be cancelled once.
         await _triggers.ScheduledRetrain(new TimerInfo(), client, default);

@@ -249,31 +249,40 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         string run = (await zone.StartAsync((await p.Storage.GetAsync(BlobLayout.IncomingScan(dataset, "pt-1.nii.gz")))!))!;
         Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(run)).RuntimeStatus);
         Assert.True(await p.Storage.ExistsAsync(BlobLayout.TrainingImage(dataset, "pt-1")));
-        Assert.False(await p.Storage.ExistsAsync(ReviewedLabels.TrainingLabel(dataset, "pt-1")));
+        Assert.False(await p.Storage.ExistsAsync(BlobLayout.TrainingLabel(dataset, "pt-1")));
 
         // Its corrected label, dropped: validated against the pooled scan and joined, with where it came from.
         var (_, label) = new Imaging.Synthetic.PhantomGenerator(new Imaging.Synthetic.PhantomOptions { Classes = 3, Size = (24, 24, 12) }).Generate(41);
         using var temp = new Storage.TempFolder();
         NiftiWriter.Write(temp.File("pt-1.nii.gz"), label, NiftiDataType.UInt8);
-        var dropped = await p.Storage.UploadFileAsync(ReviewedLabels.LabelPath(dataset, "pt-1"), temp.File("pt-1.nii.gz"));
+        var dropped = await p.Storage.UploadFileAsync(BlobLayout.ScanLabel(dataset, "pt-1"), temp.File("pt-1.nii.gz"));
         await zone.PollAsync();
-        Assert.True(await p.Storage.ExistsAsync(ReviewedLabels.TrainingLabel(dataset, "pt-1")));
-        var provenance = (await p.Storage.ReadJsonAsync<LabelProvenance>(ReviewedLabels.ProvenancePath(dataset, "pt-1")))!;
+        Assert.True(await p.Storage.ExistsAsync(BlobLayout.TrainingLabel(dataset, "pt-1")));
+        var provenance = (await p.Storage.ReadJsonAsync<LabelProvenance>(BlobLayout.LabelProvenance(dataset, "pt-1")))!;
         Assert.Equal(dropped.Md5, provenance.Label.Md5);
         Assert.Equal(BlobLayout.TrainingImage(dataset, "pt-1"), provenance.Image.Path);
-        // Seen again (a second trigger, a later poll): nothing changes.
-        Assert.Equal(ReviewedLabelOutcome.AlreadyLabeled, (await new ReviewedLabels(p.Storage, p.Clock).JoinAsync((await p.Storage.GetAsync(dropped.Path))!)).State);
+        // Seen again (a second trigger, a later poll): the same join, the first record kept.
+        var reviewedLabels = new ReviewedLabels(p.Storage, p.Clock);
+        Assert.Equal(ReviewedLabelOutcome.Joined, (await reviewedLabels.JoinAsync((await p.Storage.GetAsync(dropped.Path))!)).State);
+        Assert.Equal(provenance.JoinedUtc, (await p.Storage.ReadJsonAsync<LabelProvenance>(BlobLayout.LabelProvenance(dataset, "pt-1")))!.JoinedUtc);
+        // A try that stopped after the copy, before its record: the next one finishes it.
+        Assert.True(await p.Storage.DeleteIfUnchangedAsync((await p.Storage.GetAsync(BlobLayout.LabelProvenance(dataset, "pt-1")))!.Pin()));
+        Assert.Equal(ReviewedLabelOutcome.Joined, (await reviewedLabels.JoinAsync((await p.Storage.GetAsync(dropped.Path))!)).State);
+        Assert.Equal(dropped.Md5, (await p.Storage.ReadJsonAsync<LabelProvenance>(BlobLayout.LabelProvenance(dataset, "pt-1")))!.Label.Md5);
+        // Other bytes for a case the dataset labels already: its label stays.
+        await p.Storage.UploadFileAsync(BlobLayout.ScanLabel(dataset, "phantom_000"), temp.File("pt-1.nii.gz"));
+        Assert.Equal(ReviewedLabelOutcome.AlreadyLabeled, (await reviewedLabels.JoinAsync((await p.Storage.GetAsync(BlobLayout.ScanLabel(dataset, "phantom_000")))!)).State);
 
         // A label that does not fit its scan is quarantined with the reason; one without a scan waits for it.
         NiftiWriter.Write(temp.File("wrong.nii.gz"), new Imaging.Volume(24, 24, 10, new float[24 * 24 * 10], Imaging.Geometry.Affine.Scaling(1, 1, 1)), NiftiDataType.UInt8);
         await p.UploadScanAsync(BlobLayout.TrainingImage(dataset, "pt-2"), seed: 42);
-        var wrong = await p.Storage.UploadFileAsync(ReviewedLabels.LabelPath(dataset, "pt-2"), temp.File("wrong.nii.gz"));
+        var wrong = await p.Storage.UploadFileAsync(BlobLayout.ScanLabel(dataset, "pt-2"), temp.File("wrong.nii.gz"));
         var refused = await new ReviewedLabels(p.Storage, p.Clock).JoinAsync((await p.Storage.GetAsync(wrong.Path))!);
         Assert.Equal(ReviewedLabelOutcome.Quarantined, refused.State);
         Assert.Contains("24x24x10", refused.Detail);
         Assert.False(await p.Storage.ExistsAsync(wrong.Path));
-        Assert.False(await p.Storage.ExistsAsync(ReviewedLabels.TrainingLabel(dataset, "pt-2")));
-        var early = await p.Storage.UploadFileAsync(ReviewedLabels.LabelPath(dataset, "pt-3"), temp.File("pt-1.nii.gz"));
+        Assert.False(await p.Storage.ExistsAsync(BlobLayout.TrainingLabel(dataset, "pt-2")));
+        var early = await p.Storage.UploadFileAsync(BlobLayout.ScanLabel(dataset, "pt-3"), temp.File("pt-1.nii.gz"));
         Assert.Equal(ReviewedLabelOutcome.WaitingForScan, (await new ReviewedLabels(p.Storage, p.Clock).JoinAsync((await p.Storage.GetAsync(early.Path))!)).State);
 
         // The next retrain: the manifest lists the reviewed case as labeled.

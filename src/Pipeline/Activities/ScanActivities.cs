@@ -25,7 +25,7 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
     public override async Task<ScanCheck> RunAsync(TaskActivityContext context, ScanDrop drop)
     {
         string run = RunIds.ContentKey(drop.Scan);
-        string area = $"{BlobLayout.Scans}/{drop.Project}";
+        string area = Quarantine.ScanArea(drop.Project);
         if (await Quarantine.FindAsync(storage, area, drop.Case, run) is { } earlier)
         {
             // This run quarantined the scan before (a retry), or was moving it when it was interrupted: finish that.
@@ -71,7 +71,7 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
         int numClasses = (await DatasetDescription.ReadAsync(storage, drop.Project))?.NumClasses ?? 65536;
         var (labelProblem, _) = await CheckAsync(label, temp, (file, pin) => (CaseValidator.CheckLabel(file, pin.Path, volume!, numClasses), (ImageGrid?)null));
         if (labelProblem is null) return new ScanCheck(ScanOutcome.Accepted, null, scan, label, null);
-        await Quarantine.MoveAsync(storage, area, drop.Case + "-label", run, new[] { (label, Path.GetFileName(label.Path)) }, labelProblem, clock.GetUtcNow().UtcDateTime);
+        await Quarantine.MoveAsync(storage, area, Quarantine.LabelName(drop.Case), run, new[] { (label, Path.GetFileName(label.Path)) }, labelProblem, clock.GetUtcNow().UtcDateTime);
         return new ScanCheck(ScanOutcome.Accepted, null, scan, null, labelProblem);
     }
 

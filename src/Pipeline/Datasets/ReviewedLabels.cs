@@ -34,20 +34,12 @@ public sealed record ReviewedLabelOutcome(string State, string Detail)
 /// </summary>
 public sealed class ReviewedLabels(PipelineStorage storage, TimeProvider clock)
 {
-    public const string LabelsPrefix = "labels/";
-
-    public static string LabelPath(string project, string caseName) => BlobLayout.ScanLabel(project, caseName);
-    /// <summary>Where a dropped label joins the dataset, keeping its form (.nii or .nii.gz).</summary>
-    public static string TrainingLabel(string project, string caseName, string droppedPath = ".nii.gz") =>
-        $"{BlobLayout.Datasets}/{project}/labelsTr/{caseName}{ScanFileNames.Extension(droppedPath)}";
-    public static string ProvenancePath(string project, string caseName) => $"{BlobLayout.Datasets}/{project}/provenance/{caseName}.json";
-
     /// <summary>Joins the label blob to its project's dataset when it can (see the outcome's states).</summary>
     public async Task<ReviewedLabelOutcome> JoinAsync(BlobEntry label, CancellationToken cancellation = default)
     {
         var (container, name) = BlobLayout.Split(label.Path);
-        var parts = container == BlobLayout.Scans && name.StartsWith(LabelsPrefix, StringComparison.Ordinal)
-            ? name[LabelsPrefix.Length..].Split('/')
+        var parts = container == BlobLayout.Scans && name.StartsWith(BlobLayout.LabelsPrefix, StringComparison.Ordinal)
+            ? name[BlobLayout.LabelsPrefix.Length..].Split('/')
             : [];
         if (parts.Length != 2 || !BlobLayout.IsValidName(parts[0]) || !ScanFileNames.IsNifti(parts[1]))
             return new(ReviewedLabelOutcome.Ignored, $"{label.Path}: not scans/labels/<project>/<case>.nii.gz");
@@ -58,10 +50,18 @@ public sealed class ReviewedLabels(PipelineStorage storage, TimeProvider clock)
         if (description is null) return new(ReviewedLabelOutcome.Ignored, $"{label.Path}: project '{project}' has no dataset to join");
 
         string datasetPrefix = BlobLayout.DatasetPrefix(project);
-        if ((await storage.ListAsync(datasetPrefix + "labelsTr/" + caseName, cancellation)).Any(b => ScanFileNames.CaseName(b.Path) == caseName))
-            return new(ReviewedLabelOutcome.AlreadyLabeled, $"{datasetPrefix}labelsTr/ already labels '{caseName}'; the drop {label.Path} does not replace it");
         var image = (await storage.ListAsync(datasetPrefix + "imagesTr/" + caseName, cancellation))
             .FirstOrDefault(b => ScanFileNames.CaseName(b.Path) == caseName);
+        var existing = (await storage.ListAsync(datasetPrefix + "labelsTr/" + caseName, cancellation))
+            .FirstOrDefault(b => ScanFileNames.CaseName(b.Path) == caseName);
+        if (existing is not null)
+        {
+            if (image is null || existing.Md5 is null || existing.Md5 != label.Md5)
+                return new(ReviewedLabelOutcome.AlreadyLabeled, $"{datasetPrefix}labelsTr/ already labels '{caseName}'; the drop {label.Path} does not replace it");
+            // These very bytes were copied by an earlier try that stopped before its record: finish it.
+            await WriteProvenanceAsync(project, caseName, label.Pin(), image.Pin(), cancellation);
+            return new(ReviewedLabelOutcome.Joined, $"{label.Path} -> {existing.Path}");
+        }
         if (image is null)
             return new(ReviewedLabelOutcome.WaitingForScan, $"no scan of '{caseName}' in {datasetPrefix}imagesTr/ yet; {label.Path} joins when it does");
 
@@ -91,17 +91,22 @@ public sealed class ReviewedLabels(PipelineStorage storage, TimeProvider clock)
             string key = (labelPin.Md5 ?? labelPin.ETag.Trim('"')).ToLowerInvariant();
             string run = key.Length > 16 ? key[..16] : key;
             // Where a bad label dropped with its scan goes too (ValidateScanActivity).
-            await Quarantine.MoveAsync(storage, $"{BlobLayout.Scans}/{project}", caseName + "-label", run, [(labelPin, Path.GetFileName(labelPin.Path))], problem, now, cancellation);
+            await Quarantine.MoveAsync(storage, Quarantine.ScanArea(project), Quarantine.LabelName(caseName), run, [(labelPin, Path.GetFileName(labelPin.Path))], problem, now, cancellation);
             return new(ReviewedLabelOutcome.Quarantined, problem);
         }
-        string destination = TrainingLabel(project, caseName, label.Path);
+        string destination = BlobLayout.TrainingLabel(project, caseName, label.Path);
         if (!await storage.TryCopyCreateOnlyAsync(labelPin, destination, cancellation))
             return new(ReviewedLabelOutcome.AlreadyLabeled, $"{destination} appeared with other bytes meanwhile; it is kept");
-        await storage.WriteJsonAsync(ProvenancePath(project, caseName), new LabelProvenance(caseName, labelPin, imagePin, now), cancellation);
+        await WriteProvenanceAsync(project, caseName, labelPin, imagePin, cancellation);
         return new(ReviewedLabelOutcome.Joined, $"{label.Path} -> {destination}");
     }
 
+    // Create-only: when two triggers both joined the same bytes, the first record stands.
+    private Task WriteProvenanceAsync(string project, string caseName, BlobPin label, BlobPin image, CancellationToken cancellation) =>
+        storage.TryWriteJsonAsync(BlobLayout.LabelProvenance(project, caseName),
+            new LabelProvenance(caseName, label, image, clock.GetUtcNow().UtcDateTime), ifMatch: null, cancellation);
+
     /// <summary>After a scan joined the pool: its label, if one was dropped before it, joins too.</summary>
     public async Task<ReviewedLabelOutcome?> JoinDroppedLabelAsync(string project, string caseName, CancellationToken cancellation = default) =>
-        await storage.GetAsync(LabelPath(project, caseName), cancellation) is { } label ? await JoinAsync(label, cancellation) : null;
+        await storage.GetAsync(BlobLayout.ScanLabel(project, caseName), cancellation) is { } label ? await JoinAsync(label, cancellation) : null;
 }

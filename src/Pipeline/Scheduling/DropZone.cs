@@ -38,19 +38,22 @@ public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, 
         var started = new List<string>();
         foreach (var blob in await storage.ListAsync($"{BlobLayout.Scans}/{BlobLayout.IncomingPrefix}", cancellation))
             if (await StartAsync(blob, cancellation) is { } id) started.Add(id);
-        foreach (var label in await storage.ListAsync($"{BlobLayout.Scans}/{ReviewedLabels.LabelsPrefix}", cancellation))
+        foreach (var label in await storage.ListAsync($"{BlobLayout.Scans}/{BlobLayout.LabelsPrefix}", cancellation))
             await JoinLabelAsync(label, cancellation);
         return started;
     }
 
-    /// <summary>A reviewed label's version seen for the first time goes to <see cref="ReviewedLabels"/>; one it is waiting on is tried again.</summary>
+    /// <summary>
+    /// A reviewed label's version seen for the first time goes to <see cref="ReviewedLabels"/>, once:
+    /// one waiting for its scan joins when the scan joins the pool (PublishScanResultActivity).
+    /// </summary>
     public async Task<ReviewedLabelOutcome?> JoinLabelAsync(BlobEntry label, CancellationToken cancellation = default)
     {
         string key = $"label {label.Path} {label.ETag}";
         lock (_known)
             if (_known.Contains(key)) return null;
         var outcome = await new ReviewedLabels(storage, clock).JoinAsync(label, cancellation);
-        if (outcome.State != ReviewedLabelOutcome.WaitingForScan) Remember(key);
+        Remember(key);
         return outcome;
     }
 

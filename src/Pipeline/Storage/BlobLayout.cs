@@ -18,15 +18,22 @@ public static class BlobLayout
     public static readonly string[] Containers = { Scans, Datasets, Models, Jobs, Results, Quarantine };
 
     public const string IncomingPrefix = "incoming/";
+    public const string LabelsPrefix = "labels/";
 
     public static string IncomingScan(string project, string file) => $"{Scans}/{IncomingPrefix}{project}/{file}";
-    public static string ScanLabel(string project, string caseName) => $"{Scans}/labels/{project}/{caseName}.nii.gz";
+    /// <summary>A scan's ground truth or reviewed label, dropped beside the drop zone.</summary>
+    public static string ScanLabel(string project, string caseName) => $"{Scans}/{LabelsPrefix}{project}/{caseName}.nii.gz";
 
     public static string DatasetPrefix(string dataset) => $"{Datasets}/{dataset}/";
     public static string DatasetJson(string dataset) => $"{Datasets}/{dataset}/dataset.json";
     /// <summary>A dropped scan's place in the unlabeled pool, in the form it was dropped (NIfTI, or a series zip).</summary>
     public static string TrainingImage(string dataset, string caseName, string droppedPath = ".nii.gz") =>
         $"{Datasets}/{dataset}/imagesTr/{caseName}_0000{ScanFileNames.Extension(droppedPath)}";
+    /// <summary>Where a reviewed label joins the dataset, keeping its form (.nii or .nii.gz).</summary>
+    public static string TrainingLabel(string dataset, string caseName, string droppedPath = ".nii.gz") =>
+        $"{Datasets}/{dataset}/labelsTr/{caseName}{ScanFileNames.Extension(droppedPath)}";
+    /// <summary>Where a label that joined from review came from (<c>LabelProvenance</c>).</summary>
+    public static string LabelProvenance(string dataset, string caseName) => $"{Datasets}/{dataset}/provenance/{caseName}.json";
     public static string Manifest(string dataset, string version) => $"{Datasets}/{dataset}/manifests/{version}.json";
 
     public static string ModelPrefix(string dataset, string version) => $"{Models}/{dataset}/{version}/";

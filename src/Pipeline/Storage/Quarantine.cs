@@ -18,6 +18,12 @@ public static class Quarantine
 {
     public static string RecordPath(string area, string name, string run) => BlobLayout.QuarantinePrefix(area, name, run) + "reason.json";
 
+    /// <summary>The area of a project's dropped scans and their labels.</summary>
+    public static string ScanArea(string project) => $"{BlobLayout.Scans}/{project}";
+
+    /// <summary>The name a case's bad label is quarantined under, beside its scan's.</summary>
+    public static string LabelName(string caseName) => caseName + "-label";
+
     /// <summary>The record of this run's move of <paramref name="name"/> (complete, or pending after an interrupted try); null when there was none.</summary>
     public static Task<QuarantineRecord?> FindAsync(PipelineStorage storage, string area, string name, string run, CancellationToken cancellation = default) =>
         storage.ReadJsonAsync<QuarantineRecord>(RecordPath(area, name, run), cancellation);
