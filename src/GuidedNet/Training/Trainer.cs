@@ -314,7 +314,7 @@ public sealed class Trainer : IDisposable
         {
             NumClasses = _data.NumClasses,
             BaseChannels = _options.BaseChannels,
-            ClassNames = Enumerable.Range(0, _data.NumClasses).Select(k => _classNames.TryGetValue(k, out var n) ? n : $"class_{k}").ToArray(),
+            ClassNames = Enumerable.Range(0, _data.NumClasses).Select(ClassName).ToArray(),
             Preset = plan.Name,
             TargetSpacing = plan.TargetSpacing is { } s ? new[] { s.X, s.Y, s.Z } : null,
             Normalization = plan.Normalization is { } n ? new[] { n.ClipLow, n.ClipHigh, n.Mean, n.StandardDeviation } : null,
