@@ -40,14 +40,16 @@ public sealed class PostProcessingTests
     }
 
     [Fact]
-    public void Validation_chooses_a_class_whose_islands_are_false_positives_and_not_one_whose_truth_has_two_parts_or_that_nothing_changes()
+    public void Validation_chooses_a_class_whose_islands_are_false_positives_on_enough_cases_and_not_one_whose_truth_has_two_parts_or_that_nothing_changes()
     {
         var predicted = Islands().Select(v => (byte)v).ToArray();
         // Truth: class 1 is the block alone (the island is a false positive); class 2 really is two islands.
         var truth = predicted.ToArray();
         truth[48] = 0;
-        var chosen = LargestComponentPostProcessing.Decide([new(predicted, truth, 1, 6, 10)], 3);
-        Assert.Equal(new[] { 1 }, chosen);
+        var evidence = new LargestComponentPostProcessing.ValidationCase(predicted, truth, 1, 6, 10);
+        Assert.Equal(new[] { 1 }, LargestComponentPostProcessing.Decide(Enumerable.Repeat(evidence, LargestComponentPostProcessing.MinimumEvidenceCases).ToList(), 3));
+        // The same gain on fewer validation cases than that is not evidence enough.
+        Assert.Empty(LargestComponentPostProcessing.Decide(Enumerable.Repeat(evidence, LargestComponentPostProcessing.MinimumEvidenceCases - 1).ToList(), 3));
         // Nothing to gain (one component each, or no evidence): nothing chosen.
         Assert.DoesNotContain(1, LargestComponentPostProcessing.Decide([new(truth, truth, 1, 6, 10), new(new byte[60], new byte[60], 1, 6, 10)], 3));
     }
