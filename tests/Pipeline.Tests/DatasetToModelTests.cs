@@ -179,7 +179,7 @@ public sealed class DatasetToModelTests
         {
             var rows = doc.RootElement.GetProperty("reports").EnumerateArray().ToList();
             Assert.Equal(2, rows.Count);
-            Assert.Equal(reports[1].Run, rows.Single(r => r.GetProperty("case").GetString() == "patient-008").GetProperty("run").GetString());
+            Assert.Equal(reports[1].Run, rows.Single(r => r.GetProperty("case").GetString() == "patient-008").GetProperty("latest").GetProperty("run").GetString());
         }
 
         // (6) a DICOM series dropped as a zip: its mask lies in the series' own geometry and the zip joins the

@@ -225,6 +225,45 @@ public sealed class IntegrityTests(Azurite azurite) : IClassFixture<Azurite>
     }
 
     [Fact]
+    public async Task The_summary_takes_one_row_per_scan_without_reading_other_reports_and_keeps_every_row_of_scans_finishing_together()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite, durable: false);
+        string project = InProcessPipeline.UniqueName("summary");
+        var t = new DateTime(2026, 11, 30, 10, 0, 0, DateTimeKind.Utc);
+        SummaryRow Row(string caseName, string run, int second, double? dice, double liverMl) => new(caseName,
+            new LatestResult(run, $"results/{project}/{caseName}/{run}/", $"results/{project}/{caseName}/{run}/report.json",
+                new BlobPin($"scans/incoming/{project}/{caseName}.nii.gz", "\"e\"", Md5: run), new DateTimeOffset(t.AddSeconds(second)), t, t),
+            "v1", dice, new() { ["liver"] = new(liverMl, dice) }, t);
+
+        // Sixteen scans finishing at once (a barrier releases them together): every row is kept and the CSV matches the JSON.
+        using var barrier = new Barrier(16);
+        var updates = Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+        {
+            barrier.SignalAndWait();
+            return await ProjectSummary.UpdateAsync(p.Storage, project, Row($"case{i:D2}", $"r{i}", 0, i % 2 == 0 ? 0.5 : null, i), t);
+        })).ToList();
+        await Task.WhenAll(updates);
+        var summary = (await p.Storage.ReadJsonAsync<ProjectSummary>(BlobLayout.Summary(project)))!;
+        Assert.Equal(16, summary.Cases);
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => $"case{i:D2}"), summary.Reports.Select(r => r.Case));
+        Assert.Equal(0.5, summary.MeanDice);
+        string csv = System.Text.Encoding.UTF8.GetString(await p.Storage.ReadBytesAsync(BlobLayout.SummaryCsv(project), 1 << 20));
+        Assert.Equal(summary.ToCsv(), csv);
+        Assert.Contains($"case03,r3,v1,,scans/incoming/{project}/case03.nii.gz,r3,3.00,", csv);
+
+        // No report or latest.json exists for any of those rows: the next scan's update read none of them.
+        Assert.Empty(await p.Storage.ListAsync($"{BlobLayout.Results}/{project}/case"));
+        Assert.Equal(17, await ProjectSummary.UpdateAsync(p.Storage, project, Row("case16", "r16", 0, 0.9, 16), t));
+
+        // An older drop of a case publishing after a newer one leaves the newer row; the newer one replaces it either way.
+        Assert.Equal(17, await ProjectSummary.UpdateAsync(p.Storage, project, Row("case05", "r5-newer", 5, 0.7, 50), t));
+        await ProjectSummary.UpdateAsync(p.Storage, project, Row("case05", "r5-older", 1, 0.1, 10), t);
+        var row = (await p.Storage.ReadJsonAsync<ProjectSummary>(BlobLayout.Summary(project)))!.Reports.Single(r => r.Case == "case05");
+        Assert.Equal("r5-newer", row.Latest.Run);
+        Assert.Equal(50, row.Organs["liver"].VolumeMl);
+    }
+
+    [Fact]
     public async Task A_manifest_download_names_the_case_that_changed_since_validation_and_the_schedule_sees_changed_cases()
     {
         await using var p = await InProcessPipeline.StartAsync(azurite);

@@ -150,7 +150,7 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         Assert.Equal(secondRun, (await p.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(project, "x")))!.Run);
         using var summary = JsonDocument.Parse(await p.Storage.ReadBytesAsync(BlobLayout.Summary(project), 1 << 20));
         var row = Assert.Single(summary.RootElement.GetProperty("reports").EnumerateArray());
-        Assert.Equal(secondRun, row.GetProperty("run").GetString());
+        Assert.Equal(secondRun, row.GetProperty("latest").GetProperty("run").GetString());
     }
 
     [Fact]

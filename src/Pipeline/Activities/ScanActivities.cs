@@ -114,7 +114,7 @@ public sealed record PublishedScan(bool IsLatest, int Cases);
 
 /// <summary>
 /// After a scan's result is committed to its run folder: points the case's latest.json at it unless
-/// a newer drop of the case already has a result, rebuilds the project's summary, and adds the scan
+/// a newer drop of the case already has a result, puts the case's row into the project's summary, and adds the scan
 /// to the project's dataset as an unlabeled training case when the dataset has no case of that name
 /// and the project's pool takes dropped scans (<see cref="PoolOptions.JoinDroppedScans"/>).
 /// </summary>
@@ -130,7 +130,9 @@ public sealed class PublishScanResultActivity(PipelineStorage storage, PoolOptio
             lastModified = current.LastModified;
         var latest = new LatestResult(input.Run, input.ResultPrefix, BlobLayout.Report(input.ResultPrefix), input.Scan, lastModified, drop.ObservedUtc, now);
         bool isLatest = await CaseResults.AdvanceLatestAsync(storage, drop.Project, drop.Case, latest);
-        int cases = await CaseResults.RebuildSummaryAsync(storage, drop.Project, now);
+        var report = await storage.ReadJsonAsync<ScanReport>(latest.Report)
+            ?? throw new InvalidOperationException($"{latest.Report}: the run's report is missing; it is committed before the result is published");
+        int cases = await ProjectSummary.UpdateAsync(storage, drop.Project, SummaryRow.From(latest, report), now);
         if (pool.For(drop.Project).JoinDroppedScans) await JoinUnlabeledPoolAsync(drop.Project, drop.Case, input.Scan);
         return new PublishedScan(isLatest, cases);
     }

@@ -89,9 +89,9 @@ public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, 
             var report = await storage.ReadJsonAsync<ScanReport>(BlobLayout.Report(prefix), cancellation);
             if (report is not null)
             {
-                await CaseResults.AdvanceLatestAsync(storage, drop.Project, drop.Case,
-                    new LatestResult(id, prefix, BlobLayout.Report(prefix), report.Scan, drop.LastModified, drop.ObservedUtc, now), cancellation);
-                await CaseResults.RebuildSummaryAsync(storage, drop.Project, now, cancellation);
+                var latest = new LatestResult(id, prefix, BlobLayout.Report(prefix), report.Scan, drop.LastModified, drop.ObservedUtc, now);
+                await CaseResults.AdvanceLatestAsync(storage, drop.Project, drop.Case, latest, cancellation);
+                await ProjectSummary.UpdateAsync(storage, drop.Project, SummaryRow.From(latest, report), now, cancellation);
             }
             Remember(key);
             return null;
