@@ -113,7 +113,8 @@ builder.Services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobOptions, storag
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<PipelineApi>();
 builder.Services.AddSingleton<TrainingRuns>();
-builder.Services.AddSingleton<DropZone>();
+builder.Services.AddSingleton(sp => new DropZone(sp.GetRequiredService<DurableTaskClient>(), storage, jobOptions, TimeProvider.System,
+    sp.GetRequiredService<ScheduleOptions>().DropZonePageSize));
 builder.Services.AddSingleton<RetrainPlanner>();
 builder.Services.AddHostedService<DropZonePoller>();
 builder.Services.AddHostedService<RetrainTimer>();

@@ -92,13 +92,13 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         string project = InProcessPipeline.UniqueName("retry");
         string path = BlobLayout.IncomingScan(project, "x.nii.gz");
         var dropped = await p.UploadScanAsync(path, seed: 3);
-        var zone = p.NewDropZone();
+        var zone = p.NewDropZone(project);
         string run = (await zone.StartAsync((await p.Storage.GetAsync(path))!))!;
         var failed = await p.WaitForRunAsync(run);
         Assert.Equal(OrchestrationRuntimeStatus.Failed, failed.RuntimeStatus);
         Assert.Contains("has no production model", failed.FailureDetails!.ErrorMessage);
         Assert.Null(await zone.StartAsync((await p.Storage.GetAsync(path))!));      // the same drop, seen again
-        Assert.Null(await p.NewDropZone().StartAsync((await p.Storage.GetAsync(path))!)); // also after a restart of the poller
+        Assert.Null(await p.NewDropZone(project).StartAsync((await p.Storage.GetAsync(path))!)); // also after a restart of the poller
 
         await WriteProductionAsync(p, project);
         await p.Storage.Blob(path).UploadAsync(p.Storage.Blob(path).DownloadContent().Value.Content, overwrite: true); // dropped again: same bytes, new version
@@ -113,6 +113,32 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
     }
 
     [Fact]
+    public async Task A_poll_lists_one_page_of_the_drop_zone_and_the_next_goes_on_from_there_so_every_drop_is_seen_within_one_pass()
+    {
+        await using var p = await InProcessPipeline.StartAsync(azurite);
+        string project = InProcessPipeline.UniqueName("paged");
+        var dropped = new Dictionary<string, BlobPin>();
+        foreach (string caseName in new[] { "case-0", "case-1", "case-2", "case-3", "case-4" })
+            dropped[caseName] = await p.UploadScanAsync(BlobLayout.IncomingScan(project, caseName + ".nii.gz"), seed: dropped.Count);
+        var zone = p.NewDropZone(project, pollPageSize: 2);
+        string Run(string caseName) => RunIds.ScanRun(project, caseName, dropped[caseName]);
+
+        // Three polls of at most two blobs each cover the five drops, in name order; the fourth starts over and finds nothing new.
+        Assert.Equal(new[] { Run("case-0"), Run("case-1") }, await zone.PollAsync());
+        Assert.Equal(new[] { Run("case-2"), Run("case-3") }, await zone.PollAsync());
+        Assert.Equal(new[] { Run("case-4") }, await zone.PollAsync());
+        Assert.Empty(await zone.PollAsync());
+        // A drop behind the cursor (its name sorts first) is seen when the pass comes round to it, within one pass.
+        dropped["case-00"] = await p.UploadScanAsync(BlobLayout.IncomingScan(project, "case-00.nii.gz"), seed: 9);
+        var found = new List<string>();
+        for (int poll = 0; poll < 3; poll++) found.AddRange(await zone.PollAsync());
+        Assert.Equal(new[] { Run("case-00") }, found);
+        // The page size is bounded by the blob service's own limit.
+        Assert.Contains("DropZonePageSize", Assert.Throws<ArgumentException>(() => new ScheduleOptions { DropZonePageSize = 5001 }.Validate()).Message);
+        new ScheduleOptions { DropZonePageSize = 5000 }.Validate();
+    }
+
+    [Fact]
     public async Task The_same_case_dropped_twice_while_the_first_run_goes_gives_two_results_and_the_newest_drop_is_latest()
     {
         await using var p = await InProcessPipeline.StartAsync(azurite);
@@ -123,7 +149,7 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         var (firstStarted, releaseFirst) = p.Runner.HoldRuns(attempt => attempt.Message.Predict!.Run == firstRun);
         p.StartWorker("w1");
         p.StartWorker("w2");
-        var zone = p.NewDropZone();
+        var zone = p.NewDropZone(project);
 
         var first = await p.UploadScanAsync(path, seed: 21);
         firstRun = await zone.StartAsync((await p.Storage.GetAsync(path))!);
@@ -218,7 +244,7 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         Assert.Equal(new[] { "new case phantom_004" }, Assert.Single(await p.Planner.FindStaleAsync(), s => s.Dataset == dataset).Changes);
 
         // Segmented drops join the pool unless the project says otherwise.
-        var zone = p.NewDropZone();
+        var zone = p.NewDropZone(dataset);
         p.Pool.Projects[dataset] = new ProjectPoolOptions { JoinDroppedScans = false };
         await p.UploadScanAsync(BlobLayout.IncomingScan(dataset, "kept-out.nii.gz"), seed: 31);
         string first = (await zone.StartAsync((await p.Storage.GetAsync(BlobLayout.IncomingScan(dataset, "kept-out.nii.gz")))!))!;
@@ -244,7 +270,7 @@ public sealed class OrchestrationTests(Azurite azurite) : IClassFixture<Azurite>
         string firstManifest = (await p.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(dataset)))!.ManifestPath;
 
         // Drop a scan: it is segmented and joins the pool unlabeled.
-        var zone = p.NewDropZone();
+        var zone = p.NewDropZone(dataset);
         await p.UploadScanAsync(BlobLayout.IncomingScan(dataset, "pt-1.nii.gz"), seed: 41);
         string run = (await zone.StartAsync((await p.Storage.GetAsync(BlobLayout.IncomingScan(dataset, "pt-1.nii.gz")))!))!;
         Assert.Equal(OrchestrationRuntimeStatus.Completed, (await p.WaitForRunAsync(run)).RuntimeStatus);

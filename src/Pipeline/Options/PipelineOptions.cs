@@ -136,6 +136,14 @@ public sealed class ScheduleOptions : IValidatedOptions
     /// <summary>How often the local host lists the drop zone (Azure uses the blob trigger).</summary>
     public TimeSpan DropZonePoll { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How many blobs one poll lists at most (per area: scans, labels); the next poll goes on from
+    /// there, so a poll's cost stays bounded however many scans the drop zone keeps.
+    /// </summary>
+    public int DropZonePageSize { get; set; } = DefaultDropZonePageSize;
+
+    public const int DefaultDropZonePageSize = 1000;
+
     public CrontabSchedule RetrainSchedule() =>
         CrontabSchedule.Parse(Retrain, new CrontabSchedule.ParseOptions { IncludingSeconds = true });
 
@@ -150,5 +158,6 @@ public sealed class ScheduleOptions : IValidatedOptions
             throw new ArgumentException($"{Section}:Retrain '{Retrain}' is not an NCRONTAB expression with seconds: {e.Message}");
         }
         if (DropZonePoll <= TimeSpan.Zero) throw new ArgumentException($"{Section}:DropZonePoll must be positive");
+        if (DropZonePageSize is < 1 or > 5000) throw new ArgumentException($"{Section}:DropZonePageSize must be within 1..5000 (the blob service's page limit), not {DropZonePageSize}");
     }
 }

@@ -22,23 +22,36 @@ namespace GuidedNet.Pipeline.Scheduling;
 /// content whose run failed, was cancelled, superseded or quarantined starts that run again; a new
 /// drop of content already segmented makes that result the case's latest again.
 /// </summary>
-public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, TimeProvider clock)
+/// <param name="pollPageSize">how many blobs a poll lists at most per area (<see cref="ScheduleOptions.DropZonePageSize"/>)</param>
+/// <param name="project">poll only this project's drops (tests sharing one storage account keep apart by project); null: every project's</param>
+public sealed class DropZone(DurableTaskClient client, PipelineStorage storage, JobOptions jobs, TimeProvider clock,
+    int pollPageSize = ScheduleOptions.DefaultDropZonePageSize, string? project = null)
 {
     // Drops (run, ETag) already handled, so a poll asks the durable backend only about new ones.
     // Bounded: past the limit it starts over, and the backend answers for the ones it forgot.
     private const int KnownDropsLimit = 100_000;
     private readonly HashSet<string> _known = new();
 
+    // Where the next poll goes on listing each area (null: from the start). Only PollAsync's one
+    // caller (the local host's poller) touches them.
+    private string? _scansMarker, _labelsMarker;
+
     /// <summary>
     /// One poll of the drop zone (the local host's stand-in for Event Grid): starts the runs of new
-    /// scans, and joins new reviewed labels to their datasets; returns the runs it started.
+    /// scans, and joins new reviewed labels to their datasets; returns the runs it started. A poll
+    /// lists one page of each area and the next goes on from there (starting over after the last),
+    /// so its cost is bounded by the page size, not by the number of scans ever dropped; a new drop
+    /// is seen within one pass, ⌈blobs / page size⌉ polls.
     /// </summary>
     public async Task<IReadOnlyList<string>> PollAsync(CancellationToken cancellation = default)
     {
         var started = new List<string>();
-        foreach (var blob in await storage.ListAsync($"{BlobLayout.Scans}/{BlobLayout.IncomingPrefix}", cancellation))
+        string scope = project is null ? "" : project + "/";
+        (var scans, _scansMarker) = await storage.ListPageAsync($"{BlobLayout.Scans}/{BlobLayout.IncomingPrefix}{scope}", _scansMarker, pollPageSize, cancellation);
+        foreach (var blob in scans)
             if (await StartAsync(blob, cancellation) is { } id) started.Add(id);
-        foreach (var label in await storage.ListAsync($"{BlobLayout.Scans}/{BlobLayout.LabelsPrefix}", cancellation))
+        (var labels, _labelsMarker) = await storage.ListPageAsync($"{BlobLayout.Scans}/{BlobLayout.LabelsPrefix}{scope}", _labelsMarker, pollPageSize, cancellation);
+        foreach (var label in labels)
             await JoinLabelAsync(label, cancellation);
         return started;
     }

@@ -291,6 +291,22 @@ public sealed class PipelineStorage
         return entries;
     }
 
+    /// <summary>
+    /// One page (at most <paramref name="pageSize"/> blobs, in name order) of the blobs under a
+    /// "container/prefix" path, from where <paramref name="continuation"/> left off (null: the start);
+    /// returns the marker of the next page, null after the last.
+    /// </summary>
+    public async Task<(List<BlobEntry> Page, string? Next)> ListPageAsync(string prefix, string? continuation, int pageSize,
+        CancellationToken cancellation = default)
+    {
+        var (container, namePrefix) = BlobLayout.SplitPrefix(prefix);
+        var client = _service.GetBlobContainerClient(container);
+        await foreach (var page in client.GetBlobsAsync(new GetBlobsOptions { Prefix = namePrefix }, cancellation).AsPages(continuation, pageSize))
+            return (page.Values.Select(item => new BlobEntry($"{container}/{item.Name}", Quote(item.Properties.ETag!.Value), Hex(item.Properties.ContentHash),
+                item.Properties.LastModified ?? DateTimeOffset.MinValue)).ToList(), string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken);
+        return ([], null);
+    }
+
     /// <summary>The first-level "folders" under a "container/prefix/" path.</summary>
     public async Task<List<string>> ListFoldersAsync(string prefix, CancellationToken cancellation = default)
     {

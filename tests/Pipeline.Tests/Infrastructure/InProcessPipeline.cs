@@ -57,7 +57,8 @@ public sealed class InProcessPipeline : IAsyncDisposable
     public DurableTaskClient Client => (_durable ?? throw new InvalidOperationException("started without the durable host")).Client;
     public PipelineApi Api => new(Client, Storage, JobOptions, Promotion, Pool, Clock);
     public TrainingRuns TrainingRuns => new(Client, Storage, JobOptions, Promotion, Pool, Clock);
-    public DropZone NewDropZone() => new(Client, Storage, JobOptions, Clock);
+    /// <summary>A drop zone polling only <paramref name="project"/>'s drops: other tests' drops on the shared Azurite are not this pipeline's.</summary>
+    public DropZone NewDropZone(string project, int pollPageSize = ScheduleOptions.DefaultDropZonePageSize) => new(Client, Storage, JobOptions, Clock, pollPageSize, project);
     public RetrainPlanner Planner => new(Storage, TrainingRuns);
 
     public static async Task<InProcessPipeline> StartAsync(Azurite azurite, bool durable = true)
