@@ -111,13 +111,13 @@ public class AugmentationTests
         var box = Box();
         // Identity: trilinear reads at whole voxel positions are the voxels themselves, so every value
         // is one of the case's and each lies on the side of the box its label says.
-        var values = box.Image.ToHashSet();
+        var values = box.ReadImage().ToHashSet();
         for (int i = 0; i < batch.Images.Length; i++)
         {
             Assert.Contains(batch.Images[i], values);
             Assert.True(batch.Labels[i] == 1 ? batch.Images[i] >= 0.6f : batch.Images[i] <= 0.2f, $"voxel {i}: {batch.Images[i]} with label {batch.Labels[i]}");
         }
-        Assert.InRange(batch.Labels.Count(l => l == 1), 1, box.Labels!.Count(l => l == 1));
+        Assert.InRange(batch.Labels.Count(l => l == 1), 1, box.ReadLabels().Count(l => l == 1));
     }
 
     [Fact]
@@ -127,10 +127,11 @@ public class AugmentationTests
         double[] centre = { 20, 21.5, 23 };
         var image = new float[32 * 32 * 32];
         var labels = new long[image.Length];
-        SpatialTransform.Identity.Apply(box, centre, Patch, image, labels);
+        var voxels = box.Read(box.All, new CaseBuffer());
+        SpatialTransform.Identity.Apply(box, voxels, centre, Patch, image, labels);
         var mirrored = new float[image.Length];
         var mirroredLabels = new long[image.Length];
-        SpatialTransform.Draw(new AugmentationOptions { MirrorProbability = 1 }, Patch, new DeterministicRandom(1)).Apply(box, centre, Patch, mirrored, mirroredLabels);
+        SpatialTransform.Draw(new AugmentationOptions { MirrorProbability = 1 }, Patch, new DeterministicRandom(1)).Apply(box, voxels, centre, Patch, mirrored, mirroredLabels);
         for (int z = 0; z < 32; z++)
             for (int y = 0; y < 32; y++)
                 for (int x = 0; x < 32; x++)

@@ -62,9 +62,9 @@ public class NormalizationAndEnsembleTests
         var mr = TrainingData.Prepare(MsdDataset.Open(MrLikeDataset(tmp, "T1")), Options, tmp.File("cache"));
         Assert.Equal("zscore-nonzero", mr.Plan.NormalizationScheme); // the ellipsoid fills well under ¾ of the field of view
         Assert.Null(mr.Plan.Normalization);
-        var first = mr.Labeled[0].Image;
-        foreach (var other in mr.Labeled.Skip(1))
-            for (int i = 0; i < first.Length; i++) Assert.Equal(first[i], other.Image[i], 4);
+        var first = mr.Labeled[0].ReadImage();
+        foreach (var other in mr.Labeled.Skip(1).Select(c => c.ReadImage()))
+            for (int i = 0; i < first.Length; i++) Assert.Equal(first[i], other[i], 4);
         var inside = first.Where(v => v != 0).ToArray();
         Assert.Equal(0, inside.Average(), 4);
         Assert.Equal(1, Math.Sqrt(inside.Average(v => (double)v * v)), 3);
@@ -79,8 +79,8 @@ public class NormalizationAndEnsembleTests
         Assert.Equal("ct", ct.Plan.NormalizationScheme);
         Assert.NotNull(ct.Plan.Normalization);
         int centre = (16 * 32 + 16) * 32 + 16; // in the core, 300 × the case's scale
-        Assert.True(Math.Abs(ct.Labeled[0].Image[centre] - ct.Labeled[1].Image[centre]) > 0.5,
-            $"{ct.Labeled[0].Image[centre]} vs {ct.Labeled[1].Image[centre]}");
+        float a = ct.Labeled[0].ReadImage()[centre], b = ct.Labeled[1].ReadImage()[centre];
+        Assert.True(Math.Abs(a - b) > 0.5, $"{a} vs {b}");
 
         // Forced by the option, whatever the modality says.
         var forced = TrainingData.Prepare(MsdDataset.Open(MrLikeDataset(tmp, "CT")), Options with { Normalization = "zscore" }, tmp.File("cache"));

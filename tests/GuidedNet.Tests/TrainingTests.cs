@@ -64,7 +64,9 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
         Assert.NotNull(first.Plan.Normalization);
         var second = TrainingData.Prepare(dataset, Tiny(), cache);
         Assert.Equal(json, TrainingData.PlanJson(second.Plan));
-        Assert.Equal(first.Labeled[0].Image, second.Labeled[0].Image);
+        Assert.Equal(first.Labeled[0].ReadImage(), second.Labeled[0].ReadImage());
+        // Training reads every case from the cache, patch by patch: none is held in memory.
+        Assert.All(first.Labeled.Concat(first.Unlabeled).Concat(first.Validation), c => Assert.True(c.IsCached, c.Name));
         // Another split is another plan.
         TrainingData.Prepare(dataset, Tiny() with { LabeledCases = 2 }, cache);
         Assert.Equal(2, Directory.GetFiles(Path.Combine(cache, "plans"), "*.json").Length);
@@ -202,19 +204,23 @@ public class TrainingTests(PhantomDatasetFixture fixture) : IClassFixture<Phanto
     {
         var dataset = MsdDataset.Open(fixture.Dataset);
         var options = Tiny(TrainingMode.Supervised) with { ValidationFraction = 0 };
-        var data = TrainingData.Prepare(dataset, options, fixture.Folder.File("cache"));
+        var prepared = TrainingData.Prepare(dataset, options, fixture.Folder.File("cache"));
+        // In memory, so that the labels can be changed under the trainer.
+        var labels = prepared.Labeled.Select(c => c.ReadLabels()).ToList();
+        var data = TrainingData.FromCases(prepared.NumClasses,
+            prepared.Labeled.Zip(labels, (c, l) => new TrainingCase(c.Name, c.Depth, c.Height, c.Width, c.ReadImage(), l)).ToList(),
+            prepared.Unlabeled, prepared.Validation);
         string folder = fixture.Folder.File("step-error");
         using var trainer = new Trainer(options, data, CPU, folder, dataset.LabelNames);
         // Labels beyond the classes reach libtorch's cross-entropy, which refuses them natively (the
         // constructor refuses such data; here the arrays change after it checked them).
-        foreach (var c in data.Labeled) Array.Fill(c.Labels!, (byte)9);
+        foreach (var l in labels) Array.Fill(l, (byte)9);
         var error = Assert.Throws<TrainingStepException>(() => trainer.Run(resume: false));
         Assert.Equal(1, error.Iteration);
         Assert.StartsWith("training step 1 failed: ", error.Message);
         Assert.DoesNotContain("\n", error.Message);
         Assert.IsType<System.Runtime.InteropServices.ExternalException>(error.InnerException);
 
-        foreach (var c in data.Labeled) Array.Fill(c.Labels!, (byte)9);
         var refused = Assert.Throws<ArgumentException>(() => new Trainer(options, data, CPU, fixture.Folder.File("step-error-2"), dataset.LabelNames));
         Assert.Contains("label 9 is beyond the 4 classes", refused.Message);
     }

@@ -34,6 +34,25 @@ public sealed class BenchmarkCommandTests
     }
 
     [Fact]
+    public void Bench_data_trains_on_cached_cases_of_each_pool_size_in_a_child_process()
+    {
+        using var bench = new ChildProcess(Processes.GuidedNet, ["bench", "data", "--cases", "1,3", "--size", "12,24,20", "--labeled", "1",
+            "--steps", "2", "--patch", "16,16,16", "--batch", "2", "--base-channels", "2", "--device", "cpu", "--no-onednn"], new Dictionary<string, string>());
+        Assert.True(bench.WaitForExit(TimeSpan.FromMinutes(3)) == 0, bench.Output);
+        var rows = bench.Output.Split('\n').Where(l => l.StartsWith("| cached |", StringComparison.Ordinal))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries)).ToList();
+        Assert.Equal(new[] { "1", "3" }, rows.Select(r => r[2]));
+        Assert.All(rows, r =>
+        {
+            Assert.StartsWith("cpu", r[3]);
+            Assert.InRange(Number(r[4]), 1e-5, 60);
+            Assert.EndsWith("%", r[5]);
+            Assert.InRange(Number(r[6]), 0.05, 8);
+            Assert.Equal("1", r[8]); // without oneDNN no step is recomputed
+        });
+    }
+
+    [Fact]
     public void Bench_predict_measures_the_sliding_window_in_a_child_process()
     {
         using var bench = new ChildProcess(Processes.GuidedNet, ["bench", "predict", "--modes", "raw", "--size", "16,32,32", "--patch", "16,32,32",

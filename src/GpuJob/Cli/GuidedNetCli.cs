@@ -17,7 +17,7 @@ public static class GuidedNetCli
           stats       per-organ volume, intensity, bounding box and edge contact of a mask on its scan
           synth       write a synthetic phantom dataset (tests, demos, experiments)
           convert     a DICOM series or a NumPy (z, y, x) volume to NIfTI
-          bench       bench predict | bench train | bench validate: throughput and memory
+          bench       bench predict | bench train | bench data | bench validate: throughput and memory
           upload      put a dataset or scans into the pipeline's blob storage
           download    copy results (or any prefix) from the pipeline's blob storage
           worker      the GPU job worker: runs training / prediction jobs from the job queue
@@ -80,6 +80,11 @@ public static class GuidedNetCli
                         if (WantsHelp(rest)) { output.Write(TrainBenchmark.Usage); return 0; }
                         return TrainBenchmark.Run(new CommandLineArguments(rest.Skip(1), TrainBenchmark.Flags), output);
                     }
+                    if (rest.Length > 0 && rest[0] == "data")
+                    {
+                        if (WantsHelp(rest)) { output.Write(DataBenchmark.Usage); return 0; }
+                        return DataBenchmark.Run(new CommandLineArguments(rest.Skip(1), DataBenchmark.Flags), output);
+                    }
                     if (rest.Length > 0 && rest[0] == "validate")
                     {
                         if (WantsHelp(rest)) { output.Write(ValidationBenchmark.Usage); return 0; }
@@ -87,7 +92,7 @@ public static class GuidedNetCli
                     }
                     if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest))
                     {
-                        output.Write(BenchCommand.Usage + TrainBenchmark.Usage + ValidationBenchmark.Usage);
+                        output.Write(BenchCommand.Usage + TrainBenchmark.Usage + DataBenchmark.Usage + ValidationBenchmark.Usage);
                         return rest.Length == 0 ? 2 : 0;
                     }
                     return BenchCommand.Run(new CommandLineArguments(rest.Skip(1), BenchCommand.Flags), output);

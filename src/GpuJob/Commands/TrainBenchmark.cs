@@ -109,7 +109,7 @@ public static class TrainBenchmark
         }
         var labeled = Enumerable.Range(0, 2).Select(Case).ToList();
         var unlabeled = Enumerable.Range(2, 2).Select(s => Case(s).WithoutLabels()).ToList();
-        var data = TrainingData.InMemory(classes, labeled, unlabeled, Array.Empty<TrainingCase>());
+        var data = TrainingData.FromCases(classes, labeled, unlabeled, Array.Empty<TrainingCase>());
         var options = new TrainingOptions
         {
             Mode = trainingMode, Iterations = steps + 1, Patch = patch, BatchSize = batch, LabeledBatchSize = labeledBatch,

@@ -44,6 +44,9 @@ public sealed class PatchSampler
     /// <summary>Voxel positions kept per class and case (evenly spaced over the class's voxels, as nnU-Net keeps 10,000).</summary>
     private const int MaxLocations = 10_000;
 
+    /// <summary>Where the rows a patch needs are read from a cached case (reused: sampling allocates nothing per patch).</summary>
+    private readonly CaseBuffer _buffer = new();
+
     /// <summary>Keys the oversampling generator apart from the augmentation's (seed, iteration, sample).</summary>
     private const long ForegroundStream = 7;
 
@@ -69,7 +72,7 @@ public sealed class PatchSampler
 
     private static (int Class, int[] Voxels)[] ClassLocations(TrainingCase c)
     {
-        var labels = c.Labels!;
+        var labels = c.ReadLabels();
         var counts = new int[256];
         foreach (byte label in labels) counts[label]++;
         var kept = new List<int>?[256];
@@ -89,6 +92,11 @@ public sealed class PatchSampler
     public int BatchSize => _labeledPerBatch + _unlabeledPerBatch;
 
     public TrainingBatch Sample(int iteration)
+    {
+        lock (_buffer) return SampleWithBuffer(iteration);
+    }
+
+    private TrainingBatch SampleWithBuffer(int iteration)
     {
         int b = BatchSize;
         long patchVoxels = (long)_patch[0] * _patch[1] * _patch[2];
@@ -153,6 +161,23 @@ public sealed class PatchSampler
                 : Math.Clamp(target[a] - _patch[a] / 2, -before, padded - _patch[a] - before);
         }
         int pd = _patch[0], ph = _patch[1], pw = _patch[2];
+        // The case's rows the crop reads: its planes, and the source rows of the crop's corners
+        // (quarter turns and flips map the crop's rectangle onto a rectangle).
+        int ry0 = Math.Max(0, start[1]), ry1 = Math.Min(rh, start[1] + ph) - 1, rx0 = Math.Max(0, start[2]), rx1 = Math.Min(rw, start[2] + pw) - 1;
+        var region = new CaseRegion(0, 0, 0, 0);
+        if (ry0 <= ry1 && rx0 <= rx1)
+        {
+            int yMin = int.MaxValue, yMax = int.MinValue;
+            foreach (int ry in new[] { ry0, ry1 })
+                foreach (int rx in new[] { rx0, rx1 })
+                {
+                    int sy = SourceVoxel(c, k, flipAxis, rh, rw, ry, rx).Y;
+                    yMin = Math.Min(yMin, sy);
+                    yMax = Math.Max(yMax, sy);
+                }
+            region = CaseRegion.Spanning(start[0], start[0] + pd - 1, yMin, yMax);
+        }
+        var voxels = c.Read(region, _buffer);
         int i = 0;
         for (int z = 0; z < pd; z++)
         {
@@ -169,21 +194,25 @@ public sealed class PatchSampler
                         if (!labels.IsEmpty) labels[i] = 0;
                         continue;
                     }
-                    // Undo the flip, then the rotation, to find the source voxel (Rotated is the forward map).
-                    int fy = flipAxis == 0 ? rh - 1 - ry : ry, fx = flipAxis == 1 ? rw - 1 - rx : rx;
-                    (int sy, int sx) = k switch
-                    {
-                        0 => (fy, fx),
-                        1 => (fx, c.Width - 1 - fy),
-                        2 => (c.Height - 1 - fy, c.Width - 1 - fx),
-                        _ => (c.Height - 1 - fx, fy),
-                    };
-                    long source = ((long)vz * c.Height + sy) * c.Width + sx;
-                    image[i] = c.Image[source];
-                    if (!labels.IsEmpty) labels[i] = c.Labels![source];
+                    var (sy, sx) = SourceVoxel(c, k, flipAxis, rh, rw, ry, rx);
+                    image[i] = voxels.Image(vz, sy, sx);
+                    if (!labels.IsEmpty) labels[i] = voxels.Label(vz, sy, sx);
                 }
             }
         }
+    }
+
+    /// <summary>The case's (y, x) under a voxel of the rotated, flipped volume: the flip undone, then the rotation (<see cref="Rotated"/> is the forward map).</summary>
+    private static (int Y, int X) SourceVoxel(TrainingCase c, int k, int flipAxis, int rh, int rw, int ry, int rx)
+    {
+        int fy = flipAxis == 0 ? rh - 1 - ry : ry, fx = flipAxis == 1 ? rw - 1 - rx : rx;
+        return k switch
+        {
+            0 => (fy, fx),
+            1 => (fx, c.Width - 1 - fy),
+            2 => (c.Height - 1 - fy, c.Width - 1 - fx),
+            _ => (c.Height - 1 - fx, fy),
+        };
     }
 
     /// <summary>
@@ -210,7 +239,9 @@ public sealed class PatchSampler
                 centre[a] = rng.Next(padded - _patch[a] + 1) - before + (_patch[a] - 1) / 2.0;
             }
         }
-        SpatialTransform.Draw(_augmentation, _patch, rng).Apply(c, centre, _patch, image, labels);
+        var transform = SpatialTransform.Draw(_augmentation, _patch, rng);
+        var voxels = c.Read(transform.SourceRegion(centre, _patch), _buffer);
+        transform.Apply(c, voxels, centre, _patch, image, labels);
         IntensityTransforms.Apply(_augmentation, _patch, image, rng);
     }
 

@@ -52,8 +52,10 @@ public sealed record DatasetSplit(IReadOnlyList<DatasetCase> Labeled, IReadOnlyL
 /// <summary>
 /// Preprocessed training data. The plan comes from the preset (FLARE22's fixed statistics) or
 /// from the data as nnU-Net does it (median spacing; intensity statistics of the labeled
-/// foreground of the labeled training cases). Preprocessed cases are cached on disk under a
-/// fingerprint of the plan, so later runs with the same plan read them instead of recomputing.
+/// foreground of the labeled training cases, gathered one case at a time). Preprocessed cases are
+/// cached on disk under a fingerprint of the plan, so later runs with the same plan read them
+/// instead of recomputing, and training reads its patches from there
+/// (<see cref="TrainingCase.Cached"/>): its memory does not grow with the number of cases.
 /// </summary>
 public sealed class TrainingData
 {
@@ -75,8 +77,8 @@ public sealed class TrainingData
     public IReadOnlyList<TrainingCase> Validation { get; }
     public DatasetSplit Split { get; }
 
-    /// <summary>Data already in the model grid (benchmarks, tests): no dataset folder, no cache.</summary>
-    public static TrainingData InMemory(int numClasses, IReadOnlyList<TrainingCase> labeled, IReadOnlyList<TrainingCase> unlabeled,
+    /// <summary>Cases already in the model grid (benchmarks, tests), in memory or cached: no dataset folder, no planning.</summary>
+    public static TrainingData FromCases(int numClasses, IReadOnlyList<TrainingCase> labeled, IReadOnlyList<TrainingCase> unlabeled,
         IReadOnlyList<TrainingCase> validation) =>
         new(PreprocessingPlan.Raw with { NumClasses = numClasses }, numClasses, labeled, unlabeled, validation,
             new DatasetSplit(Array.Empty<DatasetCase>(), Array.Empty<DatasetCase>(), Array.Empty<DatasetCase>()));
@@ -133,19 +135,30 @@ public sealed class TrainingData
         if (options.Preset == "flare22") return PreprocessingPlan.Flare22;
         var baseline = options.Preset == "amos" ? PreprocessingPlan.Amos : new PreprocessingPlan { Name = "auto", ReorientToCanonical = true };
 
-        var pairs = split.Labeled.Select(c => MsdDataset.Load(c, int.MaxValue)).ToList();
-        if (numClasses == 0) numClasses = (int)pairs.Max(p => p.Label!.Voxels.Max()) + 1;
-        foreach (var (c, (_, label)) in split.Labeled.Zip(pairs))
-            if (label!.Voxels.Max() >= numClasses)
-                throw new InvalidDataException($"{c.LabelPath}: label {label.Voxels.Max()} exceeds the {numClasses} classes");
+        // One pass, one case in memory at a time: the label range, how much of each image is
+        // non-zero, and a bounded sample of the labeled foreground's intensities.
+        int maxLabel = 0;
+        double nonzeroFraction = 0;
+        var foreground = new ForegroundIntensities();
+        foreach (var c in split.Labeled)
+        {
+            var (image, label) = MsdDataset.Load(c, int.MaxValue);
+            int caseMax = (int)label!.Voxels.Max();
+            if (numClasses > 0 && caseMax >= numClasses)
+                throw new InvalidDataException($"{c.LabelPath}: label {caseMax} exceeds the {numClasses} classes");
+            maxLabel = Math.Max(maxLabel, caseMax);
+            nonzeroFraction += image.Voxels.Count(v => v != 0) / (double)image.Voxels.Length / split.Labeled.Count;
+            foreground.Add(image, label);
+        }
+        if (numClasses == 0) numClasses = maxLabel + 1;
         // nnU-Net's rule (channel_names): CT keeps dataset-wide statistics of the labeled foreground,
         // any other modality is z-scored per case.
         var perCase = options.Preset != "auto" ? null : options.Normalization switch
         {
-            "auto" => PerCaseNormalization.ForModality(dataset.Modality, pairs.Average(p => p.Image.Voxels.Count(v => v != 0) / (double)p.Image.Voxels.Length)),
+            "auto" => PerCaseNormalization.ForModality(dataset.Modality, nonzeroFraction),
             var scheme => PerCaseNormalization.FromScheme(scheme),
         };
-        var normalization = perCase is null ? IntensityNormalization.FromLabeledForeground(pairs.Select(p => (p.Image, p.Label!))) : null;
+        var normalization = perCase is null ? foreground.ToNormalization() : null;
 
         var spacing = baseline.TargetSpacing;
         if (spacing is null)
@@ -165,6 +178,10 @@ public sealed class TrainingData
         return new Vector3d(s[r.SourceAxis[0]], s[r.SourceAxis[1]], s[r.SourceAxis[2]]);
     }
 
+    /// <summary>
+    /// The case's preprocessed files in the cache (written here the first time), as a case read
+    /// from them patch by patch: nothing of it stays in memory.
+    /// </summary>
     private static TrainingCase LoadOrPreprocess(DatasetCase c, CasePreprocessor preprocessor, int numClasses, string folder)
     {
         string imagePath = Path.Combine(folder, c.Name + ".nii");
@@ -176,10 +193,7 @@ public sealed class TrainingData
             if (label is not null) NiftiWriter.Write(labelPath, preprocessor.PrepareLabels(label), NiftiDataType.UInt8);
             NiftiWriter.Write(imagePath, prepared.Image, NiftiDataType.Float32);
         }
-        var cachedImage = NiftiReader.Read(imagePath);
-        byte[]? labels = null;
-        if (c.LabelPath is not null) labels = NiftiReader.Read(labelPath).Voxels.Select(v => (byte)v).ToArray();
-        return new TrainingCase(c.Name, cachedImage.SizeZ, cachedImage.SizeY, cachedImage.SizeX, cachedImage.Voxels, labels);
+        return TrainingCase.Cached(c.Name, imagePath, c.LabelPath is null ? null : labelPath);
     }
 
     public static string PlanJson(PreprocessingPlan plan) => JsonSerializer.Serialize(new

@@ -68,7 +68,7 @@ public sealed class Trainer : IDisposable
         }
         var histogram = new double[data.NumClasses];
         foreach (var c in data.Labeled)
-            foreach (byte v in c.Labels!)
+            foreach (byte v in c.ReadLabels())
             {
                 if (v >= histogram.Length) throw new ArgumentException($"{c.Name}: label {v} is beyond the {data.NumClasses} classes (0..{data.NumClasses - 1})");
                 histogram[v]++;
@@ -290,7 +290,7 @@ public sealed class Trainer : IDisposable
         network.eval();
         var predictor = new SlidingWindowPredictor(network, _device, new SlidingWindowOptions { Patch = _options.Patch, Overlap = 0.5 });
         var predictions = _data.Validation.Select(c => new LargestComponentPostProcessing.ValidationCase(
-            predictor.Predict(c.Image, c.Depth, c.Height, c.Width).Labels, c.Labels!, c.Depth, c.Height, c.Width)).ToList();
+            predictor.Predict(c.ReadImage(), c.Depth, c.Height, c.Width).Labels, c.ReadLabels(), c.Depth, c.Height, c.Width)).ToList();
         var perCase = predictions.Select(p => DiceScore.ByClass(p.Predicted, p.Truth, _data.NumClasses)).ToList();
         network.train();
         var byClass = new Dictionary<string, double?>();

@@ -33,27 +33,46 @@ public sealed record IntensityNormalization(double ClipLow, double ClipHigh, dou
     /// bounded on large datasets.
     /// </summary>
     public static IntensityNormalization FromLabeledForeground(
-        IEnumerable<(Volume Image, Volume Label)> cases, int samplesPerCase = 100_000)
+        IEnumerable<(Volume Image, Volume Label)> cases, int samplesPerCase = ForegroundIntensities.DefaultSamplesPerCase)
     {
-        var samples = new List<float>();
-        foreach (var (image, label) in cases)
+        var samples = new ForegroundIntensities(samplesPerCase);
+        foreach (var (image, label) in cases) samples.Add(image, label);
+        return samples.ToNormalization();
+    }
+}
+
+/// <summary>
+/// The labeled foreground's intensities, gathered one case at a time (a case need not stay in
+/// memory once added): every k-th foreground voxel, so that a case gives at most a fixed number.
+/// </summary>
+public sealed class ForegroundIntensities(int samplesPerCase = ForegroundIntensities.DefaultSamplesPerCase)
+{
+    public const int DefaultSamplesPerCase = 100_000;
+
+    private readonly List<float> _samples = new();
+
+    public void Add(Volume image, Volume label)
+    {
+        if (!image.SameGrid(label))
+            throw new ArgumentException($"image {image} and label {label} have different grids");
+        long foreground = label.Voxels.LongCount(v => v > 0);
+        if (foreground == 0) return;
+        long every = Math.Max(1, foreground / samplesPerCase);
+        long seen = 0;
+        for (long i = 0; i < label.Voxels.LongLength; i++)
         {
-            if (!image.SameGrid(label))
-                throw new ArgumentException($"image {image} and label {label} have different grids");
-            long foreground = label.Voxels.LongCount(v => v > 0);
-            if (foreground == 0) continue;
-            long every = Math.Max(1, foreground / samplesPerCase);
-            long seen = 0;
-            for (long i = 0; i < label.Voxels.LongLength; i++)
-            {
-                if (label.Voxels[i] <= 0) continue;
-                if (seen++ % every == 0) samples.Add(image.Voxels[i]);
-            }
+            if (label.Voxels[i] <= 0) continue;
+            if (seen++ % every == 0) _samples.Add(image.Voxels[i]);
         }
-        if (samples.Count < 2) throw new ArgumentException("no labeled foreground voxels to compute intensity statistics from");
-        samples.Sort();
-        double mean = samples.Average(v => (double)v);
-        double variance = samples.Sum(v => (v - mean) * (v - mean)) / samples.Count;
-        return new IntensityNormalization(Statistics.Percentile(samples, 0.5), Statistics.Percentile(samples, 99.5), mean, Math.Sqrt(variance));
+    }
+
+    /// <summary>Clip to the 0.5 and 99.5 percentiles, then z-score with the samples' mean and deviation (nnU-Net's CT scheme).</summary>
+    public IntensityNormalization ToNormalization()
+    {
+        if (_samples.Count < 2) throw new ArgumentException("no labeled foreground voxels to compute intensity statistics from");
+        _samples.Sort();
+        double mean = _samples.Average(v => (double)v);
+        double variance = _samples.Sum(v => (v - mean) * (v - mean)) / _samples.Count;
+        return new IntensityNormalization(Statistics.Percentile(_samples, 0.5), Statistics.Percentile(_samples, 99.5), mean, Math.Sqrt(variance));
     }
 }

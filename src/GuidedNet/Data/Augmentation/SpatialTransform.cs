@@ -69,8 +69,30 @@ public sealed class SpatialTransform
         return (sz, sy, sx);
     }
 
+    /// <summary>
+    /// The case's planes and rows <see cref="Apply"/> reads for this patch: every voxel's source
+    /// position, widened by the trilinear neighbour (nearest rounds within it).
+    /// </summary>
+    public CaseRegion SourceRegion(double[] centre, int[] patch)
+    {
+        double zMin = double.MaxValue, zMax = double.MinValue, yMin = double.MaxValue, yMax = double.MinValue;
+        for (int z = 0; z < patch[0]; z++)
+            for (int y = 0; y < patch[1]; y++)
+                for (int x = 0; x < patch[2]; x++)
+                {
+                    var (sz, sy, _) = Source(patch, centre, z, y, x);
+                    zMin = Math.Min(zMin, sz);
+                    zMax = Math.Max(zMax, sz);
+                    yMin = Math.Min(yMin, sy);
+                    yMax = Math.Max(yMax, sy);
+                }
+        // Far outside any case (a patch centred off the volume): an empty region, clamped before the cast.
+        static int Floor(double v) => (int)Math.Clamp(Math.Floor(v), -1e6, 1e6);
+        return CaseRegion.Spanning(Floor(zMin), Floor(zMax) + 1, Floor(yMin), Floor(yMax) + 1);
+    }
+
     /// <summary>Fills the patch from the case: image [D·H·W] trilinear, labels nearest (empty span: no labels).</summary>
-    public void Apply(TrainingCase c, double[] centre, int[] patch, Span<float> image, Span<long> labels)
+    public void Apply(TrainingCase c, CaseVoxels voxels, double[] centre, int[] patch, Span<float> image, Span<long> labels)
     {
         int i = 0;
         for (int z = 0; z < patch[0]; z++)
@@ -78,12 +100,12 @@ public sealed class SpatialTransform
                 for (int x = 0; x < patch[2]; x++, i++)
                 {
                     var (sz, sy, sx) = Source(patch, centre, z, y, x);
-                    image[i] = Trilinear(c, sz, sy, sx);
-                    if (!labels.IsEmpty) labels[i] = Nearest(c, sz, sy, sx);
+                    image[i] = Trilinear(c, voxels, sz, sy, sx);
+                    if (!labels.IsEmpty) labels[i] = Nearest(c, voxels, sz, sy, sx);
                 }
     }
 
-    private static float Trilinear(TrainingCase c, double z, double y, double x)
+    private static float Trilinear(TrainingCase c, CaseVoxels voxels, double z, double y, double x)
     {
         int z0 = (int)Math.Floor(z), y0 = (int)Math.Floor(y), x0 = (int)Math.Floor(x);
         double fz = z - z0, fy = y - y0, fx = x - x0;
@@ -100,24 +122,23 @@ public sealed class SpatialTransform
                 if (vy < 0 || vy >= c.Height) continue;
                 double wy = dy == 0 ? 1 - fy : fy;
                 if (wy == 0) continue;
-                long row = ((long)vz * c.Height + vy) * c.Width;
                 for (int dx = 0; dx < 2; dx++)
                 {
                     int vx = x0 + dx;
                     if (vx < 0 || vx >= c.Width) continue;
                     double wx = dx == 0 ? 1 - fx : fx;
-                    if (wx != 0) sum += wz * wy * wx * c.Image[row + vx];
+                    if (wx != 0) sum += wz * wy * wx * voxels.Image(vz, vy, vx);
                 }
             }
         }
         return (float)sum;
     }
 
-    private static long Nearest(TrainingCase c, double z, double y, double x)
+    private static long Nearest(TrainingCase c, CaseVoxels voxels, double z, double y, double x)
     {
         int vz = (int)Math.Round(z), vy = (int)Math.Round(y), vx = (int)Math.Round(x);
         if (vz < 0 || vz >= c.Depth || vy < 0 || vy >= c.Height || vx < 0 || vx >= c.Width) return 0;
-        return c.Labels![((long)vz * c.Height + vy) * c.Width + vx];
+        return voxels.Label(vz, vy, vx);
     }
 }
 
