@@ -13,6 +13,11 @@ using GuidedNet.Pipeline.Tests.Infrastructure;
 // dispatched; (2) the time the train orchestration needs per case to list, validate (fan-out)
 // and register a 100-case dataset before it dispatches the training job. No worker runs: the
 // numbers are the pipeline's own overhead, not model time (scripts/demo.sh prints that split).
+// guidednet-pipeline-bench batch [scans] [workers]: a batch of scans through real workers (BatchOfScans.cs).
+if (args.Length > 0 && args[0] == "batch")
+    return await GuidedNet.PipelineBenchmark.BatchOfScans.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4);
+
 int drops = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 int cases = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -77,3 +82,4 @@ Console.WriteLine($"| per case | {1000 * ingest / cases:F0} ms | |");
 Console.WriteLine($"| cases accepted / quarantined | {manifest!.Cases.Count} / {manifest.Quarantined.Count} | |");
 Console.WriteLine($"latencies, in drop order: {string.Join(", ", order.Select(l => l.ToString("F2")))} s");
 Console.WriteLine($"(drop-zone poll 0.5 s, backend queue polling ≤ 0.25 s, monitor poll 5 s; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd})");
+return 0;

@@ -5,7 +5,7 @@ namespace GuidedNet.Pipeline.Jobs;
 
 /// <summary>
 /// The orchestrator's end of the job protocol: dispatch a job, then poll its status on a durable
-/// timer and carry out <see cref="JobMonitorRules.Decide"/> with the orchestration's clock. Every
+/// timer (soon at first, then at the poll interval: <see cref="MonitorSettings.PollDelaySeconds"/>) and carry out <see cref="JobMonitorRules.Decide"/> with the orchestration's clock. Every
 /// re-dispatch and every give-up is conditional on the status version the decision was made on,
 /// so a worker that sends a heartbeat in between keeps its job. After
 /// <see cref="PollsPerGeneration"/> polls it hands back to the orchestrator, which continues as
@@ -33,10 +33,12 @@ public static class JobMonitor
     /// </summary>
     public static async Task<(JobStatus? Final, JobMessage Message)> WatchAsync(TaskOrchestrationContext context, JobMessage message, MonitorSettings settings)
     {
+        int pollsWhileRunning = -1;
         for (int poll = 0; poll < PollsPerGeneration; poll++)
         {
-            await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(settings.PollSeconds), CancellationToken.None);
+            await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(settings.PollDelaySeconds(poll, pollsWhileRunning)), CancellationToken.None);
             var snapshot = await context.CallActivityAsync<JobStatusSnapshot>(TaskNames.ReadJobStatus, message.JobId, ActivityRetry);
+            pollsWhileRunning = snapshot.Status is { State: JobState.Running } running && running.Attempt == message.Attempt ? pollsWhileRunning + 1 : -1;
             var decision = JobMonitorRules.Decide(snapshot.Status, message, context.CurrentUtcDateTime, settings);
             switch (decision.Action)
             {

@@ -66,6 +66,15 @@ public sealed class ChildProcess : IDisposable
 
     public string Output => string.Join("\n", _lines.TakeLast(200));
 
+    /// <summary>The process's peak resident set so far (VmHWM), in MB; it must still be running.</summary>
+    public double PeakRssMb()
+    {
+        foreach (string line in File.ReadLines($"/proc/{_process.Id}/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+        throw new InvalidOperationException($"/proc/{_process.Id}/status has no VmHWM");
+    }
+
     public bool Printed(string text) => _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
 
     /// <summary>SIGTERM, then wait for a clean exit.</summary>

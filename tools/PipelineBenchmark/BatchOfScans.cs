@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Azure.Storage.Queues;
+using GuidedNet.Imaging.Nifti;
+using GuidedNet.Imaging.Synthetic;
+using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Results;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Tests.Infrastructure;
+
+namespace GuidedNet.PipelineBenchmark;
+
+/// <summary>
+/// <c>guidednet-pipeline-bench batch [scans] [workers]</c>: a batch of small scans dropped at once on
+/// the local pipeline (guidednet-local on a private Azurite, real worker processes, a model the
+/// pipeline trained first), with the product's monitor settings. Checks that every scan has exactly
+/// one result and one summary row and that nothing went to poison or quarantine, and measures per
+/// scan: blob landed → job dispatched, the pipeline's own time (that plus job finished → result
+/// published), the wait for a free worker and the worker's time.
+/// </summary>
+public static class BatchOfScans
+{
+    private const string Project = "batch";
+
+    public static async Task<int> RunAsync(int scans, int workers)
+    {
+        await using var pipeline = new PipelineHarness("batch");
+        pipeline.Settings["Schedule__DropZonePoll"] = "00:00:00.500";
+        pipeline.Settings["Jobs__PollInterval"] = "00:00:05";   // the product defaults of the monitor
+        pipeline.Settings["Jobs__HeartbeatTimeout"] = "00:02:00";
+        var host = await pipeline.StartHostAsync(withWorker: false);
+        var workerProcesses = Enumerable.Range(1, workers).Select(i => pipeline.StartWorker($"w{i}")).ToList();
+
+        // A model for the project: the pipeline trains one on a small dataset first.
+        await pipeline.UploadDatasetAsync(Project, cases: 6, labeled: 4, seed: 7);
+        string training = await pipeline.StartTrainingAsync(Project, PipelineHarness.TinyTraining());
+        await pipeline.WaitForRunAsync(training, TimeSpan.FromMinutes(10));
+        await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(Project)), TimeSpan.FromMinutes(1), "the production model");
+
+        // The scans, written first so that the drops themselves come as fast as uploads go.
+        string folder = Path.Combine(Path.GetTempPath(), "bench-batch-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        var generator = new PhantomGenerator(new PhantomOptions { Classes = 4, Size = (32, 32, 16) });
+        var names = Enumerable.Range(0, scans).Select(i => $"scan{i:D4}").ToList();
+        foreach (var (name, i) in names.Select((n, i) => (n, i)))
+            NiftiWriter.Write(Path.Combine(folder, name + ".nii.gz"), generator.Generate(5000 + i).Image, NiftiDataType.Int16);
+
+        var landed = new ConcurrentDictionary<string, DateTime>();
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, _) =>
+        {
+            await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(Project, name + ".nii.gz"), Path.Combine(folder, name + ".nii.gz"));
+            landed[name] = DateTime.UtcNow;
+        });
+        double dropSeconds = clock.Elapsed.TotalSeconds;
+        Directory.Delete(folder, recursive: true);
+
+        // Every scan segmented and published (its latest.json), or the time limit.
+        var latest = new ConcurrentDictionary<string, LatestResult>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(20 + scans / 20.0);
+        while (latest.Count < scans)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{latest.Count} of {scans} scans published by the deadline\n{pipeline.ProcessOutput}");
+            await Parallel.ForEachAsync(names.Where(n => !latest.ContainsKey(n)), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, _) =>
+            {
+                if (await pipeline.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(Project, name)) is { } l) latest[name] = l;
+            });
+            await Task.Delay(2000);
+        }
+        double wallSeconds = clock.Elapsed.TotalSeconds;
+
+        // What each scan left: one run folder, its job's times.
+        var runFolders = new ConcurrentDictionary<string, int>();
+        var jobs = new ConcurrentDictionary<string, JobStatus>();
+        await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, _) =>
+        {
+            runFolders[name] = (await pipeline.Storage.ListFoldersAsync(BlobLayout.CaseResults(Project, name))).Count;
+            jobs[name] = (await pipeline.Storage.ReadJsonAsync<JobStatus>(JobStore.StatusPath(JobIds.For(latest[name].Run, JobKind.Predict))))!;
+        });
+        // The summary is written after latest.json: give the last scans' rows a moment.
+        var summary = await pipeline.WaitForAsync(async () =>
+            await pipeline.Storage.ReadJsonAsync<ProjectSummary>(BlobLayout.Summary(Project)) is { } s && s.Cases == scans ? s : null,
+            TimeSpan.FromMinutes(2), "every summary row");
+        var quarantined = (await pipeline.Storage.ListAsync($"{BlobLayout.Quarantine}/")).Count;
+        var poison = new QueueClient(pipeline.ConnectionString, pipeline.Queue + "-poison");
+        int poisoned = await poison.ExistsAsync() ? (await poison.GetPropertiesAsync()).Value.ApproximateMessagesCount : 0;
+
+        List<double> Seconds(Func<string, TimeSpan> of) => names.Select(n => of(n).TotalSeconds).Order().ToList();
+        var dispatch = Seconds(n => jobs[n].QueuedUtc - landed[n]);
+        var own = Seconds(n => jobs[n].QueuedUtc - landed[n] + (latest[n].UpdatedUtc - jobs[n].FinishedUtc!.Value));
+        var publish = Seconds(n => latest[n].UpdatedUtc - jobs[n].FinishedUtc!.Value);
+        var queued = Seconds(n => jobs[n].StartedUtc!.Value - jobs[n].QueuedUtc);
+        var worker = Seconds(n => jobs[n].FinishedUtc!.Value - jobs[n].StartedUtc!.Value);
+        static double Quantile(List<double> sorted, double q) => sorted[(int)Math.Min(sorted.Count - 1, Math.Round(q * (sorted.Count - 1)))];
+
+        Console.WriteLine();
+        Console.WriteLine($"{scans} scans of 32x32x16 dropped in {dropSeconds:F1} s (8 uploads at a time), {workers} worker processes, all published after {wallSeconds:F0} s");
+        Console.WriteLine($"({Environment.ProcessorCount} cores; drop-zone poll 0.5 s, monitor poll interval 5 s; {DateTime.UtcNow:yyyy-MM-dd})");
+        Console.WriteLine();
+        Console.WriteLine("| check | value | expected |");
+        Console.WriteLine("|---|---:|---:|");
+        Console.WriteLine($"| scans with exactly one result folder | {runFolders.Values.Count(c => c == 1)} | {scans} |");
+        Console.WriteLine($"| jobs succeeded on their first attempt | {jobs.Values.Count(j => j.State == JobState.Succeeded && j.Attempt == 1)} | {scans} |");
+        Console.WriteLine($"| summary rows (distinct cases) | {summary.Reports.Select(r => r.Case).Distinct().Count()} | {scans} |");
+        Console.WriteLine($"| blobs in quarantine | {quarantined} | 0 |");
+        Console.WriteLine($"| poisoned job messages | {poisoned} | 0 |");
+        Console.WriteLine();
+        Console.WriteLine("| per scan, seconds | median | p95 | max |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var (label, values) in new[]
+                 {
+                     ("blob landed → job dispatched", dispatch), ("job finished → result published", publish),
+                     ("pipeline's own time (the two above)", own), ("waiting for a free worker", queued), ("in the worker", worker),
+                 })
+            Console.WriteLine($"| {label} | {Quantile(values, 0.5):F2} | {Quantile(values, 0.95):F2} | {values[^1]:F2} |");
+        Console.WriteLine();
+        Console.WriteLine($"host peak RSS {host.PeakRssMb():F0} MB; workers {string.Join(", ", workerProcesses.Select(w => $"{w.PeakRssMb():F0}"))} MB");
+        bool ok = runFolders.Values.All(c => c == 1) && summary.Reports.Count == scans && quarantined == 0 && poisoned == 0
+                  && jobs.Values.All(j => j.State == JobState.Succeeded);
+        return ok ? 0 : 1;
+    }
+}
