@@ -18,6 +18,10 @@ if (args.Length > 0 && args[0] == "batch")
     return await GuidedNet.PipelineBenchmark.BatchOfScans.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000,
         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4);
 
+// guidednet-pipeline-bench fullsize [X,Y,Z]: one clinical-size CT end to end (FullSizeCase.cs).
+if (args.Length > 0 && args[0] == "fullsize")
+    return await GuidedNet.PipelineBenchmark.FullSizeCase.RunAsync(args.Length > 1 ? args[1].Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray() : [512, 512, 300]);
+
 int drops = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 int cases = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;

@@ -1,3 +1,4 @@
+using GuidedNet.Imaging.Geometry;
 using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging.Synthetic;
 
@@ -17,6 +18,8 @@ public static class SynthCommand
           --size X,Y,Z       voxel grid (default 64,64,40)
           --seed S           (default 1)
           --no-orientation   keep every header in RAS (default: random flips and axis swaps)
+          --spacing X,Y,Z    fixed voxel spacing in mm, e.g. 0.78,0.78,1.5 with --size 512,512,300 for a
+                             clinical-size CT (default: the grid spans the body, spacing jittered per case)
         """;
 
     public static int Run(CommandLineArguments args, TextWriter output)
@@ -29,6 +32,7 @@ public static class SynthCommand
         int seed = args.Int("seed", 1);
         var size = args.Triple("size") ?? new[] { 64, 64, 40 };
         bool fixedOrientation = args.Flag("no-orientation");
+        var spacing = args.DoubleTriple("spacing");
         args.EnsureAllUsed();
         if (cases < 1) throw new UsageException("--cases must be at least 1");
         if (labeled < 0 || labeled > cases) throw new UsageException($"--labeled must be within 0..{cases}");
@@ -38,6 +42,7 @@ public static class SynthCommand
             Classes = classes,
             Size = (size[0], size[1], size[2]),
             RandomOrientation = !fixedOrientation,
+            SpacingMm = spacing is null ? null : new Vector3d(spacing[0], spacing[1], spacing[2]),
         });
         generator.WriteDataset(folder, cases, labeled, test, seed);
         output.WriteLine($"wrote {cases} training cases ({labeled} labeled) and {test} test cases with {classes} classes to {folder}");

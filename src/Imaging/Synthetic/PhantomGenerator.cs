@@ -16,8 +16,17 @@ public sealed record PhantomOptions
     /// <summary>Random header orientation (axis flips and in-plane permutation) per case.</summary>
     public bool RandomOrientation { get; init; } = true;
 
+    /// <summary>
+    /// Fixed voxel spacing in mm (x, y, z), e.g. a clinical CT's 0.78×0.78×1.5 on 512×512×300: the
+    /// body then lies in a field of view mostly of air, as in a scanner. Null: the grid spans the
+    /// body (about 210×170×110 mm) with the spacing jittered by ±15 % per case.
+    /// </summary>
+    public Vector3d? SpacingMm { get; init; }
+
     public void Validate()
     {
+        if (SpacingMm is { } s && !(s.X > 0 && s.Y > 0 && s.Z > 0 && s.X <= 20 && s.Y <= 20 && s.Z <= 20))
+            throw new ArgumentException($"spacing {s} mm must be positive and at most 20 mm");
         if (Classes is < 2 or > 14) throw new ArgumentException($"classes must be 2..14, got {Classes}");
         if (Size.X < 16 || Size.Y < 16 || Size.Z < 8) throw new ArgumentException($"size {Size} is too small for a phantom");
     }
@@ -63,10 +72,12 @@ public sealed class PhantomGenerator
     {
         var rng = new Random(seed);
         var (sx, sy, sz) = _options.Size;
-        // Field of view about 210 x 170 x 110 mm (the body and every organ), spacing jittered by ±15%.
-        var spacing = new Vector3d((0.85 + 0.3 * rng.NextDouble()) * 210.0 / sx,
-                                   (0.85 + 0.3 * rng.NextDouble()) * 170.0 / sy,
-                                   (0.85 + 0.3 * rng.NextDouble()) * 110.0 / sz);
+        // Field of view about 210 x 170 x 110 mm (the body and every organ), spacing jittered by ±15%;
+        // or the spacing asked for (the jitter draws are made either way: a case's anatomy stays the same).
+        var jittered = new Vector3d((0.85 + 0.3 * rng.NextDouble()) * 210.0 / sx,
+                                    (0.85 + 0.3 * rng.NextDouble()) * 170.0 / sy,
+                                    (0.85 + 0.3 * rng.NextDouble()) * 110.0 / sz);
+        var spacing = _options.SpacingMm ?? jittered;
         var affine = RandomAffine(rng, spacing, sx, sy, sz);
 
         int organs = _options.Classes - 1;
