@@ -1,4 +1,5 @@
 using GuidedNet.Imaging;
+using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Validation;
 
@@ -87,11 +88,10 @@ public sealed class ReviewedLabels(PipelineStorage storage, TimeProvider clock)
         var now = clock.GetUtcNow().UtcDateTime;
         if (problem is not null)
         {
-            // One quarantine folder per dropped content, as for scans.
-            string key = (labelPin.Md5 ?? labelPin.ETag.Trim('"')).ToLowerInvariant();
-            string run = key.Length > 16 ? key[..16] : key;
-            // Where a bad label dropped with its scan goes too (ValidateScanActivity).
-            await Quarantine.MoveAsync(storage, Quarantine.ScanArea(project), Quarantine.LabelName(caseName), run, [(labelPin, Path.GetFileName(labelPin.Path))], problem, now, cancellation);
+            // One quarantine folder per dropped content, named as a scan run's, beside where a bad
+            // label dropped with its scan goes (ValidateScanActivity).
+            await Quarantine.MoveAsync(storage, Quarantine.ScanArea(project), Quarantine.LabelName(caseName), RunIds.ContentKey(labelPin),
+                [(labelPin, Path.GetFileName(labelPin.Path))], problem, now, cancellation);
             return new(ReviewedLabelOutcome.Quarantined, problem);
         }
         string destination = BlobLayout.TrainingLabel(project, caseName, label.Path);
