@@ -285,8 +285,7 @@ public sealed class PipelineStorage
         var client = _service.GetBlobContainerClient(container);
         var entries = new List<BlobEntry>();
         await foreach (var item in client.GetBlobsAsync(new GetBlobsOptions { Prefix = namePrefix }, cancellation))
-            entries.Add(new BlobEntry($"{container}/{item.Name}", Quote(item.Properties.ETag!.Value), Hex(item.Properties.ContentHash),
-                item.Properties.LastModified ?? DateTimeOffset.MinValue));
+            entries.Add(Entry(container, item));
         entries.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         return entries;
     }
@@ -302,10 +301,12 @@ public sealed class PipelineStorage
         var (container, namePrefix) = BlobLayout.SplitPrefix(prefix);
         var client = _service.GetBlobContainerClient(container);
         await foreach (var page in client.GetBlobsAsync(new GetBlobsOptions { Prefix = namePrefix }, cancellation).AsPages(continuation, pageSize))
-            return (page.Values.Select(item => new BlobEntry($"{container}/{item.Name}", Quote(item.Properties.ETag!.Value), Hex(item.Properties.ContentHash),
-                item.Properties.LastModified ?? DateTimeOffset.MinValue)).ToList(), string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken);
+            return (page.Values.Select(item => Entry(container, item)).ToList(), string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken);
         return ([], null);
     }
+
+    private static BlobEntry Entry(string container, BlobItem item) =>
+        new($"{container}/{item.Name}", Quote(item.Properties.ETag!.Value), Hex(item.Properties.ContentHash), item.Properties.LastModified ?? DateTimeOffset.MinValue);
 
     /// <summary>The first-level "folders" under a "container/prefix/" path.</summary>
     public async Task<List<string>> ListFoldersAsync(string prefix, CancellationToken cancellation = default)
