@@ -97,12 +97,20 @@ public sealed class TrainingCase
         return new CaseVoxels(image, _labelFile is null ? default : labels, region, Width);
     }
 
-    /// <summary>A copy of the image (validation predicts whole cases).</summary>
-    public float[] ReadImage() => Read(All, new CaseBuffer()).ImageSpan.ToArray();
+    /// <summary>The whole image, in an array of its own (validation predicts whole cases).</summary>
+    public float[] ReadImage() => ReadWhole(_image, _imageFile);
 
-    /// <summary>A copy of the labels; the case must have them.</summary>
+    /// <summary>The whole label map, in an array of its own; the case must have labels.</summary>
     public byte[] ReadLabels() =>
-        HasLabels ? Read(All, new CaseBuffer()).LabelSpan.ToArray() : throw new InvalidOperationException($"{Name} has no labels");
+        HasLabels ? ReadWhole(_labels, _labelFile) : throw new InvalidOperationException($"{Name} has no labels");
+
+    private T[] ReadWhole<T>(T[]? inMemory, (string Path, NiftiHeader Header)? file) where T : unmanaged
+    {
+        if (inMemory is not null) return (T[])inMemory.Clone();
+        var voxels = new T[(long)Depth * Height * Width];
+        NiftiRegionReader.ReadRows<T>(file!.Value.Path, file.Value.Header, 0, Depth, 0, Height, voxels);
+        return voxels;
+    }
 
     /// <summary>The same case without its labels (a labeled case used as unlabeled).</summary>
     public TrainingCase WithoutLabels() => new(this, withLabels: false);
@@ -172,6 +180,4 @@ public readonly ref struct CaseVoxels
             throw new IndexOutOfRangeException($"voxel ({z}, {y}, {x}) is outside the region read {_region}");
         return ((z - _region.Z0) * _region.Rows + y - _region.Y0) * _width + x;
     }
-    internal ReadOnlySpan<float> ImageSpan => _image;
-    internal ReadOnlySpan<byte> LabelSpan => _labels;
 }

@@ -269,7 +269,10 @@ public sealed class Trainer : IDisposable
     private void Validate()
     {
         var networks = _net2 is null ? new[] { _net1 } : new[] { _net1, _net2 };
-        var scores = networks.Select(ValidateNetwork).ToList();
+        // Read once for both networks (cached cases come from disk); each image is read per network
+        // instead, so that only one validation image is held at a time.
+        var truths = _data.Validation.Select(c => c.ReadLabels()).ToList();
+        var scores = networks.Select(n => ValidateNetwork(n, truths)).ToList();
         int best = 0;
         for (int n = 1; n < scores.Count; n++)
             if (scores[n].Mean is { } dice && (scores[best].Mean is not { } current || dice > current)) best = n;
@@ -285,12 +288,13 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Mean Dice over classes (each class averaged over the cases that have it) and Dice by class name.</summary>
-    private (double? Mean, Dictionary<string, double?> ByClass, List<LargestComponentPostProcessing.ValidationCase> Predictions) ValidateNetwork(UNet3D network)
+    private (double? Mean, Dictionary<string, double?> ByClass, List<LargestComponentPostProcessing.ValidationCase> Predictions) ValidateNetwork(
+        UNet3D network, List<byte[]> truths)
     {
         network.eval();
         var predictor = new SlidingWindowPredictor(network, _device, new SlidingWindowOptions { Patch = _options.Patch, Overlap = 0.5 });
-        var predictions = _data.Validation.Select(c => new LargestComponentPostProcessing.ValidationCase(
-            predictor.Predict(c.ReadImage(), c.Depth, c.Height, c.Width).Labels, c.ReadLabels(), c.Depth, c.Height, c.Width)).ToList();
+        var predictions = _data.Validation.Zip(truths, (c, truth) => new LargestComponentPostProcessing.ValidationCase(
+            predictor.Predict(c.ReadImage(), c.Depth, c.Height, c.Width).Labels, truth, c.Depth, c.Height, c.Width)).ToList();
         var perCase = predictions.Select(p => DiceScore.ByClass(p.Predicted, p.Truth, _data.NumClasses)).ToList();
         network.train();
         var byClass = new Dictionary<string, double?>();
