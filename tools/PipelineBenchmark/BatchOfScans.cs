@@ -25,18 +25,13 @@ public static class BatchOfScans
 
     public static async Task<int> RunAsync(int scans, int workers)
     {
-        await using var pipeline = new PipelineHarness("batch");
-        pipeline.Settings["Schedule__DropZonePoll"] = "00:00:00.500";
-        pipeline.Settings["Jobs__PollInterval"] = "00:00:05";   // the product defaults of the monitor
-        pipeline.Settings["Jobs__HeartbeatTimeout"] = "00:02:00";
+        await using var pipeline = ProductPipeline.Create("batch");
         var host = await pipeline.StartHostAsync(withWorker: false);
         var workerProcesses = Enumerable.Range(1, workers).Select(i => pipeline.StartWorker($"w{i}")).ToList();
 
         // A model for the project: the pipeline trains one on a small dataset first.
         await pipeline.UploadDatasetAsync(Project, cases: 6, labeled: 4, seed: 7);
-        string training = await pipeline.StartTrainingAsync(Project, PipelineHarness.TinyTraining());
-        await pipeline.WaitForRunAsync(training, TimeSpan.FromMinutes(10));
-        await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(Project)), TimeSpan.FromMinutes(1), "the production model");
+        await ProductPipeline.TrainModelAsync(pipeline, Project);
 
         // The scans, written first so that the drops themselves come as fast as uploads go.
         string folder = Path.Combine(Path.GetTempPath(), "bench-batch-" + Guid.NewGuid().ToString("N")[..8]);

@@ -21,10 +21,7 @@ public static class FullSizeCase
 
     public static async Task<int> RunAsync(int[] size)
     {
-        await using var pipeline = new PipelineHarness("fullsize");
-        pipeline.Settings["Schedule__DropZonePoll"] = "00:00:00.500";
-        pipeline.Settings["Jobs__PollInterval"] = "00:00:05";
-        pipeline.Settings["Jobs__HeartbeatTimeout"] = "00:02:00";
+        await using var pipeline = ProductPipeline.Create("fullsize");
         var host = await pipeline.StartHostAsync(withWorker: false);
         var worker = pipeline.StartWorker("w1");
         // Training phantoms at 2×2×2.5 mm: the model's plan then resamples the CT to 2×2×2.5 mm
@@ -34,8 +31,7 @@ public static class FullSizeCase
         foreach (string f in Directory.EnumerateFiles(dataset, "*", SearchOption.AllDirectories))
             await pipeline.Storage.UploadFileAsync($"datasets/{Project}/{Path.GetRelativePath(dataset, f)}", f);
         Directory.Delete(dataset, recursive: true);
-        await pipeline.WaitForRunAsync(await pipeline.StartTrainingAsync(Project, PipelineHarness.TinyTraining()), TimeSpan.FromMinutes(10));
-        await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(Project)), TimeSpan.FromMinutes(1), "the production model");
+        await ProductPipeline.TrainModelAsync(pipeline, Project);
         double hostBefore = host.PeakRssMb(), workerBefore = worker.PeakRssMb();
 
         var clock = Stopwatch.StartNew();

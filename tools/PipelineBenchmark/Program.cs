@@ -26,10 +26,7 @@ int drops = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) :
 int cases = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 
-await using var pipeline = new PipelineHarness("bench");
-pipeline.Settings["Schedule__DropZonePoll"] = "00:00:00.500";
-pipeline.Settings["Jobs__PollInterval"] = "00:00:05";   // the product defaults of the monitor
-pipeline.Settings["Jobs__HeartbeatTimeout"] = "00:02:00";
+await using var pipeline = GuidedNet.PipelineBenchmark.ProductPipeline.Create("bench");
 await pipeline.StartHostAsync(withWorker: false);
 
 // (1) drop → dispatch. A production pointer is all dispatch needs; no worker consumes the job.

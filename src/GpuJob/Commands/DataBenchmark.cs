@@ -168,22 +168,8 @@ public static class DataBenchmark
             unlabeled = unlabeled.Select(c => new TrainingCase(c.Name, c.Depth, c.Height, c.Width, c.ReadImage(), null)).ToList();
         }
         var data = TrainingData.FromCases(options.NumClasses!.Value, labeled, unlabeled, Array.Empty<TrainingCase>());
-        string trainingFolder = Path.Combine(Path.GetTempPath(), "guidednet-bench-data-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            using var trainer = new Trainer(options, data, device, trainingFolder, new Dictionary<int, string>());
-            trainer.Run(resume: false);
-            var history = trainer.History;
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(trainingFolder, TrainingHistory.FileName)));
-            var seconds = doc.RootElement.GetProperty("history").GetProperty("iterations").EnumerateArray()
-                .Select(e => e.GetProperty("seconds").GetDouble()).ToList();
-            double perStep = (seconds[^1] - seconds[0]) / (seconds.Count - 1);
-            return new Result(storage, unlabeledCount, TorchRuntime.Describe(device), perStep, history.LoaderWaitSeconds / history.WallSeconds,
-                BenchCommand.PeakRssBytes() / 1e9);
-        }
-        finally
-        {
-            try { Directory.Delete(trainingFolder, recursive: true); } catch (IOException) { }
-        }
+        var history = TrainBenchmark.TrainThrowaway(options, data, device);
+        return new Result(storage, unlabeledCount, TorchRuntime.Describe(device), TrainBenchmark.SecondsPerStep(history),
+            history.LoaderWaitSeconds / history.WallSeconds, BenchCommand.PeakRssBytes() / 1e9);
     }
 }

@@ -5,6 +5,7 @@ using GuidedNet.GpuJob.Cli;
 using GuidedNet.Imaging.Synthetic;
 using GuidedNet.Runtime;
 using GuidedNet.Training;
+using TorchSharp;
 
 namespace GuidedNet.GpuJob.Commands;
 
@@ -115,21 +116,28 @@ public static class TrainBenchmark
             Mode = trainingMode, Iterations = steps + 1, Patch = patch, BatchSize = batch, LabeledBatchSize = labeledBatch,
             BaseChannels = width, ValidationFraction = 0, CheckpointEvery = TrainingLimits.MaxInterval, ValidateEvery = TrainingLimits.MaxInterval,
         };
-        string folder = Path.Combine(Path.GetTempPath(), "guidednet-bench-train-" + Guid.NewGuid().ToString("N"));
+        var history = TrainThrowaway(options, data, device);
+        return new Result(setting, TorchRuntime.Describe(device), NativeAllocator.Active, history.Iterations[0].Seconds, SecondsPerStep(history),
+            BenchCommand.PeakRssBytes() / 1e9);
+    }
+
+    /// <summary>Trains in a folder of its own, removed afterwards (nothing of a benchmark's run is kept); the run's history.</summary>
+    internal static TrainingHistory TrainThrowaway(TrainingOptions options, TrainingData data, torch.Device device)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "guidednet-bench-" + Guid.NewGuid().ToString("N"));
         try
         {
             using var trainer = new Trainer(options, data, device, folder, new Dictionary<int, string>());
             trainer.Run(resume: false);
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, TrainingHistory.FileName)));
-            var seconds = doc.RootElement.GetProperty("history").GetProperty("iterations").EnumerateArray()
-                .Select(e => e.GetProperty("seconds").GetDouble()).ToList();
-            double first = seconds[0];
-            double perStep = (seconds[^1] - seconds[0]) / (seconds.Count - 1);
-            return new Result(setting, TorchRuntime.Describe(device), NativeAllocator.Active, first, perStep, BenchCommand.PeakRssBytes() / 1e9);
+            return trainer.History;
         }
         finally
         {
             try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
         }
     }
+
+    /// <summary>Mean seconds of the steps after the first (the first allocates and selects kernels); iteration times are cumulative.</summary>
+    internal static double SecondsPerStep(TrainingHistory history) =>
+        (history.Iterations[^1].Seconds - history.Iterations[0].Seconds) / (history.Iterations.Count - 1);
 }

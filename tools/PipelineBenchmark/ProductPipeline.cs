@@ -1,0 +1,26 @@
+using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Tests.Infrastructure;
+
+namespace GuidedNet.PipelineBenchmark;
+
+/// <summary>The benchmarks' pipeline: the test harness with the product's poll and monitor settings instead of the tests' short ones.</summary>
+public static class ProductPipeline
+{
+    /// <summary>Drop-zone poll 0.5 s, monitor poll interval 5 s, heartbeat timeout 2 min: the defaults a user runs with.</summary>
+    public static PipelineHarness Create(string name)
+    {
+        var pipeline = new PipelineHarness(name);
+        pipeline.Settings["Schedule__DropZonePoll"] = "00:00:00.500";
+        pipeline.Settings["Jobs__PollInterval"] = "00:00:05";
+        pipeline.Settings["Jobs__HeartbeatTimeout"] = "00:02:00";
+        return pipeline;
+    }
+
+    /// <summary>Trains the harness's tiny model on the dataset already uploaded under <paramref name="project"/> and waits until it is in production.</summary>
+    public static async Task TrainModelAsync(PipelineHarness pipeline, string project)
+    {
+        await pipeline.WaitForRunAsync(await pipeline.StartTrainingAsync(project, PipelineHarness.TinyTraining()), TimeSpan.FromMinutes(10));
+        await pipeline.WaitForAsync(() => pipeline.Storage.ReadJsonAsync<ProductionModel>(BlobLayout.Production(project)), TimeSpan.FromMinutes(1), "the production model");
+    }
+}
