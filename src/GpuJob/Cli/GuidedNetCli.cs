@@ -17,7 +17,7 @@ public static class GuidedNetCli
           stats       per-organ volume, intensity, bounding box and edge contact of a mask on its scan
           synth       write a synthetic phantom dataset (tests, demos, experiments)
           convert     a DICOM series or a NumPy (z, y, x) volume to NIfTI
-          bench       bench predict | bench train | bench data | bench validate: throughput and memory
+          bench       bench predict | train | data | validate | agreement: speed, memory, fast mode's accuracy
           upload      put a dataset or scans into the pipeline's blob storage
           download    copy results (or any prefix) from the pipeline's blob storage
           worker      the GPU job worker: runs training / prediction jobs from the job queue
@@ -90,9 +90,14 @@ public static class GuidedNetCli
                         if (WantsHelp(rest)) { output.Write(ValidationBenchmark.Usage); return 0; }
                         return ValidationBenchmark.Run(new CommandLineArguments(rest.Skip(1), ValidationBenchmark.Flags), output);
                     }
+                    if (rest.Length > 0 && rest[0] == "agreement")
+                    {
+                        if (WantsHelp(rest)) { output.Write(AgreementBenchmark.Usage); return 0; }
+                        return AgreementBenchmark.Run(new CommandLineArguments(rest.Skip(1), AgreementBenchmark.Flags), output);
+                    }
                     if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest))
                     {
-                        output.Write(BenchCommand.Usage + TrainBenchmark.Usage + DataBenchmark.Usage + ValidationBenchmark.Usage);
+                        output.Write(BenchCommand.Usage + TrainBenchmark.Usage + DataBenchmark.Usage + ValidationBenchmark.Usage + AgreementBenchmark.Usage);
                         return rest.Length == 0 ? 2 : 0;
                     }
                     return BenchCommand.Run(new CommandLineArguments(rest.Skip(1), BenchCommand.Flags), output);

@@ -17,7 +17,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags);
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "ct" };
 
     public const string Usage = """
         guidednet bench predict [options]
@@ -30,7 +30,7 @@ public static class BenchCommand
         Modes: raw = uniform averaging at the given strides (the reference's setting);
         gaussian = Gaussian weighting at 50% overlap; tta = raw plus 8-fold mirroring;
         fullsize = stitching memory on a 600x512x512 CT with a width-4 network and no overlap.
-        """ + "\n" + ComputeArguments.Usage;
+        """ + "\n" + CtBenchmark.Usage + ComputeArguments.Usage;
 
     // The authors' predictor (PyTorch 1.13 CPU, 2 threads) on the same machine kind, as given in the issue.
     private const double ReferenceSeconds = 35.9;
@@ -39,6 +39,12 @@ public static class BenchCommand
     public static int Run(CommandLineArguments args, TextWriter output)
     {
         string? child = args.String("child");
+        if (args.Flag("ct"))
+        {
+            var ctCompute = ComputeArguments.Read(args);
+            ctCompute.Validate();
+            return CtBenchmark.Run(args, output, ctCompute, child);
+        }
         var size = args.Triple("size") ?? new[] { 80, 200, 200 };
         var patch = args.Triple("patch") ?? new[] { 64, 160, 160 };
         var stride = args.Triple("stride") ?? new[] { 32, 80, 80 };

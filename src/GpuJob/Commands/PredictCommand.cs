@@ -15,7 +15,7 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet predict</c>: NIfTI scans in, uint8 masks in each scan's own geometry out.</summary>
 public static class PredictCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble", "per-organ", "no-postprocessing" };
+    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble", "per-organ", "no-postprocessing", "fast" };
 
     /// <summary>Every case's outcome, written to the output folder after each case.</summary>
     public const string OutcomesFile = "predictions.csv";
@@ -35,6 +35,12 @@ public static class PredictCommand
           --ensemble           average the probabilities of both networks of a GuidedNet/CPS model
                                (default: the network validation preferred, alone)
           --batch-windows N    windows per forward pass (default 1)
+          --fast               faster, not exact (measured: docs/performance.md, "Fast mode"): the network
+                               in bf16 where the device has it, and windows over the body only;
+                               an explicit --precision wins over its part
+          --fast-parts LIST    chosen parts: a comma list of bf16, body and overlap (0.25 instead of 0.5:
+                               fewer windows, measurably less accurate), or all
+          --precision P        the network's number format: fp32 (default, exact), bf16, fp16 (CUDA)
           --preset P           flare22 | amos | none (default: the model's)
           --raw                the reference's behaviour: the stored array straight to the network,
                                uniform averaging, no TTA
@@ -66,6 +72,9 @@ public static class PredictCommand
         double? overlap = args.Has("overlap") ? args.Double("overlap", 0.5) : null;
         if (stride is not null && overlap is not null) throw new UsageException("give --stride or --overlap, not both");
         int batchWindows = args.Int("batch-windows", 1);
+        string? fastParts = args.String("fast-parts");
+        var fast = fastParts is not null ? ParseFast(fastParts) : args.Flag("fast") ? FastMode.Default : FastMode.Exact;
+        string? precision = args.String("precision");
         bool skipExisting = args.Flag("skip-existing");
         string? series = args.String("series");
         string? roi = args.String("roi");
@@ -83,6 +92,7 @@ public static class PredictCommand
         };
         try
         {
+            if (precision is not null) windows.Precision = InferencePrecisions.Parse(precision);
             windows.Validate();
         }
         catch (ArgumentException e)
@@ -92,6 +102,7 @@ public static class PredictCommand
 
         var cases = PlanCases(CaseFiles.Find(input), outputDir, preview);
         var device = TorchRuntime.Configure(compute);
+        windows = fast.Apply(windows, device, precisionChosen: precision is not null, overlapChosen: overlap is not null);
         using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name, ensemble: ensemble);
         var plan = raw ? PreprocessingPlan.Raw : model.Plan();
         if (patch is null) windows.Patch = model.Metadata.Patch;
@@ -109,7 +120,7 @@ public static class PredictCommand
                          (ensemble ? "ensemble of both networks, " : model.Metadata.Networks == 2 ? $"network {model.Metadata.PreferredNetwork} of 2, " : "") +
                          $"preprocessing '{plan.Name}', device {TorchRuntime.Describe(device)}");
         output.WriteLine($"patch {string.Join("x", windows.Patch)}, stride {string.Join("x", windows.EffectiveStride())}, " +
-                         $"{(gaussian ? "gaussian" : "uniform")} averaging{(tta ? ", mirror TTA" : "")}; {cases.Count} scan(s)");
+                         $"{(gaussian ? "gaussian" : "uniform")} averaging{(tta ? ", mirror TTA" : "")}; {FastMode.Describe(windows, fast, device)}; {cases.Count} scan(s)");
         Directory.CreateDirectory(outputDir);
         labels.Write(Path.Combine(outputDir, LabelTable.FileName));
 
@@ -144,7 +155,8 @@ public static class PredictCommand
                 if (c.Preview is { } png) SegmentationPreview.Write(png, scan, mask);
                 output.WriteLine($"{c.Name}: {scan} -> {c.Mask} in {clock.Elapsed.TotalSeconds:F1} s " +
                                  $"(preprocess {result.Preprocessing.TotalSeconds:F1} s, model {result.Model.TotalSeconds:F1} s, " +
-                                 $"{scan.VoxelCount / Math.Max(1e-9, result.Model.TotalSeconds) / 1e6:F3} Mvox/s, restore {result.Restoring.TotalSeconds:F1} s)");
+                                 $"{scan.VoxelCount / Math.Max(1e-9, result.Model.TotalSeconds) / 1e6:F3} Mvox/s, restore {result.Restoring.TotalSeconds:F1} s" +
+                                 (windows.SkipOutsideBody ? $"; {result.Windows - result.SkippedWindows} windows over the body ({result.Body?.ToString() ?? "none found: the whole volume"}) instead of {result.Windows}" : "") + ")");
                 Record(new CaseOutcome(c, "done", clock.Elapsed.TotalSeconds, null));
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
@@ -169,6 +181,18 @@ public static class PredictCommand
         }
         if (failures > 0) error.WriteLine($"{failures} of {cases.Count} scan(s) failed (see {Path.Combine(outputDir, OutcomesFile)})");
         return failures == 0 ? 0 : 1;
+    }
+
+    private static FastMode ParseFast(string parts)
+    {
+        try
+        {
+            return FastMode.Parse(parts);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("--fast-parts: " + e.Message);
+        }
     }
 
     private static Volume KeepLabels(Volume mask, LabelTable labels)

@@ -8,7 +8,10 @@ namespace GuidedNet.Inference;
 
 /// <summary>A scan's mask in the scan's own grid, with where the time went.</summary>
 /// <param name="PostProcessedVoxels">Voxels the model's post-processing set to background (islands of its classes).</param>
-public sealed record CasePrediction(Volume Mask, int Windows, TimeSpan Preprocessing, TimeSpan Model, TimeSpan Restoring, long PostProcessedVoxels = 0);
+/// <param name="SkippedWindows">Windows fast mode did not compute because they lay outside the body (<see cref="Body"/>).</param>
+/// <param name="Body">The body's box in the model grid when fast mode looked for it; null otherwise or when none was found.</param>
+public sealed record CasePrediction(Volume Mask, int Windows, TimeSpan Preprocessing, TimeSpan Model, TimeSpan Restoring, long PostProcessedVoxels = 0,
+    int SkippedWindows = 0, VoxelBox? Body = null);
 
 /// <summary>
 /// Whole-scan prediction: preprocess with the model's plan, sliding-window prediction in the
@@ -21,6 +24,7 @@ public sealed class CasePredictor
     private readonly CasePreprocessor _preprocessor;
     private readonly SlidingWindowPredictor _predictor;
     private readonly int[] _keepLargest;
+    private readonly bool _skipOutsideBody;
 
     /// <param name="postProcess">Apply the post-processing the model's validation chose (the default).</param>
     public CasePredictor(LoadedModel model, Device device, SlidingWindowOptions options, PreprocessingPlan plan, bool postProcess = true)
@@ -30,6 +34,7 @@ public sealed class CasePredictor
         _model = model;
         _preprocessor = new CasePreprocessor(plan);
         _predictor = new SlidingWindowPredictor(model.Networks, device, options);
+        _skipOutsideBody = options.SkipOutsideBody;
     }
 
     public PreprocessingPlan Plan => _preprocessor.Plan;
@@ -48,12 +53,13 @@ public sealed class CasePredictor
         var preprocessing = clock.Elapsed;
 
         var image = prepared.Image;
-        var result = _predictor.Predict(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, false, progress, cancellation);
+        var body = _skipOutsideBody ? BodyRegion.Find(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, BodyRegion.NormalizedThreshold(Plan)) : null;
+        var result = _predictor.Predict(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, false, progress, cancellation, body);
         var model = clock.Elapsed - preprocessing;
 
         var mask = prepared.LabelsToOriginal(result.Labels.Select(b => (float)b).ToArray());
         long removed = _keepLargest.Length == 0 ? 0 : LargestComponentPostProcessing.Apply(mask.Voxels, mask.SizeZ, mask.SizeY, mask.SizeX, _keepLargest);
         var restoring = clock.Elapsed - preprocessing - model;
-        return new CasePrediction(mask, result.Windows, preprocessing, model, restoring, removed);
+        return new CasePrediction(mask, result.Windows, preprocessing, model, restoring, removed, result.SkippedWindows, body);
     }
 }

@@ -23,6 +23,12 @@ public sealed class SlidingWindowOptions
     /// <summary>Windows sent through the network together.</summary>
     public int WindowsPerBatch { get; set; } = 1;
 
+    /// <summary>The network's number format (fast mode: bf16 where the hardware has it); fp32 is exact.</summary>
+    public InferencePrecision Precision { get; set; } = InferencePrecision.Float32;
+
+    /// <summary>Tile the body's bounding box (<see cref="BodyRegion"/>) instead of the whole volume; voxels no window reaches are background.</summary>
+    public bool SkipOutsideBody { get; set; }
+
     public int[] EffectiveStride() =>
         Stride ?? Patch.Select(p => Math.Max(1, (int)Math.Floor(p * (1 - Overlap)))).ToArray();
 

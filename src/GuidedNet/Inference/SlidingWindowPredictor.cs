@@ -14,7 +14,11 @@ public sealed class SegmentationResult
     /// <summary>Averaged softmax [K, D, H, W], only when requested (it is K times the volume).</summary>
     public float[]? Scores { get; init; }
 
+    /// <summary>Windows of the tiling, computed or not.</summary>
     public required int Windows { get; init; }
+
+    /// <summary>Windows of the whole volume's tiling minus those computed for the region given (voxels no window reached are background).</summary>
+    public int SkippedWindows { get; init; }
 }
 
 /// <summary>
@@ -27,6 +31,10 @@ public sealed class SegmentationResult
 /// Stitching is memory-bounded: windows run in z order and the accumulator is a ring of one
 /// patch depth ([K, patchD, H, W] rather than [K, D, H, W]); slices that no later window touches
 /// are finalised to labels and their ring slots reused.
+///
+/// Fast mode's two exits from exactness are here: given a region (the body), the windows cover the
+/// region instead of the volume (<see cref="StartsOver"/>; a voxel no window covers is background), and the network may run
+/// on bf16 or fp16 copies of its weights (the softmax and everything after it stay fp32).
 /// </summary>
 public sealed class SlidingWindowPredictor
 {
@@ -53,8 +61,9 @@ public sealed class SlidingWindowPredictor
     }
 
     /// <param name="volume">Voxels in (z, y, x) C order.</param>
+    /// <param name="region">When given, the windows cover this box (in the volume's coordinates) rather than the whole volume.</param>
     public SegmentationResult Predict(float[] volume, int depth, int height, int width, bool keepScores = false,
-        IProgress<SlidingWindowProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<SlidingWindowProgress>? progress = null, CancellationToken cancellation = default, VoxelBox? region = null)
     {
         if (volume.LongLength != (long)depth * height * width)
             throw new ArgumentException($"{volume.LongLength} voxels do not fill {depth}x{height}x{width}");
@@ -69,8 +78,13 @@ public sealed class SlidingWindowPredictor
             padBefore[a] = pad / 2;
             padded[a] = size[a] + pad;
         }
-        var starts = Enumerable.Range(0, 3).Select(a => WindowStarts(padded[a], patch[a], stride[a])).ToArray();
-        int total = starts[0].Length * starts[1].Length * starts[2].Length;
+        int total = Enumerable.Range(0, 3).Select(a => WindowStarts(padded[a], patch[a], stride[a]).Length).Aggregate(1, (n, c) => n * c);
+        // With a region, the tiling covers the region only (in padded coordinates); voxels outside it
+        // that no window reaches are background.
+        var starts = Enumerable.Range(0, 3).Select(a => region is not { } r
+            ? WindowStarts(padded[a], patch[a], stride[a])
+            : StartsOver(padded[a], patch[a], stride[a], r.Start(a) + padBefore[a], r.End(a) + padBefore[a])).ToArray();
+        int toCompute = starts[0].Length * starts[1].Length * starts[2].Length;
         int numClasses = _networks[0].NumClasses;
         long sliceVoxels = (long)height * width;
 
@@ -79,6 +93,8 @@ public sealed class SlidingWindowPredictor
         int done = 0;
 
         foreach (var network in _networks) network.eval();
+        using var lowPrecision = LowPrecisionCopies();
+        var networks = lowPrecision?.Networks ?? _networks;
         using (inference_mode())
         using (var scope = NewDisposeScope())
         {
@@ -101,18 +117,18 @@ public sealed class SlidingWindowPredictor
                     using var noCollections = CollectionFreeSection.Enter(WindowBudgetBytes);
                     var patches = cat(batch.Select(w => input[.., .., TensorIndex.Slice(zs, zs + patch[0]),
                         TensorIndex.Slice(w.ys, w.ys + patch[1]), TensorIndex.Slice(w.xs, w.xs + patch[2])]).ToArray(), 0);
-                    var probabilities = Probabilities(patches); // [B, K, pD, pH, pW]
+                    var probabilities = Probabilities(networks, patches); // [B, K, pD, pH, pW]
                     for (int i = 0; i < batch.Length; i++)
                         AddToRing(ring, ringWeight, probabilities[i], importance, zs, batch[i].ys, batch[i].xs, patch);
                     done += batch.Length;
-                    progress?.Report(new SlidingWindowProgress(done, total, volume.LongLength, clock.Elapsed));
+                    progress?.Report(new SlidingWindowProgress(done, toCompute, volume.LongLength, clock.Elapsed));
                 }
                 int nextStart = zs == starts[0][^1] ? padded[0] : starts[0][Array.IndexOf(starts[0], zs) + 1];
                 Finalize(ring, ringWeight, finalizedUpTo, nextStart, patch[0], padBefore, size, labels, scores, sliceVoxels);
                 finalizedUpTo = nextStart;
             }
         }
-        return new SegmentationResult { Labels = labels, Scores = scores, Windows = total };
+        return new SegmentationResult { Labels = labels, Scores = scores, Windows = total, SkippedWindows = total - toCompute };
     }
 
     /// <summary>0, s, 2s, … with the last start clamped to size − patch (the reference's tiling).</summary>
@@ -120,6 +136,32 @@ public sealed class SlidingWindowPredictor
     {
         int count = (int)Math.Ceiling((size - patch) / (double)stride) + 1;
         return Enumerable.Range(0, count).Select(i => Math.Min(stride * i, size - patch)).ToArray();
+    }
+
+    /// <summary>
+    /// Window starts along one axis that cover [from, to): the whole volume's windows that touch it
+    /// (every voxel inside then gets exactly the prediction it would get without a region), unless
+    /// tiling the region on its own needs fewer windows (then positions differ from the whole
+    /// tiling's, so predictions inside may differ slightly: fast mode's agreement measures it).
+    /// </summary>
+    public static int[] StartsOver(int size, int patch, int stride, int from, int to)
+    {
+        var touching = WindowStarts(size, patch, stride).Where(s => s < to && s + patch > from).ToArray();
+        var own = RegionStarts(size, patch, stride, from, to);
+        return own.Length < touching.Length ? own : touching;
+    }
+
+    /// <summary>
+    /// The tiling of [from, to) alone: <see cref="WindowStarts"/> over the region's length, shifted to
+    /// its start and kept inside the volume; a region shorter than the patch gets one window centred
+    /// on it. A region that is the whole axis gives exactly <see cref="WindowStarts"/>.
+    /// </summary>
+    public static int[] RegionStarts(int size, int patch, int stride, int from, int to)
+    {
+        if (from < 0 || to > size || from >= to) throw new ArgumentException($"region [{from}, {to}) is not inside [0, {size})");
+        int length = to - from;
+        int[] local = length >= patch ? WindowStarts(length, patch, stride).Select(s => s + from).ToArray() : [from + length / 2 - patch / 2];
+        return local.Select(s => Math.Clamp(s, 0, size - patch)).Distinct().ToArray();
     }
 
     private Tensor LoadPadded(float[] volume, int[] size, int[] padded, int[] padBefore)
@@ -137,16 +179,16 @@ public sealed class SlidingWindowPredictor
     }
 
     /// <summary>Softmax over classes, averaged over mirrorings when TTA is on. [B,1,D,H,W] → [B,K,D,H,W].</summary>
-    private Tensor Probabilities(Tensor patches)
+    private Tensor Probabilities(IReadOnlyList<UNet3D> networks, Tensor patches)
     {
-        if (!_options.MirrorTta) return Softmax(patches);
+        if (!_options.MirrorTta) return Softmax(networks, patches);
         Tensor? sum = null;
         for (int mask = 0; mask < 8; mask++)
         {
             // Each mirroring's activations are released before the next one runs.
             using var scope = NewDisposeScope();
             long[] dims = Enumerable.Range(0, 3).Where(a => (mask & (1 << a)) != 0).Select(a => (long)(a + 2)).ToArray();
-            var p = Softmax(dims.Length == 0 ? patches : patches.flip(dims));
+            var p = Softmax(networks, dims.Length == 0 ? patches : patches.flip(dims));
             if (dims.Length > 0) p = p.flip(dims);
             if (sum is null) sum = p.MoveToOuterDisposeScope();
             else sum.add_(p, Scalars.One);
@@ -155,21 +197,86 @@ public sealed class SlidingWindowPredictor
     }
 
     /// <summary>The network's softmax, or the mean of the networks' (stitching is linear, so this equals averaging whole-volume probabilities).</summary>
-    private Tensor Softmax(Tensor patches)
+    private Tensor Softmax(IReadOnlyList<UNet3D> networks, Tensor patches)
     {
         Tensor? sum = null;
-        foreach (var network in _networks)
+        var precision = _options.Precision.ScalarType();
+        foreach (var network in networks)
         {
             using var scope = NewDisposeScope();
-            var (logits, features) = network.forward(patches);
+            var (logits, features) = network.forward(precision == ScalarType.Float32 ? patches : patches.to(precision));
             features.Dispose();
-            var p = logits.softmax(1);
+            var p = logits.to(ScalarType.Float32).softmax(1);
             if (sum is null) sum = p.MoveToOuterDisposeScope();
             else sum.add_(p, Scalars.One);
         }
-        if (_networks.Count == 1) return sum!;
-        using var count = _networks.Count.ToScalar();
+        if (networks.Count == 1) return sum!;
+        using var count = networks.Count.ToScalar();
         return sum!.div_(count);
+    }
+
+    /// <summary>The networks' weights in the options' low precision, for one volume (the caller's networks stay fp32); null for fp32.</summary>
+    private LowPrecisionNetworks? LowPrecisionCopies()
+    {
+        if (_options.Precision == InferencePrecision.Float32) return null;
+        var copies = _networks.Select(n =>
+        {
+            var copy = new UNet3D(n.NumClasses, n.BaseChannels, n.InChannels);
+            copy.load_state_dict(n.state_dict());
+            copy.to(_device);
+            copy.ToLowPrecision(_options.Precision.ScalarType());
+            copy.eval();
+            return copy;
+        }).ToArray();
+        var checkedCopies = new LowPrecisionNetworks(copies);
+        try
+        {
+            for (int i = 0; i < copies.Length; i++) CheckLowPrecision(_networks[i], copies[i], _options.Precision, _device);
+        }
+        catch
+        {
+            checkedCopies.Dispose();
+            throw;
+        }
+        return checkedCopies;
+    }
+
+    /// <summary>Mean logit difference of the low-precision copy, relative to the mean fp32 logit magnitude, that is taken for rounding.</summary>
+    public const double MaxLowPrecisionError = 0.1;
+
+    /// <summary>
+    /// Refuses a low-precision network whose logits on a fixed input stray from fp32's by more than
+    /// rounding can explain: a device's low-precision kernels can be wrong (oneDNN's bf16
+    /// convolution was, for some channel counts; <see cref="UNet3D.ToLowPrecision"/>), and a wrong
+    /// mask must not pass for a fast one. Measured: rounding gives 0.001–0.02 (trained and random
+    /// networks of widths 8 and 16), the faulty kernels 0.3–0.8.
+    /// </summary>
+    public static void CheckLowPrecision(UNet3D exact, UNet3D low, InferencePrecision precision, Device device)
+    {
+        exact.eval(); // dropout off: both must compute the same function
+        low.eval();
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        using var generator = new Generator(0);
+        int edge = UNet3D.SizeMultiple;
+        var input = randn(new long[] { 1, exact.InChannels, edge, edge, edge }, generator: generator).to(device);
+        var (reference, _) = exact.forward(input);
+        var (fast, _) = low.forward(input.to(precision.ScalarType()));
+        double error = (reference - fast.to(ScalarType.Float32)).abs().mean().item<float>() / Math.Max(1e-6, reference.abs().mean().item<float>());
+        if (!(error <= MaxLowPrecisionError))
+            throw new InvalidOperationException(
+                $"{precision.Name()} prediction is refused on {device}: the network's logits differ from fp32's by {error:P1} of their size on average " +
+                $"(rounding explains at most {MaxLowPrecisionError:P0}), so this device's {precision.Name()} kernels are wrong; predict with fp32 (no --fast, or --precision fp32)");
+    }
+
+    private sealed class LowPrecisionNetworks(UNet3D[] networks) : IDisposable
+    {
+        public IReadOnlyList<UNet3D> Networks => networks;
+
+        public void Dispose()
+        {
+            foreach (var n in networks) n.Dispose();
+        }
     }
 
     /// <summary>Gaussian importance (σ = patch/8 per axis, max 1, no zeros) or ones.</summary>
@@ -231,7 +338,15 @@ public sealed class SlidingWindowPredictor
                 using var scope = NewDisposeScope();
                 var cropped = slice[.., TensorIndex.Slice(padBefore[1], padBefore[1] + size[1]), TensorIndex.Slice(padBefore[2], padBefore[2] + size[2])];
                 var w = weight[TensorIndex.Slice(padBefore[1], padBefore[1] + size[1]), TensorIndex.Slice(padBefore[2], padBefore[2] + size[2])];
-                var averaged = (cropped / w).cpu().contiguous();
+                var averaged = (cropped / w).cpu();
+                // Covered by skipped windows only: background, with a background score of 1.
+                var uncovered = w.eq(Scalars.Zero).cpu();
+                if (uncovered.any().item<bool>())
+                {
+                    averaged = averaged.masked_fill(uncovered, Scalars.Zero);
+                    averaged[0].masked_fill_(uncovered, Scalars.One);
+                }
+                averaged = averaged.contiguous();
                 var argmax = Reductions.ArgMax(averaged, 0).to(ScalarType.Byte).contiguous();
                 argmax.data<byte>().CopyTo(labels.AsSpan((int)(outZ * sliceVoxels), (int)sliceVoxels));
                 if (scores is not null)

@@ -10,6 +10,9 @@ public sealed record PhantomOptions
     /// <summary>Label classes including background (2 to 14).</summary>
     public int Classes { get; init; } = 6;
 
+    /// <summary>Background and the 13 organ templates.</summary>
+    public const int MaxClasses = 14;
+
     /// <summary>Voxel grid (x, y, z) before spacing jitter.</summary>
     public (int X, int Y, int Z) Size { get; init; } = (64, 64, 40);
 
@@ -27,7 +30,7 @@ public sealed record PhantomOptions
     {
         if (SpacingMm is { } s && !(s.X > 0 && s.Y > 0 && s.Z > 0 && s.X <= 20 && s.Y <= 20 && s.Z <= 20))
             throw new ArgumentException($"spacing {s} mm must be positive and at most 20 mm");
-        if (Classes is < 2 or > 14) throw new ArgumentException($"classes must be 2..14, got {Classes}");
+        if (Classes is < 2 or > MaxClasses) throw new ArgumentException($"classes must be 2..{MaxClasses}, got {Classes}");
         if (Size.X < 16 || Size.Y < 16 || Size.Z < 8) throw new ArgumentException($"size {Size} is too small for a phantom");
     }
 }

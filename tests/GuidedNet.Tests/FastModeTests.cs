@@ -1,0 +1,181 @@
+using GuidedNet.Imaging.Preprocessing;
+using GuidedNet.Inference;
+using GuidedNet.Models;
+using GuidedNet.Network;
+using GuidedNet.TestSupport;
+using static TorchSharp.torch;
+
+namespace GuidedNet.Tests;
+
+/// <summary>Fast prediction: the body box, window coverage of a region, the bf16 network and its guard, and the options.</summary>
+public class FastModeTests
+{
+    private static SlidingWindowOptions Windows() => new() { Patch = [16, 32, 32], Stride = [8, 16, 16] };
+
+    [Fact]
+    public void The_body_box_bounds_the_voxels_above_the_threshold_and_is_null_without_any()
+    {
+        const int d = 6, h = 10, w = 12;
+        var volume = Enumerable.Repeat(-3f, d * h * w).ToArray();
+        volume[(1 * h + 2) * w + 3] = 1;   // z 1, y 2, x 3
+        volume[(4 * h + 7) * w + 9] = 0.5f; // z 4, y 7, x 9
+        Assert.Equal(new VoxelBox(1, 5, 2, 8, 3, 10), BodyRegion.Find(volume, d, h, w, threshold: 0f));
+        // Without a threshold: anything above the minimum.
+        Assert.Equal(new VoxelBox(1, 5, 2, 8, 3, 10), BodyRegion.Find(volume, d, h, w, threshold: null));
+        Assert.Null(BodyRegion.Find(volume, d, h, w, threshold: 2f));
+        Assert.Null(BodyRegion.Find(new float[d * h * w], d, h, w, threshold: null));
+    }
+
+    [Fact]
+    public void The_ct_threshold_is_minus_500_hu_or_the_clip_floor_when_that_is_higher()
+    {
+        // FLARE22 clips at -22 HU: the network cannot tell anything at or below it from air.
+        var flare = PreprocessingPlan.Flare22.Normalization!;
+        Assert.Equal((float)((-22 - flare.Mean) / flare.StandardDeviation), BodyRegion.NormalizedThreshold(PreprocessingPlan.Flare22));
+        var wide = PreprocessingPlan.Auto with { Normalization = new IntensityNormalization(-1000, 1000, 0, 100) };
+        Assert.Equal(-5f, BodyRegion.NormalizedThreshold(wide));
+        Assert.Null(BodyRegion.NormalizedThreshold(PreprocessingPlan.Raw));
+    }
+
+    [Fact]
+    public void Windows_over_a_region_are_the_whole_tilings_that_touch_it_unless_its_own_tiling_needs_fewer()
+    {
+        // The whole axis: exactly the whole tiling.
+        Assert.Equal(SlidingWindowPredictor.WindowStarts(327, 160, 80), SlidingWindowPredictor.StartsOver(327, 160, 80, 0, 327));
+        // A region on the whole tiling's grid: its windows (exact inside).
+        Assert.Equal([32, 48], SlidingWindowPredictor.StartsOver(200, 16, 16, 32, 64));
+        // Off the grid: the whole tiling's windows touching [40, 70) are 32, 48, 64; its own tiling needs two.
+        Assert.Equal([40, 54], SlidingWindowPredictor.StartsOver(200, 16, 16, 40, 70));
+        // A 164-voxel body in a 327-voxel field with 160-voxel patches: every window of the whole
+        // tiling (0, 80, 160, 167) touches it; tiling the body alone needs 2.
+        Assert.Equal([82, 86], SlidingWindowPredictor.StartsOver(327, 160, 80, 82, 246));
+        // A region shorter than the patch: one window centred on it, kept inside the volume.
+        Assert.Equal([100], SlidingWindowPredictor.RegionStarts(327, 160, 80, 150, 210)); // centre 180
+        Assert.Equal([0], SlidingWindowPredictor.RegionStarts(327, 160, 80, 0, 20));
+        Assert.Equal([167], SlidingWindowPredictor.RegionStarts(327, 160, 80, 320, 327));
+        Assert.Throws<ArgumentException>(() => SlidingWindowPredictor.RegionStarts(100, 16, 8, 50, 50));
+    }
+
+    [Fact]
+    public void Inside_a_region_covered_by_the_whole_tilings_windows_scores_are_exact_and_outside_is_background()
+    {
+        using var model = ModelFile.Load(Reference.File("unet_gmm_k14.pth"), CPU);
+        var volume = Reference.Npy("sw_volume").AsFloat(); // 24 x 40 x 50
+        var predictor = new SlidingWindowPredictor(model.Network, CPU, Windows());
+        var exact = predictor.Predict(volume, 24, 40, 50, keepScores: true);
+        var whole = predictor.Predict(volume, 24, 40, 50, keepScores: true, region: new VoxelBox(0, 24, 0, 40, 0, 50));
+        Assert.Equal(exact.Scores, whole.Scores);
+        Assert.Equal(0, whole.SkippedWindows);
+
+        // x in [0, 10): only the windows starting at x 0 touch it (starts 0, 16, 18).
+        var region = new VoxelBox(0, 24, 0, 40, 0, 10);
+        var part = predictor.Predict(volume, 24, 40, 50, keepScores: true, region: region);
+        Assert.Equal(8, part.SkippedWindows);
+        long n = 24L * 40 * 50;
+        for (int z = 0; z < 24; z++)
+            for (int y = 0; y < 40; y++)
+                for (int x = 0; x < 50; x++)
+                {
+                    long i = (z * 40L + y) * 50 + x;
+                    if (x < 10)
+                        for (int k = 0; k < 14; k++) Assert.Equal(exact.Scores![k * n + i], part.Scores![k * n + i]);
+                    else if (x >= 32)
+                    {
+                        // No window reaches x 32..49: background with certainty.
+                        Assert.Equal(0, part.Labels[i]);
+                        Assert.Equal(1f, part.Scores![i]);
+                        for (int k = 1; k < 14; k++) Assert.Equal(0f, part.Scores![k * n + i]);
+                    }
+                }
+    }
+
+    [Fact]
+    public void A_bf16_network_gives_nearly_the_exact_labels_and_leaves_the_callers_network_fp32()
+    {
+        using var model = ModelFile.Load(Reference.File("unet_gmm_k14.pth"), CPU);
+        var volume = Reference.Npy("sw_volume").AsFloat();
+        var exact = new SlidingWindowPredictor(model.Network, CPU, Windows()).Predict(volume, 24, 40, 50, keepScores: true);
+        var options = Windows();
+        options.Precision = InferencePrecision.BFloat16;
+        // Prediction only, so oneDNN may compute it (this assembly turns it off for training's
+        // reproducibility); ATen's own bf16 convolutions take a minute here.
+        bool onednn = Runtime.OneDnn.Enabled;
+        SegmentationResult fast;
+        try
+        {
+            Runtime.OneDnn.Enabled = true;
+            fast = new SlidingWindowPredictor(model.Network, CPU, options).Predict(volume, 24, 40, 50, keepScores: true);
+        }
+        finally
+        {
+            Runtime.OneDnn.Enabled = onednn;
+        }
+
+        // The reference weights are far from confident on this volume (many near ties), so a few
+        // percent of the labels flip under rounding; a trained model's agree to 99.99 % (docs/performance.md).
+        double agreement = exact.Labels.Zip(fast.Labels).Count(p => p.First == p.Second) / (double)exact.Labels.Length;
+        Assert.True(agreement >= 0.95, $"bf16 labels agree with fp32 on {agreement:P2} of the voxels");
+        double meanScoreError = exact.Scores!.Zip(fast.Scores!).Average(p => Math.Abs(p.First - p.Second));
+        Assert.InRange(meanScoreError, 1e-6, 0.01); // rounding happened, and stayed small
+        Assert.All(model.Network.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+    }
+
+    [Fact]
+    public void Convolutions_whose_input_channels_are_not_a_multiple_of_16_stay_fp32_in_a_low_precision_network()
+    {
+        using var network = new UNet3D(3, 8);
+        network.ToLowPrecision(ScalarType.BFloat16);
+        var convolutions = network.named_parameters().Where(p => p.name.EndsWith("weight", StringComparison.Ordinal) && p.parameter.dim() == 5).ToList();
+        Assert.All(convolutions, c => Assert.Equal(c.parameter.shape[1] % 16 == 0 ? ScalarType.BFloat16 : ScalarType.Float32, c.parameter.dtype));
+        Assert.Contains(convolutions, c => c.parameter.dtype == ScalarType.BFloat16);
+        Assert.Equal(ScalarType.Float32, convolutions.Single(c => c.name == "conv1.conv1.0.weight").parameter.dtype); // one input channel
+        // It still runs end to end, mixing the two.
+        using var _ = inference_mode();
+        var (logits, _) = network.forward(randn(new long[] { 1, 1, 16, 16, 16 }).to(ScalarType.BFloat16));
+        Assert.Equal(new long[] { 1, 3, 16, 16, 16 }, logits.shape);
+    }
+
+    [Fact]
+    public void A_low_precision_network_whose_logits_stray_from_fp32_is_refused_by_name()
+    {
+        using var exact = new UNet3D(3, 16);
+        using var wrong = new UNet3D(3, 16);
+        wrong.load_state_dict(exact.state_dict());
+        wrong.ToLowPrecision(ScalarType.BFloat16);
+        using (no_grad())
+            foreach (var p in wrong.parameters().Where(p => p.dim() == 5 && p.dtype == ScalarType.BFloat16)) p.mul_(-1); // a kernel computing garbage
+        var e = Assert.Throws<InvalidOperationException>(() => SlidingWindowPredictor.CheckLowPrecision(exact, wrong, InferencePrecision.BFloat16, CPU));
+        Assert.Contains("bf16 prediction is refused", e.Message);
+        Assert.Contains("--precision fp32", e.Message);
+
+        using var right = new UNet3D(3, 16);
+        right.load_state_dict(exact.state_dict());
+        right.ToLowPrecision(ScalarType.BFloat16);
+        SlidingWindowPredictor.CheckLowPrecision(exact, right, InferencePrecision.BFloat16, CPU);
+    }
+
+    [Fact]
+    public void Fast_mode_parts_parse_apply_and_keep_what_the_user_chose()
+    {
+        Assert.Equal(FastMode.Default, FastMode.Parse("fast"));
+        Assert.Equal(new FastMode(true, true, false), FastMode.Parse("bf16,body"));
+        Assert.Equal(new FastMode(false, true, true), FastMode.Parse("body+overlap"));
+        Assert.Equal(FastMode.All, FastMode.Parse("all"));
+        Assert.Equal("body+overlap", FastMode.Parse("overlap,body").ToString());
+        Assert.Throws<ArgumentException>(() => FastMode.Parse("bf16,turbo"));
+
+        var exact = new SlidingWindowOptions { Patch = [16, 32, 32], Gaussian = true };
+        var all = FastMode.All.Apply(exact, CPU);
+        Assert.Equal(FastMode.CoarseOverlapFraction, all.Overlap);
+        Assert.True(all.SkipOutsideBody);
+        Assert.True(all.Gaussian);
+        Assert.Equal(InferencePrecisions.FastestOn(CPU), all.Precision);
+        Assert.Equal(InferencePrecision.BFloat16.IsFastOn(CPU) ? InferencePrecision.BFloat16 : InferencePrecision.Float32, all.Precision);
+        // A precision or overlap given by the user wins over the part.
+        var chosen = FastMode.All.Apply(new SlidingWindowOptions { Patch = [16, 32, 32], Overlap = 0.6, Precision = InferencePrecision.Float32 }, CPU,
+            precisionChosen: true, overlapChosen: true);
+        Assert.Equal((0.6, InferencePrecision.Float32), (chosen.Overlap, chosen.Precision));
+        Assert.Equal(exact.Overlap, FastMode.Exact.Apply(exact, CPU).Overlap);
+        Assert.False(FastMode.Exact.Apply(exact, CPU).SkipOutsideBody);
+    }
+}
