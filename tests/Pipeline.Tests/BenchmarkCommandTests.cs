@@ -1,5 +1,6 @@
 using System.Globalization;
 using GuidedNet.Pipeline.Tests.Infrastructure;
+using GuidedNet.TestSupport;
 
 namespace GuidedNet.Pipeline.Tests;
 
@@ -28,9 +29,10 @@ public sealed class BenchmarkCommandTests
         var row = Row(bench, "small");
         Assert.StartsWith("cpu", row[2]);
         Assert.Equal("glibc", row[3]);
-        Assert.InRange(Number(row[4]), 1e-4, 120);
-        Assert.InRange(Number(row[5]), 1e-5, 60);
-        Assert.InRange(Number(row[6]), 0.05, 8);
+        Assert.Equal("fp32", row[4]);
+        Assert.InRange(Number(row[5]), 1e-4, 120);
+        Assert.InRange(Number(row[6]), 1e-5, 60);
+        Assert.InRange(Number(row[7]), 0.05, 8);
     }
 
     [Fact]
@@ -62,5 +64,50 @@ public sealed class BenchmarkCommandTests
         Assert.Equal(1, int.Parse(row[3], CultureInfo.InvariantCulture));
         Assert.True(Number(row[5]) > 0, bench.Output);
         Assert.InRange(Number(row[7]), 0.05, 8);
+    }
+
+    [Fact]
+    public void Bench_predict_ct_times_each_stage_of_every_mode_and_compares_each_mask_with_the_exact_one()
+    {
+        // 64x64x40 at 0.78x0.78x1.5 mm becomes 41x41x24 in the FLARE22 grid: one window of the random reference-shaped network.
+        using var bench = new ChildProcess(Processes.GuidedNet, ["bench", "predict", "--ct", "--ct-size", "64,64,40", "--modes", "exact,fast", "--device", "cpu"],
+            new Dictionary<string, string>());
+        var exact = Row(bench, "exact");
+        var fast = bench.Output.Split('\n').Single(l => l.StartsWith("| fast |", StringComparison.Ordinal)).Split('|', StringSplitOptions.TrimEntries);
+        Assert.Contains("CT 64x64x40 int16 at 0.78x0.78x1.5 mm", bench.Output);
+        Assert.Equal("fp32", exact[3]);
+        Assert.Equal("1", exact[4]);
+        Assert.Equal("100.000 %", exact[13]);
+        foreach (var row in new[] { exact, fast })
+        {
+            for (int stage = 5; stage <= 10; stage++) Assert.InRange(Number(row[stage]), 0, 300); // read .. write, total
+            Assert.True(Number(row[7]) > 0, bench.Output); // the windows took time
+            Assert.InRange(Number(row[12]), 0.05, 8);
+        }
+        Assert.Contains(fast[3], new[] { "bf16", "fp32" }); // bf16 where this CPU has it
+        Assert.EndsWith("%", fast[13]);
+    }
+
+    [Fact]
+    public void Bench_agreement_compares_each_fast_mode_with_exact_prediction_and_the_truth_per_class()
+    {
+        using var temp = new Storage.TempFolder();
+        string dataset = temp.File("ds");
+        using (var synth = new ChildProcess(Processes.GuidedNet, ["synth", "--out", dataset, "--cases", "1", "--labeled", "1", "--test", "2",
+                   "--classes", "4", "--size", "40,40,16", "--seed", "3"], new Dictionary<string, string>()))
+            Assert.True(synth.WaitForExit(TimeSpan.FromMinutes(1)) == 0, synth.Output);
+        using var bench = new ChildProcess(Processes.GuidedNet, ["bench", "agreement", "--model", Reference.File("unet_gmm_k14.pth"), "--dataset", dataset,
+            "--modes", "body,overlap", "--device", "cpu"], new Dictionary<string, string>());
+        var exact = Row(bench, "exact");
+        Assert.Equal("100.000 %", exact[5]);
+        Assert.Equal("1.0000", exact[7]);
+        foreach (string mode in new[] { "body", "overlap" })
+        {
+            var row = bench.Output.Split('\n').Single(l => l.StartsWith($"| {mode} |", StringComparison.Ordinal)).Split('|', StringSplitOptions.TrimEntries);
+            Assert.InRange(Number(row[5].TrimEnd('%', ' ')), 0, 100);
+            Assert.Contains(row[9], new[] { "yes", "no" });
+        }
+        Assert.Contains("2 test case(s)", bench.Output);
+        Assert.Contains("| class | exact | body | overlap |", bench.Output);
     }
 }

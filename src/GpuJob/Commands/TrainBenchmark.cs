@@ -27,13 +27,14 @@ public static class TrainBenchmark
           --classes K        (default 14)     --base-channels C (default 16)
           --mode M           guidednet | cps | supervised (default guidednet)
           --allocator A      auto (tcmalloc when installed, else glibc) | glibc | tcmalloc
+          --precision LIST   comma list of fp32, bf16, tf32 (CUDA) (default fp32)
         """ + "\n" + ComputeArguments.Usage;
 
     // The authors' code (PyTorch 1.13 CPU, 2 threads) on this machine kind, small setting, as given in the issue.
     private const double ReferenceSeconds = 7.6;
     private const double ReferencePeakGb = 6.1;
 
-    public sealed record Result(string Setting, string Device, string Allocator, double FirstStepSeconds, double SecondsPerStep, double PeakRssGb);
+    public sealed record Result(string Setting, string Device, string Allocator, string Precision, double FirstStepSeconds, double SecondsPerStep, double PeakRssGb);
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
@@ -43,6 +44,9 @@ public static class TrainBenchmark
         int classes = args.Int("classes", 14), width = args.Int("base-channels", 16);
         string mode = args.String("mode") ?? "guidednet";
         string allocator = args.String("allocator") ?? "auto";
+        var precisions = (args.String("precision") ?? "fp32").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (precisions.Except(TrainingOptions.Precisions).FirstOrDefault() is { } unknown)
+            throw new UsageException($"unknown --precision '{unknown}' ({string.Join(", ", TrainingOptions.Precisions)})");
         var compute = ComputeArguments.Read(args);
         args.EnsureAllUsed();
         compute.Validate();
@@ -50,7 +54,7 @@ public static class TrainBenchmark
 
         if (child is not null)
         {
-            output.WriteLine(JsonSerializer.Serialize(Measure(child, steps, classes, width, mode, compute)));
+            output.WriteLine(JsonSerializer.Serialize(Measure(child, steps, classes, width, mode, precisions[0], compute)));
             return 0;
         }
         string? tcmalloc = NativeAllocator.FindTcmalloc();
@@ -63,27 +67,28 @@ public static class TrainBenchmark
         };
         output.WriteLine($"machine: {Environment.ProcessorCount} cores, {BenchCommand.MachineDescription()}; {mode}, {classes} classes, width {width}");
         output.WriteLine();
-        output.WriteLine("| setting | device | allocator | first step s | s / step | peak RSS GB | vs reference |");
-        output.WriteLine("|---|---|---|---:|---:|---:|---|");
+        output.WriteLine("| setting | device | allocator | precision | first step s | s / step | peak RSS GB | vs reference |");
+        output.WriteLine("|---|---|---|---|---:|---:|---:|---|");
         foreach (string setting in settings.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (string precision in precisions)
         {
             var childArgs = new List<string> { "bench", "train", "--child", setting, "--steps", steps.ToString(CultureInfo.InvariantCulture),
                 "--classes", classes.ToString(CultureInfo.InvariantCulture), "--base-channels", width.ToString(CultureInfo.InvariantCulture),
-                "--mode", mode };
+                "--mode", mode, "--precision", precision };
             childArgs.AddRange(ComputeArguments.ToArguments(compute));
             var r = BenchCommand.RunChild<Result>(childArgs, preload);
-            string comparison = setting == "small" && mode == "guidednet" && classes == 14 && width == 16
+            string comparison = setting == "small" && mode == "guidednet" && classes == 14 && width == 16 && precision == "fp32"
                 ? FormattableString.Invariant($"{r.SecondsPerStep / ReferenceSeconds:F2}x time, {r.PeakRssGb / ReferencePeakGb:F2}x RSS")
                 : "";
             output.WriteLine(FormattableString.Invariant(
-                $"| {r.Setting} | {r.Device} | {r.Allocator} | {r.FirstStepSeconds:F2} | {r.SecondsPerStep:F2} | {r.PeakRssGb:F2} | {comparison} |"));
+                $"| {r.Setting} | {r.Device} | {r.Allocator} | {r.Precision} | {r.FirstStepSeconds:F2} | {r.SecondsPerStep:F2} | {r.PeakRssGb:F2} | {comparison} |"));
         }
         output.WriteLine();
         output.WriteLine($"reference (authors' code, PyTorch 1.13 CPU, 2 threads, small setting): {ReferenceSeconds} s/step, {ReferencePeakGb} GB peak RSS");
         return 0;
     }
 
-    private static Result Measure(string setting, int steps, int classes, int width, string mode, ComputeOptions compute)
+    private static Result Measure(string setting, int steps, int classes, int width, string mode, string precision, ComputeOptions compute)
     {
         var (patch, batch, labeledBatch) = setting switch
         {
@@ -115,9 +120,10 @@ public static class TrainBenchmark
         {
             Mode = trainingMode, Iterations = steps + 1, Patch = patch, BatchSize = batch, LabeledBatchSize = labeledBatch,
             BaseChannels = width, ValidationFraction = 0, CheckpointEvery = TrainingLimits.MaxInterval, ValidateEvery = TrainingLimits.MaxInterval,
+            Precision = precision,
         };
         var history = TrainThrowaway(options, data, device);
-        return new Result(setting, TorchRuntime.Describe(device), NativeAllocator.Active, history.Iterations[0].Seconds, SecondsPerStep(history),
+        return new Result(setting, TorchRuntime.Describe(device), NativeAllocator.Active, precision, history.Iterations[0].Seconds, SecondsPerStep(history),
             BenchCommand.PeakRssBytes() / 1e9);
     }
 

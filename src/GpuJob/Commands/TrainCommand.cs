@@ -33,6 +33,9 @@ public static class TrainCommand
           --augmentation A        nnunet | reference: nnU-Net's rotation, scaling, noise, blur, brightness,
                                   contrast, low resolution, gamma and mirroring (default for auto), or
                                   the authors' rot90 + flip (default for flare22/amos)
+          --precision P           fp32 | bf16 | tf32: the training step's number format (default fp32, exact);
+                                  bf16 computes on bf16 copies of fp32 master weights (CPUs with AVX-512
+                                  BF16, GPUs); tf32 is CUDA's (measured: docs/performance.md, "Training precision")
           --seed S                (default 1337)
           --cache DIR             preprocessed-data cache (default: <dataset>_preprocessed beside the dataset)
           --resume                continue from <out>/checkpoint.zip
@@ -66,6 +69,7 @@ public static class TrainCommand
             Normalization = args.String("normalization") ?? options.Normalization,
             Augmentation = args.String("augmentation") is { } augmentation ? Checked(() => AugmentationOptions.FromName(augmentation)) : options.Augmentation,
             Seed = args.Int("seed", (int)options.Seed),
+            Precision = args.String("precision") ?? options.Precision,
         };
         if (options.Mode == TrainingMode.Supervised && !args.Has("batch")) options = options with { BatchSize = options.LabeledBatchSize };
         var compute = ComputeArguments.Read(args);

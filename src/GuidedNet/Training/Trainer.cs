@@ -41,6 +41,8 @@ public sealed class Trainer : IDisposable
     private readonly IReadOnlyDictionary<int, string> _classNames;
     private readonly UNet3D _net1;
     private readonly UNet3D? _net2;
+    // bf16 training: the networks that compute the step, refreshed from _net1/_net2 (the fp32 masters) before each.
+    private readonly UNet3D? _work1, _work2;
     private readonly SGD _opt1;
     private readonly SGD? _opt2;
     private readonly KtCpsWeights _kt;
@@ -65,6 +67,19 @@ public sealed class Trainer : IDisposable
         {
             _net2 = Initialise(new UNet3D(data.NumClasses, options.BaseChannels), kaiming: false);
             _opt2 = Optimiser(_net2);
+        }
+        switch (options.Precision)
+        {
+            case "tf32":
+                if (device.type != DeviceType.CUDA)
+                    throw new TrainingSettingException("precision", "tf32 is a CUDA format: on the CPU train in fp32 or bf16");
+                backends.cuda.matmul.allow_tf32 = true;
+                backends.cudnn.allow_tf32 = true;
+                break;
+            case "bf16":
+                _work1 = WorkingCopy(_net1);
+                if (_net2 is not null) _work2 = WorkingCopy(_net2);
+                break;
         }
         var histogram = new double[data.NumClasses];
         foreach (var c in data.Labeled)
@@ -94,6 +109,35 @@ public sealed class Trainer : IDisposable
         network.to(_device);
         network.train();
         return network;
+    }
+
+    /// <summary>A bf16 network of the master's shape (<see cref="UNet3D.ToLowPrecision"/>: some convolutions and every norm stay fp32).</summary>
+    private UNet3D WorkingCopy(UNet3D master)
+    {
+        var copy = new UNet3D(master.NumClasses, master.BaseChannels, master.InChannels);
+        copy.to(_device);
+        copy.ToLowPrecision(ScalarType.BFloat16);
+        copy.train();
+        return copy;
+    }
+
+    /// <summary>The master weights into the working copy (rounded to its formats), its gradients cleared.</summary>
+    private static void Refresh(UNet3D working, UNet3D master)
+    {
+        using var _ = no_grad();
+        foreach (var (w, m) in working.parameters().Zip(master.parameters()))
+        {
+            w.copy_(m);
+            w.grad = null;
+        }
+    }
+
+    /// <summary>The working copy's gradients, in fp32, onto the master's parameters (where the optimiser reads them).</summary>
+    private static void TakeGradients(UNet3D master, UNet3D working)
+    {
+        using var _ = no_grad();
+        foreach (var (m, w) in master.parameters().Zip(working.parameters()))
+            m.grad = w.grad is { } g ? g.to(ScalarType.Float32) : null;
     }
 
     private SGD Optimiser(UNet3D network) =>
@@ -208,7 +252,12 @@ public sealed class Trainer : IDisposable
         var p = batch.Patch;
         var x = tensor(batch.Images, new long[] { batch.Size, 1, p[0], p[1], p[2] }).to(_device);
         var y = tensor(batch.Labels, new long[] { batch.Size, p[0], p[1], p[2] }).to(_device);
-        var (logits1, features1) = _net1.forward(x);
+        if (_work1 is not null)
+        {
+            Refresh(_work1, _net1);
+            if (_work2 is not null) Refresh(_work2, _net2!);
+        }
+        var (logits1, features1) = Forward(_work1 ?? _net1, x);
 
         // What backward starts from: the loss, or (GuidedNet) the outputs with the loss's gradients.
         Tensor[] roots;
@@ -225,7 +274,7 @@ public sealed class Trainer : IDisposable
             }
             case TrainingMode.Cps:
             {
-                var (logits2, _) = _net2!.forward(x);
+                var (logits2, _) = Forward(_work2 ?? _net2!, x);
                 var l = TensorIndex.Slice(0, batch.Labeled);
                 var (sup1, _, _) = SupervisedLoss.Compute(logits1[l], y[l]);
                 var (sup2, _, _) = SupervisedLoss.Compute(logits2[l], y[l]);
@@ -241,7 +290,7 @@ public sealed class Trainer : IDisposable
             }
             default:
             {
-                var (logits2, features2) = _net2!.forward(x);
+                var (logits2, features2) = Forward(_work2 ?? _net2!, x);
                 var step = _loss.Compute(logits1, features1, logits2, features2, y, batch.Labeled, _kt, batch.Iteration);
                 roots = new[] { logits1, features1, logits2, features2 };
                 rootGradients = new[] { step.GradLogits1, step.GradFeatures1, step.GradLogits2, step.GradFeatures2 };
@@ -252,7 +301,21 @@ public sealed class Trainer : IDisposable
         _opt1.zero_grad();
         _opt2?.zero_grad();
         autograd.backward(roots, rootGradients);
+        if (_work1 is not null)
+        {
+            TakeGradients(_net1, _work1);
+            if (_work2 is not null) TakeGradients(_net2!, _work2);
+        }
         return values;
+    }
+
+    /// <summary>A network's outputs in fp32 (a bf16 working copy's are converted; the conversion is part of the graph).</summary>
+    private static (Tensor Logits, Tensor Features) Forward(UNet3D network, Tensor x)
+    {
+        var type = network.InputType;
+        if (type == ScalarType.Float32) return network.forward(x);
+        var (logits, features) = network.forward(x.to(type));
+        return (logits.to(ScalarType.Float32), features.to(ScalarType.Float32));
     }
 
     private void SetLearningRate(double lr)
@@ -412,6 +475,8 @@ public sealed class Trainer : IDisposable
     {
         _net1.Dispose();
         _net2?.Dispose();
+        _work1?.Dispose();
+        _work2?.Dispose();
         _opt1.Dispose();
         _opt2?.Dispose();
     }

@@ -40,6 +40,9 @@ public sealed record TrainRequest
 
     public int Seed { get; init; } = 1337;
 
+    /// <summary><c>fp32</c>, <c>bf16</c> or <c>tf32</c> (CUDA workers): the training step's number format (default fp32).</summary>
+    public string? Precision { get; init; }
+
     /// <summary>Overrides <c>Promotion:Margin</c> for this run.</summary>
     public double? PromotionMargin { get; init; }
 
@@ -83,6 +86,7 @@ public sealed record TrainRequest
             Normalization = Normalization ?? options.Normalization,
             Augmentation = Augmentation is null ? options.Augmentation : AugmentationOptions.FromName(Augmentation),
             Seed = Seed,
+            Precision = Precision ?? options.Precision,
         };
         if (mode == TrainingMode.Supervised && Batch is null) options = options with { BatchSize = options.LabeledBatchSize };
         options.Validate();

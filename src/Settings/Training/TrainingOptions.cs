@@ -58,6 +58,16 @@ public sealed record TrainingOptions
     /// <summary>nnU-Net's transforms for the product's <c>auto</c> recipe; the authors' rot90 and flip for the reference presets.</summary>
     public AugmentationOptions Augmentation { get; init; } = AugmentationOptions.NnUNet;
 
+    /// <summary>
+    /// The number format of the training step: <c>fp32</c> (exact, the reference's), <c>bf16</c>
+    /// (the networks compute forward and backward on bf16 copies of fp32 master weights, which the
+    /// optimiser updates; losses stay fp32) or <c>tf32</c> (CUDA only: fp32 with TF32 matrix
+    /// products). Validation always predicts in fp32.
+    /// </summary>
+    public string Precision { get; init; } = "fp32";
+
+    public static readonly IReadOnlyList<string> Precisions = ["fp32", "bf16", "tf32"];
+
     public int ValidateEvery { get; init; } = 200;
     public int CheckpointEvery { get; init; } = 200;
     public long Seed { get; init; } = 1337;
@@ -131,6 +141,7 @@ public sealed record TrainingOptions
         Check(ValidationFraction >= 0 && ValidationFraction < 1, "validationFraction", "must be in [0, 1)");
         Check(ForegroundFraction >= 0 && ForegroundFraction <= 1, "foregroundFraction", "must be in [0, 1]");
         Check(Normalization is not null && Normalizations.Contains(Normalization), "normalization", $"must be {string.Join(", ", Normalizations)}");
+        Check(Precision is not null && Precisions.Contains(Precision), "precision", $"must be {string.Join(", ", Precisions)}");
         Check(Augmentation is not null, "augmentation", "must be given");
         Augmentation!.Validate();
         Within(ValidateEvery, 1, TrainingLimits.MaxInterval, "validateEvery");
