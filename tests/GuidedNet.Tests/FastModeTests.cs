@@ -38,17 +38,18 @@ public class FastModeTests
     }
 
     [Fact]
-    public void Windows_over_a_region_are_the_whole_tilings_that_touch_it_unless_its_own_tiling_needs_fewer()
+    public void Skipping_air_keeps_the_whole_tilings_windows_that_touch_the_body_and_tiling_the_body_places_its_own()
     {
-        // The whole axis: exactly the whole tiling.
-        Assert.Equal(SlidingWindowPredictor.WindowStarts(327, 160, 80), SlidingWindowPredictor.StartsOver(327, 160, 80, 0, 327));
-        // A region on the whole tiling's grid: its windows (exact inside).
-        Assert.Equal([32, 48], SlidingWindowPredictor.StartsOver(200, 16, 16, 32, 64));
-        // Off the grid: the whole tiling's windows touching [40, 70) are 32, 48, 64; its own tiling needs two.
-        Assert.Equal([40, 54], SlidingWindowPredictor.StartsOver(200, 16, 16, 40, 70));
+        // The whole axis: exactly the whole tiling, either way.
+        Assert.Equal(SlidingWindowPredictor.WindowStarts(327, 160, 80), SlidingWindowPredictor.TouchingStarts(327, 160, 80, 0, 327));
+        Assert.Equal(SlidingWindowPredictor.WindowStarts(327, 160, 80), SlidingWindowPredictor.RegionStarts(327, 160, 80, 0, 327));
+        // Small patches: the whole tiling's windows touching [40, 70) are 32, 48, 64; its own tiling needs two.
+        Assert.Equal([32, 48, 64], SlidingWindowPredictor.TouchingStarts(200, 16, 16, 40, 70));
+        Assert.Equal([40, 54], SlidingWindowPredictor.RegionStarts(200, 16, 16, 40, 70));
         // A 164-voxel body in a 327-voxel field with 160-voxel patches: every window of the whole
         // tiling (0, 80, 160, 167) touches it; tiling the body alone needs 2.
-        Assert.Equal([82, 86], SlidingWindowPredictor.StartsOver(327, 160, 80, 82, 246));
+        Assert.Equal([0, 80, 160, 167], SlidingWindowPredictor.TouchingStarts(327, 160, 80, 82, 246));
+        Assert.Equal([82, 86], SlidingWindowPredictor.RegionStarts(327, 160, 80, 82, 246));
         // A region shorter than the patch: one window centred on it, kept inside the volume.
         Assert.Equal([100], SlidingWindowPredictor.RegionStarts(327, 160, 80, 150, 210)); // centre 180
         Assert.Equal([0], SlidingWindowPredictor.RegionStarts(327, 160, 80, 0, 20));
@@ -87,6 +88,33 @@ public class FastModeTests
                         for (int k = 1; k < 14; k++) Assert.Equal(0f, part.Scores![k * n + i]);
                     }
                 }
+    }
+
+    // Found in review: slices before a region's first window went through the ring's finalisation,
+    // whose slots by then held the first window's slices, and wiped them.
+    [Fact]
+    public void A_region_starting_deep_in_z_leaves_the_slices_before_it_background_and_its_own_exact()
+    {
+        using var model = ModelFile.Load(Reference.File("unet_gmm_k14.pth"), CPU);
+        var half = Reference.Npy("sw_volume").AsFloat(); // 24 x 40 x 50, twice along z
+        var volume = half.Concat(half).ToArray();
+        var predictor = new SlidingWindowPredictor(model.Network, CPU, Windows());
+        var exact = predictor.Predict(volume, 48, 40, 50, keepScores: true);
+        // z starts 0, 8, .., 32; the ones touching z 30..47 are 16, 24, 32.
+        var part = predictor.Predict(volume, 48, 40, 50, keepScores: true, region: new VoxelBox(30, 48, 0, 40, 0, 50));
+        Assert.Equal(3 * 2 * 3, part.Windows - part.SkippedWindows);
+        long n = 48L * 40 * 50, plane = 40L * 50;
+        for (long i = 0; i < n; i++)
+        {
+            long z = i / plane;
+            if (z >= 24) // every window covering these slices ran (16..23 lack the one at 8)
+                for (int k = 0; k < 14; k++) Assert.Equal(exact.Scores![k * n + i], part.Scores![k * n + i]);
+            else if (z < 16)
+            {
+                Assert.Equal(0, part.Labels[i]);
+                Assert.Equal(1f, part.Scores![i]);
+            }
+        }
     }
 
     [Fact]
@@ -158,8 +186,9 @@ public class FastModeTests
     public void Fast_mode_parts_parse_apply_and_keep_what_the_user_chose()
     {
         Assert.Equal(FastMode.Default, FastMode.Parse("fast"));
-        Assert.Equal(new FastMode(true, true, false), FastMode.Parse("bf16,body"));
-        Assert.Equal(new FastMode(false, true, true), FastMode.Parse("body+overlap"));
+        Assert.Equal(FastMode.Default, FastMode.Parse("bf16,body"));
+        Assert.Equal(new FastMode(false, true, false, true), FastMode.Parse("body+overlap"));
+        Assert.Equal(new FastMode(false, false, true, false), FastMode.Parse("body,crop")); // crop covers body
         Assert.Equal(FastMode.All, FastMode.Parse("all"));
         Assert.Equal("body+overlap", FastMode.Parse("overlap,body").ToString());
         Assert.Throws<ArgumentException>(() => FastMode.Parse("bf16,turbo"));
@@ -167,7 +196,8 @@ public class FastModeTests
         var exact = new SlidingWindowOptions { Patch = [16, 32, 32], Gaussian = true };
         var all = FastMode.All.Apply(exact, CPU);
         Assert.Equal(FastMode.CoarseOverlapFraction, all.Overlap);
-        Assert.True(all.SkipOutsideBody);
+        Assert.Equal(WindowCoverage.TileBody, all.Coverage);
+        Assert.Equal(WindowCoverage.SkipOutsideBody, FastMode.Default.Apply(exact, CPU).Coverage);
         Assert.True(all.Gaussian);
         Assert.Equal(InferencePrecisions.FastestOn(CPU), all.Precision);
         Assert.Equal(InferencePrecision.BFloat16.IsFastOn(CPU) ? InferencePrecision.BFloat16 : InferencePrecision.Float32, all.Precision);
@@ -176,6 +206,6 @@ public class FastModeTests
             precisionChosen: true, overlapChosen: true);
         Assert.Equal((0.6, InferencePrecision.Float32), (chosen.Overlap, chosen.Precision));
         Assert.Equal(exact.Overlap, FastMode.Exact.Apply(exact, CPU).Overlap);
-        Assert.False(FastMode.Exact.Apply(exact, CPU).SkipOutsideBody);
+        Assert.Equal(WindowCoverage.WholeVolume, FastMode.Exact.Apply(exact, CPU).Coverage);
     }
 }

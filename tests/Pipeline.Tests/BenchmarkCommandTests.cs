@@ -97,17 +97,17 @@ public sealed class BenchmarkCommandTests
                    "--classes", "4", "--size", "40,40,16", "--seed", "3"], new Dictionary<string, string>()))
             Assert.True(synth.WaitForExit(TimeSpan.FromMinutes(1)) == 0, synth.Output);
         using var bench = new ChildProcess(Processes.GuidedNet, ["bench", "agreement", "--model", Reference.File("unet_gmm_k14.pth"), "--dataset", dataset,
-            "--modes", "body,overlap", "--device", "cpu"], new Dictionary<string, string>());
+            "--modes", "body,crop", "--device", "cpu"], new Dictionary<string, string>());
         var exact = Row(bench, "exact");
         Assert.Equal("100.000 %", exact[5]);
         Assert.Equal("1.0000", exact[7]);
-        foreach (string mode in new[] { "body", "overlap" })
+        foreach (string mode in new[] { "body", "crop" })
         {
             var row = bench.Output.Split('\n').Single(l => l.StartsWith($"| {mode} |", StringComparison.Ordinal)).Split('|', StringSplitOptions.TrimEntries);
             Assert.InRange(Number(row[5].TrimEnd('%', ' ')), 0, 100);
             Assert.Contains(row[9], new[] { "yes", "no" });
         }
         Assert.Contains("2 test case(s)", bench.Output);
-        Assert.Contains("| class | exact | body | overlap |", bench.Output);
+        Assert.Contains("| class | exact | body | crop |", bench.Output);
     }
 }

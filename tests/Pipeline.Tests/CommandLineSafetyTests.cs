@@ -105,6 +105,19 @@ public sealed class CommandLineSafetyTests(Azurite azurite) : IClassFixture<Azur
     }
 
     [Fact]
+    public void A_worker_with_an_unknown_fast_mode_refuses_to_start_naming_the_setting()
+    {
+        using var worker = new ChildProcess(Processes.GuidedNet, ["worker"], new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = "UseDevelopmentStorage=true",
+            ["Worker__Fast"] = "bf16,turbo",
+        });
+        Assert.Equal(2, worker.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Contains("Worker:Fast", worker.Output);
+        Assert.Contains("'bf16,turbo'", worker.Output);
+    }
+
+    [Fact]
     public void Predict_stops_within_a_window_on_SIGTERM_leaving_no_partial_mask_and_a_record_of_what_is_left()
     {
         using var temp = new Storage.TempFolder();

@@ -93,6 +93,7 @@ public sealed class DatasetToModelTests
         Assert.Equal(latest.Run, report.Run);
         Assert.Equal(BlobLayout.ResultPrefix(project, "patient-007", RunIds.LastPart(latest.Run)), latest.ResultPrefix);
         Assert.Equal(version, report.ModelVersion);
+        Assert.Equal("exact", report.Prediction);
         Assert.Equal(BlobLayout.IncomingScan(project, "patient-007.nii.gz"), report.Scan.Path);
         Assert.Equal(Md5(image), report.Scan.Md5);
         Assert.NotNull(report.Scan.Snapshot);
@@ -158,7 +159,8 @@ public sealed class DatasetToModelTests
         string firstJob = await QueuedJob("");
         await pipeline.Storage.UploadFileAsync(twice, secondScan);
         string secondJob = await QueuedJob(firstJob);
-        pipeline.StartWorker("w2");
+        // (w2 predicts in fast mode; each report says so.)
+        pipeline.StartWorker("w2", new Dictionary<string, string> { ["Worker__Fast"] = "fast" });
         var reports = new List<ScanReport>();
         foreach (var (dropJob, file) in new[] { (firstJob, firstScan), (secondJob, secondScan) })
         {
@@ -170,6 +172,7 @@ public sealed class DatasetToModelTests
             Assert.Equal(Md5(file), r.Scan.Md5);
             await pipeline.Storage.DownloadFileAsync(r.Mask, temp.File(r.Run + ".nii.gz"));
             Assert.Equal(r.MaskMd5, Md5(temp.File(r.Run + ".nii.gz")));
+            Assert.Contains("windows in air skipped", r.Prediction);
             reports.Add(r);
         }
         Assert.NotEqual(reports[0].MaskMd5, reports[1].MaskMd5);

@@ -28,8 +28,8 @@ public static class AgreementBenchmark
         guidednet bench agreement --model M --dataset DIR [options]
           --model M          a GuidedNet model file
           --dataset DIR      a dataset whose imagesTs/ and labelsTs/ hold the test cases
-          --modes LIST       fast modes to compare with exact prediction, each a part (bf16, body, overlap),
-                             'fast' (what --fast does) or 'all' (default bf16,body,overlap,fast,all)
+          --modes LIST       fast modes to compare with exact prediction, each a part (bf16, body, crop, overlap),
+                             parts joined by '+', 'fast' (what --fast does) or 'all' (default bf16,body,crop,overlap,fast,all)
           --cases N          the first N test cases (default: all)
         Exact = what the worker runs: Gaussian weighting, overlap 0.5, the model's patch and post-processing.
         """ + "\n" + ComputeArguments.Usage;
@@ -38,7 +38,7 @@ public static class AgreementBenchmark
     {
         string modelPath = args.Required("model");
         string dataset = args.Required("dataset");
-        var modes = (args.String("modes") ?? "bf16,body,overlap,fast,all").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        var modes = (args.String("modes") ?? "bf16,body,crop,overlap,fast,all").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(m => Parse(m)).ToList();
         int maxCases = args.Int("cases", int.MaxValue);
         var compute = ComputeArguments.Read(args);

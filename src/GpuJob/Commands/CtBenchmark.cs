@@ -26,9 +26,9 @@ public static class CtBenchmark
     public const string Usage = """
         guidednet bench predict --ct [options]
           --ct-size X,Y,Z    the CT (default 512,512,300 at 0.78x0.78x1.5 mm, int16)
-          --modes LIST       exact, tta (exact + mirroring), or fast modes: a part (bf16, body, overlap),
+          --modes LIST       exact, tta (exact + mirroring), or fast modes: a part (bf16, body, crop, overlap),
                              parts joined by '+', fast (what --fast does) or all; '+tta' adds mirroring
-                             (default exact,bf16,body,fast,fast+tta)
+                             (default exact,bf16,body,crop,fast,bf16+crop,fast+tta)
           --model M          a GuidedNet model file (default: random weights of the reference's shape,
                              width 16, 14 classes, patch 64x160x160, the FLARE22 plan)
           --work DIR         where the CT and masks are written (default: a temporary folder, removed afterwards)
@@ -41,7 +41,7 @@ public static class CtBenchmark
     public static int Run(CommandLineArguments args, TextWriter output, ComputeOptions compute, string? child)
     {
         var size = args.Triple("ct-size") ?? [512, 512, 300];
-        var modes = (args.String("modes") ?? "exact,bf16,body,fast,fast+tta").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var modes = (args.String("modes") ?? "exact,bf16,body,crop,fast,bf16+crop,fast+tta").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         string? model = args.String("model");
         string? work = args.String("work");
         string? scan = args.String("scan"), mask = args.String("mask");

@@ -36,10 +36,11 @@ public static class PredictCommand
                                (default: the network validation preferred, alone)
           --batch-windows N    windows per forward pass (default 1)
           --fast               faster, not exact (measured: docs/performance.md, "Fast mode"): the network
-                               in bf16 where the device has it, and windows over the body only;
+                               in bf16 where the device has it, and windows wholly in air skipped;
                                an explicit --precision wins over its part
-          --fast-parts LIST    chosen parts: a comma list of bf16, body and overlap (0.25 instead of 0.5:
-                               fewer windows, measurably less accurate), or all
+          --fast-parts LIST    chosen parts, a comma list: bf16, body (skip windows in air), crop (tile the
+                               body's box on its own: far fewer windows on a CT, measurably less exact),
+                               overlap (0.25 instead of 0.5: fewer windows, measurably less exact); or all
           --precision P        the network's number format: fp32 (default, exact), bf16, fp16 (CUDA)
           --preset P           flare22 | amos | none (default: the model's)
           --raw                the reference's behaviour: the stored array straight to the network,
@@ -156,7 +157,7 @@ public static class PredictCommand
                 output.WriteLine($"{c.Name}: {scan} -> {c.Mask} in {clock.Elapsed.TotalSeconds:F1} s " +
                                  $"(preprocess {result.Preprocessing.TotalSeconds:F1} s, model {result.Model.TotalSeconds:F1} s, " +
                                  $"{scan.VoxelCount / Math.Max(1e-9, result.Model.TotalSeconds) / 1e6:F3} Mvox/s, restore {result.Restoring.TotalSeconds:F1} s" +
-                                 (windows.SkipOutsideBody ? $"; {result.Windows - result.SkippedWindows} windows over the body ({result.Body?.ToString() ?? "none found: the whole volume"}) instead of {result.Windows}" : "") + ")");
+                                 (windows.Coverage != WindowCoverage.WholeVolume ? $"; {result.Windows - result.SkippedWindows} of {result.Windows} windows for the body ({result.Body?.ToString() ?? "none found: the whole volume"})" : "") + ")");
                 Record(new CaseOutcome(c, "done", clock.Elapsed.TotalSeconds, null));
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)

@@ -1,3 +1,4 @@
+using GuidedNet.Inference;
 using GuidedNet.GpuJob.Cli;
 using GuidedNet.GpuJob.Worker;
 using GuidedNet.Pipeline.Jobs;
@@ -22,6 +23,7 @@ public static class WorkerCommand
           Jobs__Transport = StorageQueue | ServiceBus, Jobs__QueueName, Jobs__ServiceBusNamespace,
           Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Worker__WorkFolder, Worker__DiskBudgetBytes (default 50 GB:
           job folders and cached models beyond it are evicted least recently used first), Worker__Ensemble,
+          Worker__Fast (fast for predict --fast, or parts such as bf16,body; unset: exact masks),
           Worker__Device, ...);
           these options override them:
           --storage-file FILE     a file holding the storage connection string (never on the command line,
@@ -79,13 +81,22 @@ public static class WorkerCommand
             throw new UsageException($"configuration: {e.Message}");
         }
 
+        FastMode fast;
+        try
+        {
+            fast = workerOptions.Fast is { } parts ? FastMode.Parse(parts) : FastMode.Exact;
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"configuration: {WorkerOptions.Section}:Fast: {e.Message}");
+        }
         var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads, UseOneDnn = workerOptions.UseOneDnn });
         var storage = PipelineStorage.Create(storageOptions);
         output.WriteLine($"worker {workerOptions.Name}: {jobOptions.Transport} queue '{jobOptions.QueueName}', device {TorchRuntime.Describe(device)}, work folder {workerOptions.WorkFolder}");
-        return RunAsync(storage, jobOptions, storageOptions, workerOptions, device, output, stop).GetAwaiter().GetResult();
+        return RunAsync(storage, jobOptions, storageOptions, workerOptions, fast, device, output, stop).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(PipelineStorage storage, JobOptions jobs, StorageOptions storageOptions, WorkerOptions options,
+    private static async Task<int> RunAsync(PipelineStorage storage, JobOptions jobs, StorageOptions storageOptions, WorkerOptions options, FastMode fast,
         TorchSharp.torch.Device device, TextWriter output, CancellationToken stop)
     {
         try
@@ -102,7 +113,7 @@ public static class WorkerCommand
         var evicted = work.EnforceBudget();
         output.WriteLine($"worker {options.Name}: work folder {work.Root}: {work.UsedBytes() / 1e6:F0} MB in use of {options.DiskBudgetBytes / 1e6:F0} MB; " +
                          $"{swept.Count} stale partial file(s) removed, {evicted.Count} cached item(s) evicted");
-        using var prediction = new PredictionJobRunner(storage, device, work, options.Ensemble);
+        using var prediction = new PredictionJobRunner(storage, device, work, options.Ensemble, fast);
         var runners = new Dictionary<JobKind, IJobRunner>
         {
             [JobKind.Train] = new TrainingJobRunner(storage, device, work),

@@ -24,11 +24,13 @@ namespace GuidedNet.GpuJob.Worker;
 /// run's result folder — report.json last, naming the scan's blob, ETag and MD5, the model version
 /// and the mask's MD5.
 /// </summary>
-public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work, bool ensemble = false) : IJobRunner, IDisposable
+public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work, bool ensemble = false, FastMode? fast = null)
+    : IJobRunner, IDisposable
 {
     private string? _modelPath;
     private LoadedModel? _model;
     private CasePredictor? _predictor;
+    private string _prediction = "exact";
 
     public async Task<bool> RunAsync(JobAttempt attempt, CancellationToken cancellation)
     {
@@ -98,6 +100,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
             Organs = organs,
             MeanDice = labeled.Count > 0 ? labeled.Average(o => o.Dice!.Value) : null,
             TimingsSeconds = timings,
+            Prediction = _prediction,
             CreatedUtc = DateTime.UtcNow,
             JobId = message.JobId,
         };
@@ -126,10 +129,12 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         _model?.Dispose();
         // A single-network model has nothing to average: the ensemble setting applies to pairs only.
         _model = ModelFile.Load(local, device, guidedNetFormatOnly: true, ensemble: ensemble && ModelFile.ReadMetadata(local).Networks == 2);
-        _predictor = new CasePredictor(_model, device, new SlidingWindowOptions { Patch = _model.Metadata.Patch, Gaussian = true }, _model.Plan());
+        var windows = (fast ?? FastMode.Exact).Apply(new SlidingWindowOptions { Patch = _model.Metadata.Patch, Gaussian = true }, device);
+        _prediction = FastMode.Describe(windows, fast ?? FastMode.Exact, device);
+        _predictor = new CasePredictor(_model, device, windows, _model.Plan());
         _modelPath = modelPath;
         log.WriteLine($"model {modelPath} loaded: {_model.Metadata.NumClasses} classes, width {_model.Metadata.BaseChannels}, " +
-                      (_model.Networks.Count == 2 ? "ensemble of both networks" : $"network {_model.Metadata.PreferredNetwork}"));
+                      (_model.Networks.Count == 2 ? "ensemble of both networks" : $"network {_model.Metadata.PreferredNetwork}") + $"; prediction: {_prediction}");
     }
 
     /// <summary>Volume of each organ in the mask; with ground truth, its Dice, HD95 and ASD (MedPy's definitions).</summary>

@@ -24,7 +24,7 @@ public sealed class CasePredictor
     private readonly CasePreprocessor _preprocessor;
     private readonly SlidingWindowPredictor _predictor;
     private readonly int[] _keepLargest;
-    private readonly bool _skipOutsideBody;
+    private readonly bool _findBody;
 
     /// <param name="postProcess">Apply the post-processing the model's validation chose (the default).</param>
     public CasePredictor(LoadedModel model, Device device, SlidingWindowOptions options, PreprocessingPlan plan, bool postProcess = true)
@@ -34,7 +34,7 @@ public sealed class CasePredictor
         _model = model;
         _preprocessor = new CasePreprocessor(plan);
         _predictor = new SlidingWindowPredictor(model.Networks, device, options);
-        _skipOutsideBody = options.SkipOutsideBody;
+        _findBody = options.Coverage != WindowCoverage.WholeVolume;
     }
 
     public PreprocessingPlan Plan => _preprocessor.Plan;
@@ -53,7 +53,7 @@ public sealed class CasePredictor
         var preprocessing = clock.Elapsed;
 
         var image = prepared.Image;
-        var body = _skipOutsideBody ? BodyRegion.Find(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, BodyRegion.NormalizedThreshold(Plan)) : null;
+        var body = _findBody ? BodyRegion.Find(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, BodyRegion.NormalizedThreshold(Plan)) : null;
         var result = _predictor.Predict(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, false, progress, cancellation, body);
         var model = clock.Elapsed - preprocessing;
 

@@ -26,8 +26,8 @@ public sealed class SlidingWindowOptions
     /// <summary>The network's number format (fast mode: bf16 where the hardware has it); fp32 is exact.</summary>
     public InferencePrecision Precision { get; set; } = InferencePrecision.Float32;
 
-    /// <summary>Tile the body's bounding box (<see cref="BodyRegion"/>) instead of the whole volume; voxels no window reaches are background.</summary>
-    public bool SkipOutsideBody { get; set; }
+    /// <summary>Which windows run: all (exact), or only those the body's bounding box needs (<see cref="BodyRegion"/>).</summary>
+    public WindowCoverage Coverage { get; set; } = WindowCoverage.WholeVolume;
 
     public int[] EffectiveStride() =>
         Stride ?? Patch.Select(p => Math.Max(1, (int)Math.Floor(p * (1 - Overlap)))).ToArray();
@@ -45,6 +45,23 @@ public sealed class SlidingWindowOptions
             throw new ArgumentException($"stride {string.Join(",", Stride)} is larger than the patch {string.Join(",", Patch)}: voxels would be skipped");
         if (!(Overlap >= 0 && Overlap < 1)) throw new ArgumentException($"overlap {Overlap} must be in [0, 1)");
     }
+}
+
+/// <summary>Which windows of a volume are computed; voxels no computed window reaches are background.</summary>
+public enum WindowCoverage
+{
+    /// <summary>The whole volume's tiling (exact).</summary>
+    WholeVolume,
+
+    /// <summary>
+    /// The whole tiling's windows that touch the body's box: inside the box every voxel gets
+    /// exactly the prediction it would get from the whole tiling. Saves windows only where whole
+    /// windows lie in air, which large patches seldom do.
+    /// </summary>
+    SkipOutsideBody,
+
+    /// <summary>The body's box tiled on its own: far fewer windows with large patches, but at other positions, so predictions inside change.</summary>
+    TileBody,
 }
 
 /// <summary>Progress of one volume's prediction.</summary>

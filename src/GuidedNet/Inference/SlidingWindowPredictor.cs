@@ -32,8 +32,8 @@ public sealed class SegmentationResult
 /// patch depth ([K, patchD, H, W] rather than [K, D, H, W]); slices that no later window touches
 /// are finalised to labels and their ring slots reused.
 ///
-/// Fast mode's two exits from exactness are here: given a region (the body), the windows cover the
-/// region instead of the volume (<see cref="StartsOver"/>; a voxel no window covers is background), and the network may run
+/// Fast mode's exits from exactness are here: given a region (the body), only windows the region
+/// needs are computed (<see cref="WindowCoverage"/>; a voxel no window covers is background), and the network may run
 /// on bf16 or fp16 copies of its weights (the softmax and everything after it stay fp32).
 /// </summary>
 public sealed class SlidingWindowPredictor
@@ -61,7 +61,7 @@ public sealed class SlidingWindowPredictor
     }
 
     /// <param name="volume">Voxels in (z, y, x) C order.</param>
-    /// <param name="region">When given, the windows cover this box (in the volume's coordinates) rather than the whole volume.</param>
+    /// <param name="region">When given, the windows cover this box (in the volume's coordinates) rather than the whole volume, as the options' <see cref="WindowCoverage"/> says.</param>
     public SegmentationResult Predict(float[] volume, int depth, int height, int width, bool keepScores = false,
         IProgress<SlidingWindowProgress>? progress = null, CancellationToken cancellation = default, VoxelBox? region = null)
     {
@@ -79,11 +79,13 @@ public sealed class SlidingWindowPredictor
             padded[a] = size[a] + pad;
         }
         int total = Enumerable.Range(0, 3).Select(a => WindowStarts(padded[a], patch[a], stride[a]).Length).Aggregate(1, (n, c) => n * c);
-        // With a region, the tiling covers the region only (in padded coordinates); voxels outside it
+        // With a region, the windows cover the region only (in padded coordinates); voxels outside it
         // that no window reaches are background.
         var starts = Enumerable.Range(0, 3).Select(a => region is not { } r
             ? WindowStarts(padded[a], patch[a], stride[a])
-            : StartsOver(padded[a], patch[a], stride[a], r.Start(a) + padBefore[a], r.End(a) + padBefore[a])).ToArray();
+            : _options.Coverage == WindowCoverage.TileBody
+                ? RegionStarts(padded[a], patch[a], stride[a], r.Start(a) + padBefore[a], r.End(a) + padBefore[a])
+                : TouchingStarts(padded[a], patch[a], stride[a], r.Start(a) + padBefore[a], r.End(a) + padBefore[a])).ToArray();
         int toCompute = starts[0].Length * starts[1].Length * starts[2].Length;
         int numClasses = _networks[0].NumClasses;
         long sliceVoxels = (long)height * width;
@@ -104,7 +106,15 @@ public sealed class SlidingWindowPredictor
             // Ring accumulators over z: slot (z mod pD) holds global padded slice z.
             using var ring = zeros(new long[] { numClasses, patch[0], padded[1], padded[2] }, device: _device);
             using var ringWeight = zeros(new long[] { patch[0], padded[1], padded[2] }, device: _device);
-            int finalizedUpTo = 0;
+            // Slices before the first window (a region starting deeper) are background. They must not go
+            // through Finalize: their ring slots will hold the first window's slices.
+            for (int z = 0; z < starts[0][0]; z++)
+            {
+                int outZ = z - padBefore[0];
+                if (outZ >= 0 && outZ < size[0] && scores is not null)
+                    Array.Fill(scores, 1f, (int)(outZ * sliceVoxels), (int)sliceVoxels); // class 0's plane; labels stay 0
+            }
+            int finalizedUpTo = starts[0][0];
 
             foreach (int zs in starts[0])
             {
@@ -138,18 +148,9 @@ public sealed class SlidingWindowPredictor
         return Enumerable.Range(0, count).Select(i => Math.Min(stride * i, size - patch)).ToArray();
     }
 
-    /// <summary>
-    /// Window starts along one axis that cover [from, to): the whole volume's windows that touch it
-    /// (every voxel inside then gets exactly the prediction it would get without a region), unless
-    /// tiling the region on its own needs fewer windows (then positions differ from the whole
-    /// tiling's, so predictions inside may differ slightly: fast mode's agreement measures it).
-    /// </summary>
-    public static int[] StartsOver(int size, int patch, int stride, int from, int to)
-    {
-        var touching = WindowStarts(size, patch, stride).Where(s => s < to && s + patch > from).ToArray();
-        var own = RegionStarts(size, patch, stride, from, to);
-        return own.Length < touching.Length ? own : touching;
-    }
+    /// <summary>The whole volume's window starts whose windows touch [from, to): inside it, exactly the whole tiling's coverage.</summary>
+    public static int[] TouchingStarts(int size, int patch, int stride, int from, int to) =>
+        WindowStarts(size, patch, stride).Where(s => s < to && s + patch > from).ToArray();
 
     /// <summary>
     /// The tiling of [from, to) alone: <see cref="WindowStarts"/> over the region's length, shifted to
@@ -309,8 +310,9 @@ public sealed class SlidingWindowPredictor
             var ringPart = ring[.., TensorIndex.Slice(to, to + length), TensorIndex.Slice(ys, ys + patch[1]), TensorIndex.Slice(xs, xs + patch[2])];
             var weightPart = ringWeight[TensorIndex.Slice(to, to + length), TensorIndex.Slice(ys, ys + patch[1]), TensorIndex.Slice(xs, xs + patch[2])];
             var imp = importance[TensorIndex.Slice(from, from + length)];
-            // add_(x) would pass TorchSharp's own temporary alpha = 1 (see Scalars).
-            ringPart.add_(probabilities[.., TensorIndex.Slice(from, from + length)] * imp, Scalars.One);
+            // Fused: no [K, pD, pH, pW] product in between (a memory pass per window). With Scalars.One,
+            // not TorchSharp's own temporary 1 (see Scalars).
+            ringPart.addcmul_(probabilities[.., TensorIndex.Slice(from, from + length)], imp, Scalars.One);
             weightPart.add_(imp, Scalars.One);
         }
     }

@@ -166,8 +166,9 @@ public sealed class UNet3D : Module<Tensor, (Tensor Logits, Tensor Features)>
 
         /// <summary>
         /// A stage of a bf16/fp16 network (fast prediction): the convolution in its weights' format,
-        /// the instance norm in fp32, the output in the input's format. Normalising in bf16 loses the small differences the norm
-        /// amplifies (its error is ~10x the convolution's: 0.035 against 0.0035).
+        /// the instance norm in fp32, the output in the input's format. Measured on a trained width-8
+        /// model: norms in bf16 would save 15–20 % of the forward pass but raise the logits' mean
+        /// error from 0.46 % to 0.78 % of their size.
         /// </summary>
         private static Tensor LowPrecisionStage(Sequential stage, Tensor x)
         {

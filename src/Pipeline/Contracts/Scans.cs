@@ -75,6 +75,9 @@ public sealed record ScanReport
     public required IReadOnlyList<OrganReport> Organs { get; init; }
     public double? MeanDice { get; init; }
     public required Dictionary<string, double> TimingsSeconds { get; init; }
+
+    /// <summary>How the mask was computed: <c>exact</c>, or what fast mode changed (e.g. "bf16 network, windows in air skipped").</summary>
+    public string Prediction { get; init; } = "exact";
     public DateTime CreatedUtc { get; init; }
     public string? JobId { get; init; }
 }

@@ -93,11 +93,13 @@ public sealed class PipelineHarness : IAsyncDisposable
     /// <summary>The work folder of the worker started as <paramref name="name"/>.</summary>
     public string WorkerFolder(string name) => Path.Combine(_work, name);
 
-    /// <summary>Starts a separate <c>guidednet worker</c> process.</summary>
-    public ChildProcess StartWorker(string name)
+    /// <summary>Starts a separate <c>guidednet worker</c> process, with <paramref name="settings"/> added to its environment.</summary>
+    public ChildProcess StartWorker(string name, IReadOnlyDictionary<string, string>? settings = null)
     {
+        var environment = Environment();
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) environment[key] = value;
         var worker = new ChildProcess(Processes.GuidedNet,
-            new[] { "worker", "--threads", "1", "--heartbeat", "1", "--name", name, "--work", WorkerFolder(name) }, Environment());
+            new[] { "worker", "--threads", "1", "--heartbeat", "1", "--name", name, "--work", WorkerFolder(name) }, environment);
         _processes.Add(worker);
         return worker;
     }

@@ -32,6 +32,12 @@ public sealed class WorkerOptions : IValidatedOptions
     /// </summary>
     public bool Ensemble { get; set; }
 
+    /// <summary>
+    /// Fast prediction for every scan (<c>predict --fast</c>): <c>fast</c>, or parts such as
+    /// <c>bf16,body</c>; unset, masks are exact. Each report.json says how its mask was computed.
+    /// </summary>
+    public string? Fast { get; set; }
+
     /// <summary>How often a running attempt confirms its claim in status.json; a superseded claim stops within one interval.</summary>
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
 
