@@ -54,14 +54,9 @@ public sealed record FastMode(bool LowPrecision, bool SkipOutsideBody, bool Tile
     /// The options with this mode's parts applied. A precision or overlap the user chose
     /// (<paramref name="precisionChosen"/>, <paramref name="overlapChosen"/>) is kept.
     /// </summary>
-    public SlidingWindowOptions Apply(SlidingWindowOptions options, Device device, bool precisionChosen = false, bool overlapChosen = false) => new()
+    public SlidingWindowOptions Apply(SlidingWindowOptions options, Device device, bool precisionChosen = false, bool overlapChosen = false) => options with
     {
-        Patch = options.Patch,
-        Stride = options.Stride,
         Overlap = CoarseOverlap && !overlapChosen && options.Stride is null ? CoarseOverlapFraction : options.Overlap,
-        Gaussian = options.Gaussian,
-        MirrorTta = options.MirrorTta,
-        WindowsPerBatch = options.WindowsPerBatch,
         Precision = LowPrecision && !precisionChosen ? InferencePrecisions.FastestOn(device) : options.Precision,
         Coverage = TileBody ? WindowCoverage.TileBody : SkipOutsideBody ? WindowCoverage.SkipOutsideBody : options.Coverage,
     };

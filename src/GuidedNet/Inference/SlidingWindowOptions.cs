@@ -3,7 +3,7 @@ using GuidedNet.Training;
 namespace GuidedNet.Inference;
 
 /// <summary>How a volume is tiled into patches and how overlapping predictions are combined.</summary>
-public sealed class SlidingWindowOptions
+public sealed record SlidingWindowOptions
 {
     /// <summary>Patch size (D, H, W) = (z, y, x); each a multiple of 16.</summary>
     public int[] Patch { get; set; } = { 64, 128, 128 };

@@ -134,7 +134,7 @@ public sealed class SlidingWindowPredictor
                     progress?.Report(new SlidingWindowProgress(done, toCompute, volume.LongLength, clock.Elapsed));
                 }
                 int nextStart = zs == starts[0][^1] ? padded[0] : starts[0][Array.IndexOf(starts[0], zs) + 1];
-                Finalize(ring, ringWeight, finalizedUpTo, nextStart, patch[0], padBefore, size, labels, scores, sliceVoxels);
+                Finalize(ring, ringWeight, finalizedUpTo, nextStart, patch[0], padBefore, size, labels, scores, sliceVoxels, mayBeUncovered: region is not null);
                 finalizedUpTo = nextStart;
             }
         }
@@ -325,8 +325,9 @@ public sealed class SlidingWindowPredictor
     }
 
     /// <summary>Turns padded slices [from, to) into labels (and scores), cropping padding, and clears their slots.</summary>
+    /// <param name="mayBeUncovered">whether some windows were left out, so that a voxel may have no weight (the whole tiling covers every voxel)</param>
     private static void Finalize(Tensor ring, Tensor ringWeight, int from, int to, int depth, int[] padBefore, int[] size,
-        byte[] labels, float[]? scores, long sliceVoxels)
+        byte[] labels, float[]? scores, long sliceVoxels, bool mayBeUncovered)
     {
         int numClasses = (int)ring.shape[0];
         for (int z = from; z < to; z++)
@@ -342,8 +343,7 @@ public sealed class SlidingWindowPredictor
                 var w = weight[TensorIndex.Slice(padBefore[1], padBefore[1] + size[1]), TensorIndex.Slice(padBefore[2], padBefore[2] + size[2])];
                 var averaged = (cropped / w).cpu();
                 // Covered by skipped windows only: background, with a background score of 1.
-                var uncovered = w.eq(Scalars.Zero).cpu();
-                if (uncovered.any().item<bool>())
+                if (mayBeUncovered && w.eq(Scalars.Zero).cpu() is var uncovered && uncovered.any().item<bool>())
                 {
                     averaged = averaged.masked_fill(uncovered, Scalars.Zero);
                     averaged[0].masked_fill_(uncovered, Scalars.One);
