@@ -25,7 +25,10 @@ public sealed class BenchmarkCommandTests
     public void Bench_train_measures_a_step_in_a_child_process()
     {
         using var bench = new ChildProcess(Processes.GuidedNet, ["bench", "train", "--settings", "small", "--steps", "1", "--mode", "supervised",
-            "--classes", "3", "--base-channels", "2", "--device", "cpu", "--allocator", "glibc"], new Dictionary<string, string>());
+            "--classes", "3", "--base-channels", "2", "--device", "cpu", "--allocator", "glibc",
+            // oneDNN's backward gives non-finite gradients now and then on the CI machines (docs/performance.md,
+            // "Numerical faults"): a child stopped as diverged at iteration 2 in a fresh-clone run.
+            "--no-onednn"], new Dictionary<string, string>());
         var row = Row(bench, "small");
         Assert.StartsWith("cpu", row[2]);
         Assert.Equal("glibc", row[3]);
