@@ -48,6 +48,8 @@ param apiAuthClientId string = ''
 var suffix = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var jobQueueName = 'guidednet-jobs'
+// Workers' notices of job status changes (JobNotices): a storage queue the Functions app's queue trigger drains.
+var noticeQueueName = 'guidednet-jobs-notices'
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -64,7 +66,7 @@ module monitoring 'modules/monitoring.bicep' = {
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: group
-  params: { location: location, tags: tags, name: 'stgn${suffix}', jobQueueName: jobQueueName, publicNetworkAccess: !usePrivateEndpoints }
+  params: { location: location, tags: tags, name: 'stgn${suffix}', jobQueueName: jobQueueName, noticeQueueName: noticeQueueName, publicNetworkAccess: !usePrivateEndpoints }
 }
 
 module serviceBus 'modules/servicebus.bicep' = {
@@ -95,6 +97,7 @@ module functions 'modules/functions.bicep' = {
     storageAccountName: storage.outputs.name
     serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
     jobQueueName: jobQueueName
+    noticeQueueName: noticeQueueName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     taskHubName: taskHubName
     retrainSchedule: retrainSchedule
@@ -120,6 +123,7 @@ module gpuJob 'modules/gpujob.bicep' = {
     serviceBusName: serviceBus.outputs.name
     serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
     jobQueueName: jobQueueName
+    noticeQueueName: noticeQueueName
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     subnetId: usePrivateEndpoints ? network!.outputs.containerAppsSubnetId : ''
@@ -136,6 +140,7 @@ module roles 'modules/roles.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     functionsPrincipalId: functions.outputs.principalId
     workerPrincipalId: gpuJob.outputs.workerPrincipalId
+    noticeQueueName: noticeQueueName
   }
 }
 

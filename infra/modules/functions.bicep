@@ -7,6 +7,7 @@ param name string
 param storageAccountName string
 param serviceBusNamespace string
 param jobQueueName string
+param noticeQueueName string
 param applicationInsightsConnectionString string
 param taskHubName string
 param retrainSchedule string
@@ -53,6 +54,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'Jobs__Transport', value: 'ServiceBus' }
         { name: 'Jobs__ServiceBusNamespace', value: serviceBusNamespace }
         { name: 'Jobs__QueueName', value: jobQueueName }
+        { name: 'Jobs__NoticeQueueName', value: noticeQueueName }
         { name: 'Jobs__PollInterval', value: '00:00:30' }
         { name: 'Jobs__HeartbeatTimeout', value: '00:05:00' }
         { name: 'Jobs__MaxAttempts', value: '3' }

@@ -13,6 +13,7 @@ param storageAccountName string
 param serviceBusName string
 param serviceBusNamespace string
 param jobQueueName string
+param noticeQueueName string
 param logAnalyticsWorkspaceId string
 param applicationInsightsConnectionString string
 @description('Infrastructure subnet of the environment (usePrivateEndpoints); empty: none.')
@@ -103,6 +104,7 @@ resource job 'Microsoft.App/jobs@2025-01-01' = {
             { name: 'Jobs__Transport', value: 'ServiceBus' }
             { name: 'Jobs__ServiceBusNamespace', value: serviceBusNamespace }
             { name: 'Jobs__QueueName', value: jobQueueName }
+            { name: 'Jobs__NoticeQueueName', value: noticeQueueName }
             { name: 'Jobs__VisibilityTimeout', value: '00:05:00' }
             { name: 'Worker__Device', value: 'cuda' }
             { name: 'Worker__IdleExit', value: '00:02:00' }

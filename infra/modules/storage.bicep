@@ -5,6 +5,7 @@ param location string
 param tags object
 param name string
 param jobQueueName string
+param noticeQueueName string
 @description('false: reachable only through private endpoints (usePrivateEndpoints).')
 param publicNetworkAccess bool = true
 
@@ -47,7 +48,7 @@ resource queues 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   name: 'default'
 }
 
-resource jobQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queue in [ jobQueueName, '${jobQueueName}-poison' ]: {
+resource jobQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queue in [ jobQueueName, '${jobQueueName}-poison', noticeQueueName ]: {
   parent: queues
   name: queue
 }]

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Azure.Storage.Blobs;
 using GuidedNet.Pipeline.Api;
 using GuidedNet.Pipeline.Datasets;
+using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Scheduling;
 using GuidedNet.Pipeline.Storage;
@@ -13,7 +14,7 @@ using Microsoft.Extensions.Logging;
 
 namespace GuidedNet.Functions;
 
-/// <summary>How work starts in Azure: a blob in the drop zone, the retraining schedule, and the HTTP API (function keys).</summary>
+/// <summary>How work starts in Azure: a blob in the drop zone, the retraining schedule, and the HTTP API (function keys); and how workers' notices wake runs.</summary>
 public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, PromotionOptions promotion, PoolOptions pool, TimeProvider clock, ILogger<TriggerFunctions> log)
 {
     /// <summary>A scan dropped under scans/incoming/&lt;project&gt;/ (Event Grid delivers it on Flex Consumption).</summary>
@@ -46,6 +47,21 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
         }
         var outcome = await new DropZone(client, storage, jobs, clock).JoinLabelAsync(dropped, cancellation);
         log.LogInformation("label {Blob}: {State} {Detail}", blob.Name, outcome?.State ?? "already processed", outcome?.Detail ?? "");
+    }
+
+    /// <summary>A worker's notice that a job's status changed: wakes the run watching the job at once instead of at its next poll.</summary>
+    [Function("JobNoticeArrived")]
+    public async Task JobNoticeArrived(
+        [QueueTrigger("%Jobs:NoticeQueueName%", Connection = "AzureWebJobsStorage")] string body,
+        [DurableClient] DurableTaskClient client, CancellationToken cancellation)
+    {
+        if (JobNotices.TryParse(body) is not { } notice)
+        {
+            log.LogWarning("job notice not understood, dropped: {Body}", body.Length > 200 ? body[..200] : body);
+            return;
+        }
+        if (!await JobNotices.RelayAsync(client, notice, cancellation))
+            log.LogInformation("job {JobId}: notice ({State}) not taken by run {Run}: it has ended or is unknown", notice.JobId, notice.State, notice.OrchestrationId);
     }
 
     [Function("ScheduledRetrain")]

@@ -1,4 +1,6 @@
+using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Options;
+using Microsoft.DurableTask.Client;
 using GuidedNet.Pipeline.Scheduling;
 
 namespace GuidedNet.LocalHost;
@@ -51,6 +53,36 @@ public sealed class RetrainTimer(RetrainPlanner planner, ScheduleOptions schedul
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 log.LogWarning("scheduled retraining failed: {Error}", e.Message);
+            }
+        }
+    }
+}
+
+/// <summary>Relays workers' job notices to the runs they concern, as the Functions queue trigger does in Azure (<see cref="JobNotices"/>).</summary>
+public sealed class JobNoticeRelay(JobNoticeQueue notices, DurableTaskClient client, ILogger<JobNoticeRelay> log) : BackgroundService
+{
+    /// <summary>How long an empty notice queue rests before the next look: a small part of a scan's latency, a small load on Azurite.</summary>
+    private static readonly TimeSpan EmptyPause = TimeSpan.FromMilliseconds(200);
+
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (await notices.RelayWaitingAsync(notice => JobNotices.RelayAsync(client, notice, stop), cancellation: stop) > 0) continue;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogWarning("job notices: {Error}", e.Message);
+            }
+            try
+            {
+                await Task.Delay(EmptyPause, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }

@@ -118,6 +118,8 @@ builder.Services.AddSingleton(sp => new DropZone(sp.GetRequiredService<DurableTa
 builder.Services.AddSingleton<RetrainPlanner>();
 builder.Services.AddHostedService<DropZonePoller>();
 builder.Services.AddHostedService<RetrainTimer>();
+if (JobNoticeQueue.Create(storageOptions, jobOptions) is { } notices)
+    builder.Services.AddHostedService(sp => new JobNoticeRelay(notices, sp.GetRequiredService<DurableTaskClient>(), sp.GetRequiredService<ILogger<JobNoticeRelay>>()));
 if (!string.IsNullOrWhiteSpace(host.WorkerCommand)) builder.Services.AddHostedService<LocalWorkerProcess>();
 
 var app = builder.Build();

@@ -125,7 +125,7 @@ public sealed class BicepTests
         Assert.Equal("dotnet-isolated", site["properties"]!["functionAppConfig"]!["runtime"]!["name"]!.GetValue<string>());
         var settings = site["properties"]!["siteConfig"]!["appSettings"]!.AsArray().ToDictionary(s => s!["name"]!.GetValue<string>(), s => s!["value"]!.ToJsonString());
         foreach (string name in new[] { "AzureWebJobsStorage__accountName", "ServiceBusConnection__fullyQualifiedNamespace", "DurableTaskHubName", "Storage__AccountName",
-                     "Jobs__Transport", "Jobs__ServiceBusNamespace", "Jobs__QueueName", "Schedule__Retrain", "Promotion__Margin" })
+                     "Jobs__Transport", "Jobs__ServiceBusNamespace", "Jobs__QueueName", "Jobs__NoticeQueueName", "Schedule__Retrain", "Promotion__Margin" })
             Assert.True(settings.ContainsKey(name), $"app setting {name} missing");
         Assert.DoesNotContain(settings.Keys, k => k == "AzureWebJobsStorage");
 
@@ -162,6 +162,13 @@ public sealed class BicepTests
         var env = job["properties"]!["template"]!["containers"]![0]!["env"]!.AsArray().ToDictionary(e => e!["name"]!.GetValue<string>(), e => e!["value"]!.GetValue<string>());
         Assert.Contains("parameters('jobQueueName')", env["Jobs__QueueName"]);
         Assert.Equal("ServiceBus", env["Jobs__Transport"]);
+
+        // The notice queue: one name from main.bicep to the storage account that holds it, the worker that sends to it and the Functions trigger that drains it.
+        Assert.Equal("guidednet-jobs-notices", Template.Value["variables"]!["noticeQueueName"]!.GetValue<string>());
+        foreach (string module in new[] { "storage", "gpujob", "functions", "roles" })
+            Assert.Equal("[variables('noticeQueueName')]", Module(module)["properties"]!["parameters"]!["noticeQueueName"]!["value"]!.GetValue<string>());
+        Assert.Contains("parameters('noticeQueueName')", env["Jobs__NoticeQueueName"]);
+        Assert.Contains("parameters('noticeQueueName')", Text(Single("Microsoft.Storage/storageAccounts/queueServices/queues")));
     }
 
     [Fact]
@@ -176,6 +183,7 @@ public sealed class BicepTests
         Assert.Equal("4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0", roleIds["serviceBusDataReceiver"]);
         Assert.Equal("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", roleIds["storageBlobDataReader"]);
         Assert.Equal("7f951dda-4ed3-4680-a7ca-43fe172d538d", roleIds["acrPull"]);
+        Assert.Equal("c6a89b2d-59bc-44d0-9896-0f6e12d7b80a", roleIds["storageQueueDataMessageSender"]);
 
         var assignments = Resources().Where(r => r["type"]!.GetValue<string>() == "Microsoft.Authorization/roleAssignments").Select(Text).ToList();
         (string Role, string Principal)[] expected =
@@ -183,7 +191,7 @@ public sealed class BicepTests
             ("storageBlobDataContributor", "functionsPrincipalId"), ("storageQueueDataContributor", "functionsPrincipalId"),
             ("storageTableDataContributor", "functionsPrincipalId"), ("serviceBusDataSender", "functionsPrincipalId"),
             ("storageBlobDataReader", "workerPrincipalId"), ("storageBlobDataContributor", "workerPrincipalId"),
-            ("serviceBusDataReceiver", "workerPrincipalId"), ("acrPull", "workerPrincipalId"),
+            ("serviceBusDataReceiver", "workerPrincipalId"), ("acrPull", "workerPrincipalId"), ("storageQueueDataMessageSender", "workerPrincipalId"),
         };
         foreach (var (role, principal) in expected)
             Assert.True(assignments.Any(a => a.Contains($"roleIds').{role}") && a.Contains($"parameters('{principal}')")
@@ -199,6 +207,11 @@ public sealed class BicepTests
         // Senders only send, the worker only receives.
         Assert.DoesNotContain(assignments, a => a.Contains("roleIds').serviceBusDataReceiver") && a.Contains("functionsPrincipalId"));
         Assert.DoesNotContain(assignments, a => a.Contains("roleIds').serviceBusDataSender") && a.Contains("workerPrincipalId"));
+        // The worker's storage-queue role sends only, and only to the notice queue.
+        var noticeSender = Assert.Single(Resources(), r => r["type"]!.GetValue<string>() == "Microsoft.Authorization/roleAssignments" && Text(r).Contains("storageQueueDataMessageSender"));
+        Assert.Contains("parameters('workerPrincipalId')", Text(noticeSender));
+        Assert.Contains("parameters('noticeQueueName')", noticeSender["scope"]!.GetValue<string>());
+        Assert.DoesNotContain(assignments, a => a.Contains("roleIds').storageQueueDataContributor") && a.Contains("workerPrincipalId"));
         var workerIdentity = Module("gpujob")["properties"]!["template"]!["outputs"]!["workerPrincipalId"]!["value"]!.GetValue<string>();
         Assert.Contains("userAssignedIdentities", workerIdentity);
         Assert.Contains("principalId", Module("functions")["properties"]!["template"]!["outputs"]!["principalId"]!["value"]!.GetValue<string>());

@@ -48,7 +48,11 @@ public sealed class FunctionsMetadataTests
             Assert.Equal(method, Assert.Single(http.GetProperty("methods").EnumerateArray()).GetString());
             Assert.Contains(functions[name], b => b.GetProperty("type").GetString() == "durableClient");
         }
-        Assert.Equal(taskNames.Count + 6, functions.Count);
+        var notice = functions["JobNoticeArrived"][0];
+        Assert.Equal("queueTrigger", notice.GetProperty("type").GetString());
+        Assert.Equal("%Jobs:NoticeQueueName%", notice.GetProperty("queueName").GetString());
+        Assert.Contains(functions["JobNoticeArrived"], b => b.GetProperty("type").GetString() == "durableClient");
+        Assert.Equal(taskNames.Count + 7, functions.Count);
     }
 
     [Fact]
@@ -66,5 +70,7 @@ public sealed class FunctionsMetadataTests
         Assert.True(durable.GetProperty("maxConcurrentActivityFunctions").GetInt32() > 0);
         Assert.True(TimeSpan.Parse(root.GetProperty("functionTimeout").GetString()!) >= TimeSpan.FromMinutes(10));
         Assert.True(root.GetProperty("logging").GetProperty("logLevel").TryGetProperty("default", out _));
+        // Workers send notices as plain JSON (JobNoticeQueue); the trigger's default would expect base64.
+        Assert.Equal("none", root.GetProperty("extensions").GetProperty("queues").GetProperty("messageEncoding").GetString());
     }
 }

@@ -4,8 +4,9 @@ using Microsoft.DurableTask;
 namespace GuidedNet.Pipeline.Jobs;
 
 /// <summary>
-/// The orchestrator's end of the job protocol: dispatch a job, then poll its status on a durable
-/// timer (soon at first, then at the poll interval: <see cref="MonitorSettings.PollDelaySeconds"/>) and carry out <see cref="JobMonitorRules.Decide"/> with the orchestration's clock. Every
+/// The orchestrator's end of the job protocol: dispatch a job, then read its status whenever a
+/// worker's notice (<see cref="JobNotices"/>) or a durable timer (<see cref="MonitorSettings.PollDelaySeconds"/>)
+/// wakes the run, and carry out <see cref="JobMonitorRules.Decide"/> with the orchestration's clock. Every
 /// re-dispatch and every give-up is conditional on the status version the decision was made on,
 /// so a worker that sends a heartbeat in between keeps its job. After
 /// <see cref="PollsPerGeneration"/> polls it hands back to the orchestrator, which continues as
@@ -36,7 +37,7 @@ public static class JobMonitor
         int pollsWhileRunning = -1;
         for (int poll = 0; poll < PollsPerGeneration; poll++)
         {
-            await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(settings.PollDelaySeconds(poll, pollsWhileRunning)), CancellationToken.None);
+            await JobNotices.WaitAsync(context, TimeSpan.FromSeconds(settings.PollDelaySeconds(poll, pollsWhileRunning)), settings.Notified);
             var snapshot = await context.CallActivityAsync<JobStatusSnapshot>(TaskNames.ReadJobStatus, message.JobId, ActivityRetry);
             pollsWhileRunning = snapshot.Status is { State: JobState.Running } running && running.Attempt == message.Attempt ? pollsWhileRunning + 1 : -1;
             var decision = JobMonitorRules.Decide(snapshot.Status, message, context.CurrentUtcDateTime, settings);

@@ -6,24 +6,30 @@ namespace GuidedNet.Pipeline.Jobs;
 /// Configuration an orchestration's monitor needs, captured into its input when it starts:
 /// orchestrator code may not read configuration (a replay must see the values the first run saw).
 /// </summary>
-public sealed record MonitorSettings(double PollSeconds, double HeartbeatTimeoutSeconds, int MaxAttempts)
+public sealed record MonitorSettings(double PollSeconds, double HeartbeatTimeoutSeconds, int MaxAttempts, bool Notified = false)
 {
     /// <summary>The first poll of a generation comes this soon, and so does the first after the job is seen running; then twice as late each time.</summary>
     public const double FirstPollSeconds = 0.25;
 
-    public static MonitorSettings From(JobOptions jobs) => new(jobs.PollInterval.TotalSeconds, jobs.HeartbeatTimeout.TotalSeconds, jobs.MaxAttempts);
+    public static MonitorSettings From(JobOptions jobs) => new(jobs.PollInterval.TotalSeconds, jobs.HeartbeatTimeout.TotalSeconds, jobs.MaxAttempts, jobs.Notices);
 
     /// <summary>
     /// How long the monitor waits before poll <paramref name="poll"/> (0-based) of a generation,
     /// <paramref name="pollsWhileRunning"/> polls after it first saw the watched attempt running
-    /// (-1: not seen running). The first poll comes soon (a job taken and done at once); while the
-    /// job runs: 0.25, 0.5, 1, 2, 4 s … then the poll interval, so a scan's job of a second or two is
-    /// seen done within a fraction of a second instead of half a poll interval later; while it
-    /// waits for a worker: the poll interval, because nothing the monitor must act on happens then,
-    /// and a batch of a thousand waiting runs polling fast would swamp the durable backend.
+    /// (-1: not seen running).
+    /// <para>With notices (<see cref="Notified"/>) a change wakes the monitor at once, so the timer
+    /// is only the safety net: the poll interval for a generation's first poll and while the job
+    /// runs (the heartbeat check), the heartbeat timeout while it waits for a worker (nothing the
+    /// monitor must act on happens then, and a notice lost on the way is found that late at worst).</para>
+    /// <para>Without notices the first poll comes soon (a job taken and done at once); while the
+    /// job runs: 0.25, 0.5, 1, 2, 4 s … then the poll interval, so a scan's job of a second or two
+    /// is seen done within a fraction of a second instead of half a poll interval later; while it
+    /// waits for a worker: the poll interval, because a batch of a thousand waiting runs polling
+    /// fast would swamp the durable backend.</para>
     /// </summary>
     public double PollDelaySeconds(int poll, int pollsWhileRunning) =>
-        poll == 0 ? Math.Min(PollSeconds, FirstPollSeconds)
+        Notified ? (poll == 0 || pollsWhileRunning >= 0 ? PollSeconds : Math.Max(PollSeconds, HeartbeatTimeoutSeconds))
+        : poll == 0 ? Math.Min(PollSeconds, FirstPollSeconds)
         : pollsWhileRunning < 0 ? PollSeconds
         : Math.Min(PollSeconds, FirstPollSeconds * Math.Pow(2, Math.Min(pollsWhileRunning, 30)));
 }

@@ -51,6 +51,18 @@ public sealed class JobOptions : IValidatedOptions
     /// <summary>Dispatches of one job in all (the first and the re-dispatches).</summary>
     public int MaxAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// Whether workers send a notice at each change of a job's status and orchestrations wake on it
+    /// (<see cref="Jobs.JobNotices"/>); the monitor then polls only as the heartbeat check. Off:
+    /// the monitor learns of every change by polling.
+    /// </summary>
+    public bool Notices { get; set; } = true;
+
+    /// <summary>The storage queue of job notices; empty: <see cref="QueueName"/> + <c>-notices</c>.</summary>
+    public string? NoticeQueueName { get; set; }
+
+    public string EffectiveNoticeQueueName => string.IsNullOrWhiteSpace(NoticeQueueName) ? QueueName + "-notices" : NoticeQueueName;
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(QueueName)) throw new ArgumentException($"{Section}:QueueName is empty");

@@ -41,6 +41,7 @@ public sealed class InProcessPipeline : IAsyncDisposable
             MaxDeliveryCount = 3,
         };
         Queue = StorageQueueJobQueue.Create(StorageOptions, JobOptions);
+        Notices = JobNoticeQueue.Create(StorageOptions, JobOptions)!;
     }
 
     public StorageOptions StorageOptions { get; }
@@ -50,6 +51,9 @@ public sealed class InProcessPipeline : IAsyncDisposable
     public PromotionOptions Promotion { get; } = new();
     public PoolOptions Pool { get; } = new();
     public IJobQueue Queue { get; }
+
+    /// <summary>This pipeline's own notice queue (named after its job queue), relayed to its durable host while it runs.</summary>
+    public JobNoticeQueue Notices { get; }
     public FakeJobRunner Runner { get; } = new();
     public StringWriter WorkerLog { get; } = new();
     public TimeProvider Clock => TimeProvider.System;
@@ -71,23 +75,34 @@ public sealed class InProcessPipeline : IAsyncDisposable
                 ConfigureServices = services => services
                     .AddSingleton(pipeline.Storage).AddSingleton(pipeline.Pool).AddSingleton(pipeline.Jobs).AddSingleton(pipeline.Queue).AddSingleton(pipeline.Clock),
             });
+        if (durable)
+        {
+            // The local host's relay loop, at a test's pace.
+            var stop = new CancellationTokenSource();
+            pipeline._workers.Add((stop, Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                    if (await pipeline.Notices.RelayWaitingAsync(n => JobNotices.RelayAsync(pipeline.Client, n), cancellation: stop.Token) == 0)
+                        await Task.Delay(20, stop.Token);
+            })));
+        }
         return pipeline;
     }
 
     /// <summary>A worker host with this pipeline's fake runner (or the given one) for every job kind.</summary>
-    public JobWorkerHost NewWorker(string name, IJobRunner? runner = null, TimeSpan? heartbeat = null)
+    public JobWorkerHost NewWorker(string name, IJobRunner? runner = null, TimeSpan? heartbeat = null, bool notify = true)
     {
         runner ??= Runner;
         var options = new WorkerOptions { Name = name, Heartbeat = heartbeat ?? TimeSpan.FromMilliseconds(50), EmptyPoll = TimeSpan.FromMilliseconds(50) };
         return new JobWorkerHost(Jobs, Queue, JobOptions, options, new Dictionary<JobKind, IJobRunner> { [JobKind.Train] = runner, [JobKind.Predict] = runner },
-            TextWriter.Synchronized(WorkerLog));
+            TextWriter.Synchronized(WorkerLog), notices: notify ? Notices : null);
     }
 
     /// <summary>Runs a worker's receive loop in the background until the pipeline is disposed (or <paramref name="stop"/> fires).</summary>
-    public void StartWorker(string name, CancellationToken stop = default)
+    public void StartWorker(string name, CancellationToken stop = default, bool notify = true)
     {
         var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var worker = NewWorker(name);
+        var worker = NewWorker(name, notify: notify);
         _workers.Add((cts, Task.Run(() => worker.RunAsync(cts.Token))));
     }
 

@@ -197,15 +197,29 @@ public sealed class JobProtocolRulesTests
     }
 
     [Fact]
-    public void The_monitor_polls_soon_at_first_and_while_the_job_runs_and_at_the_poll_interval_while_it_waits_for_a_worker()
+    public void Without_notices_the_monitor_polls_soon_at_first_and_while_the_job_runs_and_at_the_poll_interval_while_it_waits_for_a_worker()
     {
-        var settings = MonitorSettings.From(new JobOptions { PollInterval = TimeSpan.FromSeconds(5), HeartbeatTimeout = TimeSpan.FromSeconds(120) });
+        var settings = MonitorSettings.From(new JobOptions { PollInterval = TimeSpan.FromSeconds(5), HeartbeatTimeout = TimeSpan.FromSeconds(120), Notices = false });
+        Assert.False(settings.Notified);
         Assert.Equal(0.25, settings.PollDelaySeconds(0, -1));
         // Queued: the poll interval, however many polls.
         Assert.Equal(new[] { 5.0, 5, 5 }, new[] { 1, 2, 40 }.Select(p => settings.PollDelaySeconds(p, -1)));
         // Running: doubling from 0.25 s from the first poll that saw it running, up to the interval.
         Assert.Equal(new[] { 0.25, 0.5, 1, 2, 4, 5, 5 }, Enumerable.Range(0, 7).Select(r => settings.PollDelaySeconds(3 + r, r)));
         // A poll interval shorter than the first delay caps it.
-        Assert.Equal(0.1, MonitorSettings.From(new JobOptions { PollInterval = TimeSpan.FromMilliseconds(100) }).PollDelaySeconds(0, -1), 9);
+        Assert.Equal(0.1, MonitorSettings.From(new JobOptions { PollInterval = TimeSpan.FromMilliseconds(100), Notices = false }).PollDelaySeconds(0, -1), 9);
+    }
+
+    [Fact]
+    public void With_notices_the_timer_is_the_heartbeat_check_while_the_job_runs_and_the_heartbeat_timeout_while_it_waits_for_a_worker()
+    {
+        var settings = MonitorSettings.From(new JobOptions { PollInterval = TimeSpan.FromSeconds(5), HeartbeatTimeout = TimeSpan.FromSeconds(120) });
+        Assert.True(settings.Notified); // the default
+        // A generation's first look: one poll interval (a status that went missing is found then).
+        Assert.Equal(5, settings.PollDelaySeconds(0, -1));
+        // Waiting for a worker: the heartbeat timeout, however many polls — a notice wakes the run sooner.
+        Assert.Equal(new[] { 120.0, 120, 120 }, new[] { 1, 2, 40 }.Select(p => settings.PollDelaySeconds(p, -1)));
+        // Running: the poll interval, the heartbeat check; no fast polls, the finish comes as a notice.
+        Assert.Equal(new[] { 5.0, 5, 5, 5 }, Enumerable.Range(0, 4).Select(r => settings.PollDelaySeconds(3 + r, r)));
     }
 }

@@ -12,10 +12,11 @@ namespace GuidedNet.Pipeline.Jobs.Worker;
 /// <see cref="JobOwnership.OnDelivery"/>, claim the attempt with a conditional write, run it with
 /// heartbeats, and finish it with one more conditional write. A claim found superseded stops
 /// within one heartbeat and writes nothing more; a stop request (SIGTERM) checkpoints a training
-/// job and releases its message to the next worker.
+/// job and releases its message to the next worker. Every status it writes, except heartbeats, is
+/// followed by a notice to the run that watches the job (<see cref="JobNotices"/>), when notices are on.
 /// </summary>
 public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jobs, WorkerOptions options,
-    IReadOnlyDictionary<JobKind, IJobRunner> runners, TextWriter console, TimeProvider? clock = null)
+    IReadOnlyDictionary<JobKind, IJobRunner> runners, TextWriter console, TimeProvider? clock = null, JobNoticeQueue? notices = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly JobLog _log = new(console);
@@ -91,19 +92,22 @@ public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jo
                     await QuietlyAsync(() => delivery.CompleteAsync(), message.JobId, "complete");
                     return false;
                 case DeliveryAction.Cancel:
-                    if (await store.TryWriteAsync(JobTransitions.Cancelled(record!.Value, Now), record.ETag) is null) continue;
+                    if (await store.TryWriteAsync(JobTransitions.Cancelled(record!.Value, Now), record.ETag) is not { } cancelled) continue;
+                    await NotifyAsync(message, cancelled.Value);
                     _log.WriteLine($"{message.JobId}: {decision.Reason}; never ran");
                     await QuietlyAsync(() => delivery.CompleteAsync(), message.JobId, "complete");
                     return false;
                 case DeliveryAction.Poison:
-                    if (await store.TryWriteAsync(JobTransitions.Poisoned(record!.Value, decision.Reason, Now), record.ETag) is null) continue;
+                    if (await store.TryWriteAsync(JobTransitions.Poisoned(record!.Value, decision.Reason, Now), record.ETag) is not { } poisoned) continue;
                     _log.WriteLine($"{message.JobId}: {decision.Reason} → poison queue, job failed");
                     await delivery.PoisonAsync(decision.Reason);
+                    await NotifyAsync(message, poisoned.Value);
                     return false;
                 case DeliveryAction.Run:
                     string owner = $"{options.Name}#{Guid.NewGuid().ToString("N")[..8]}";
                     var claimed = await store.TryWriteAsync(JobTransitions.Started(record!.Value, options.Name, owner, Now), record.ETag);
                     if (claimed is null) continue;
+                    await NotifyAsync(message, claimed.Value);
                     await RunAttemptAsync(delivery, message, runner, claimed, stop);
                     return true;
             }
@@ -183,6 +187,7 @@ public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jo
         }
         _log.WriteLine($"{attempt.JobId}: {outcome}");
         await QuietlyAsync(settle, attempt.JobId, "settle the message");
+        await NotifyAsync(attempt.Message, attempt.Status);
         string text = _log.End();
         try
         {
@@ -247,6 +252,11 @@ public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jo
     /// Queue operations after the job's status is settled: the status is the record, the message only
     /// its trigger, so a lost lease (a frozen worker, a message already removed) is logged, not fatal.
     /// </summary>
+    /// <summary>Tells the run watching the job that its status changed; a notice that cannot be sent only delays the run until its next poll.</summary>
+    private Task NotifyAsync(JobMessage message, JobStatus status) =>
+        notices is null ? Task.CompletedTask
+        : QuietlyAsync(() => notices.SendAsync(new JobNotice(message.OrchestrationId, message.JobId, status.Attempt, status.State)), message.JobId, "send its notice");
+
     private async Task QuietlyAsync(Func<Task> operation, string jobId, string what)
     {
         try
