@@ -21,7 +21,8 @@ public static class WorkerCommand
           Takes job messages (training, prediction) from the job queue and runs them against blob storage.
           Configuration comes from environment variables (Storage__ConnectionString or Storage__AccountName,
           Jobs__Transport = StorageQueue | ServiceBus, Jobs__QueueName, Jobs__ServiceBusNamespace,
-          Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Worker__WorkFolder, Worker__DiskBudgetBytes (default 50 GB:
+          Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Jobs__Notices (default true: a notice on the
+          storage queue Jobs__NoticeQueueName, default <queue>-notices, at each status change), Worker__WorkFolder, Worker__DiskBudgetBytes (default 50 GB:
           job folders and cached models beyond it are evicted least recently used first), Worker__Ensemble,
           Worker__Fast (fast for predict --fast, or parts such as bf16,body; unset: exact masks),
           Worker__Device, ...);
@@ -93,11 +94,13 @@ public static class WorkerCommand
         var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads, UseOneDnn = workerOptions.UseOneDnn });
         var storage = PipelineStorage.Create(storageOptions);
         output.WriteLine($"worker {workerOptions.Name}: {jobOptions.Transport} queue '{jobOptions.QueueName}', device {TorchRuntime.Describe(device)}, work folder {workerOptions.WorkFolder}");
-        return RunAsync(storage, jobOptions, storageOptions, workerOptions, fast, device, output, stop).GetAwaiter().GetResult();
+        // Jobs run on thread-pool threads; their model and training steps run here, on the main thread (ComputeThread says why).
+        var compute = new ComputeThread();
+        return compute.Pump(RunAsync(storage, jobOptions, storageOptions, workerOptions, fast, device, compute, output, stop));
     }
 
     private static async Task<int> RunAsync(PipelineStorage storage, JobOptions jobs, StorageOptions storageOptions, WorkerOptions options, FastMode fast,
-        TorchSharp.torch.Device device, TextWriter output, CancellationToken stop)
+        TorchSharp.torch.Device device, ComputeThread compute, TextWriter output, CancellationToken stop)
     {
         try
         {
@@ -113,14 +116,14 @@ public static class WorkerCommand
         var evicted = work.EnforceBudget();
         output.WriteLine($"worker {options.Name}: work folder {work.Root}: {work.UsedBytes() / 1e6:F0} MB in use of {options.DiskBudgetBytes / 1e6:F0} MB; " +
                          $"{swept.Count} stale partial file(s) removed, {evicted.Count} cached item(s) evicted");
-        using var prediction = new PredictionJobRunner(storage, device, work, options.Ensemble, fast);
+        using var prediction = new PredictionJobRunner(storage, device, work, options.Ensemble, fast, compute);
         var runners = new Dictionary<JobKind, IJobRunner>
         {
-            [JobKind.Train] = new TrainingJobRunner(storage, device, work),
-            [JobKind.Predict] = prediction,
+            [JobKind.Train] = new MemoryReleasingRunner(new TrainingJobRunner(storage, device, work, compute)),
+            [JobKind.Predict] = new MemoryReleasingRunner(prediction),
         };
         await using var queue = JobQueue.Create(jobs, storageOptions);
-        await new JobWorkerHost(new JobStore(storage), queue, jobs, options, runners, output).RunAsync(stop);
+        await new JobWorkerHost(new JobStore(storage), queue, jobs, options, runners, output, notices: JobNoticeQueue.Create(storageOptions, jobs)).RunAsync(stop);
         return 0;
     }
 }

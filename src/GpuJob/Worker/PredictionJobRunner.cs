@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using GuidedNet.Runtime;
 using GuidedNet.GpuJob.Cli;
 using GuidedNet.Evaluation;
 using GuidedNet.Imaging;
@@ -24,7 +25,8 @@ namespace GuidedNet.GpuJob.Worker;
 /// run's result folder — report.json last, naming the scan's blob, ETag and MD5, the model version
 /// and the mask's MD5.
 /// </summary>
-public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work, bool ensemble = false, FastMode? fast = null)
+public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work, bool ensemble = false, FastMode? fast = null,
+    ComputeThread? compute = null)
     : IJobRunner, IDisposable
 {
     private string? _modelPath;
@@ -56,7 +58,9 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         }
 
         progress.Phase(JobPhases.Predicting);
-        var prediction = _predictor!.Predict(scan, job.Scan.Path, null, cancellation);
+        var predictor = _predictor!;
+        var prediction = compute is null ? predictor.Predict(scan, job.Scan.Path, null, cancellation)
+            : await compute.RunAsync(() => predictor.Predict(scan, job.Scan.Path, null, cancellation));
         progress.AddTiming("preprocess", prediction.Preprocessing.TotalSeconds);
         progress.AddTiming("model", prediction.Model.TotalSeconds);
         progress.AddTiming("restore", prediction.Restoring.TotalSeconds);

@@ -1,3 +1,4 @@
+using GuidedNet.Runtime;
 using GuidedNet.Data;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Datasets;
@@ -18,7 +19,7 @@ namespace GuidedNet.GpuJob.Worker;
 /// checkpoint is, when it stops early); a failed job's stays for a retry here, within the work
 /// folder's disk budget.
 /// </summary>
-public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work) : IJobRunner
+public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device device, WorkFolder work, ComputeThread? compute = null) : IJobRunner
 {
     /// <summary>Runs the job; false when cancelled (the checkpoint is stored first).</summary>
     public async Task<bool> RunAsync(JobAttempt attempt, CancellationToken cancellation)
@@ -54,7 +55,8 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         progress.Phase(JobPhases.Training);
         using var trainer = new Trainer(options, data, device, outFolder, dataset.LabelNames);
         var reporter = new CheckpointReporter(attempt, checkpointFile, options.CheckpointEvery, resume);
-        var result = trainer.Run(resume, reporter, cancellation);
+        var result = compute is null ? trainer.Run(resume, reporter, cancellation)
+            : await compute.RunAsync(() => trainer.Run(resume, reporter, cancellation));
         if (!result.Completed)
         {
             // The job's token is cancelled by now; the checkpoint still goes out (unless the attempt was superseded).

@@ -50,11 +50,19 @@ public sealed class CasePredictor
 
         var clock = Stopwatch.StartNew();
         var prepared = _preprocessor.Prepare(scan);
+        // Reading and preprocessing a clinical CT leave ~1 GB of dead arrays on the large-object
+        // heap (decompressed bytes, reoriented and resampled copies), which no allocation of the
+        // window loop would trigger a collection for: they would sit beside the network's
+        // activations for the whole prediction. Returned now, they cost a few milliseconds.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var preprocessing = clock.Elapsed;
 
         var image = prepared.Image;
         var body = _findBody ? BodyRegion.Find(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, BodyRegion.NormalizedThreshold(Plan)) : null;
         var result = _predictor.Predict(image.Voxels, image.SizeZ, image.SizeY, image.SizeX, false, progress, cancellation, body);
+        // The windows' activations, kept by the allocator for reuse, would otherwise stay beside the
+        // restoring below (three copies of the mask at the scan's size for a CT).
+        Runtime.NativeAllocator.ReleaseFreeMemory();
         var model = clock.Elapsed - preprocessing;
 
         var mask = prepared.LabelsToOriginal(result.Labels.Select(b => (float)b).ToArray());

@@ -18,6 +18,9 @@ public static class NativeAllocator
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int Mallopt(int parameter, int value);
 
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+
     /// <summary>
     /// tcmalloc libraries to preload, in order of preference (Debian/Ubuntu libtcmalloc-minimal4,
     /// then libgoogle-perftools4, then RPM layouts).
@@ -54,6 +57,44 @@ public static class NativeAllocator
         }
         catch (IOException) { }
         return Glibc;
+    });
+
+    /// <summary>
+    /// Gives the allocator's free memory back to the system (glibc: every arena's, tcmalloc: its
+    /// page heap's), after collecting what finalizers still hold. Both keep freed blocks for reuse,
+    /// which one computation wants, but the blocks a case's windows freed then sit beside whatever
+    /// comes next — restoring the mask to a CT's grid added ~1 GB on top of them — and a worker
+    /// running job after job on whichever thread-pool thread its continuation lands could fill
+    /// another glibc arena with each job (its memory grew with the jobs it served). Called after a
+    /// case's windows and between jobs.
+    /// </summary>
+    public static void ReleaseFreeMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            if (Active == Glibc) MallocTrim(0);
+            else TcmallocRelease.Value?.Invoke();
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate void ReleaseFunction();
+
+    /// <summary>gperftools' C entry point, from the tcmalloc library mapped into this process (whichever of its builds was preloaded).</summary>
+    private static readonly Lazy<ReleaseFunction?> TcmallocRelease = new(() =>
+    {
+        if (Active != Tcmalloc) return null;
+        string? library = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault())
+            .FirstOrDefault(p => p is not null && p.Contains("libtcmalloc", StringComparison.Ordinal));
+        return library is not null && NativeLibrary.TryLoad(library, out var handle) && NativeLibrary.TryGetExport(handle, "MallocExtension_ReleaseFreeMemory", out var entry)
+            ? Marshal.GetDelegateForFunctionPointer<ReleaseFunction>(entry)
+            : null;
     });
 
     public static void KeepLargeBlocksOnHeap()
