@@ -38,6 +38,34 @@ public class CliTests
     }
 
     [Fact]
+    public void The_authors_network_converted_to_a_model_file_is_served_by_the_worker_s_loader_and_still_gives_the_authors_labels()
+    {
+        using var tmp = new TempFolder();
+        var (code, output, error) = Run("convert", "--model", Reference.File("unet_gmm_k14.pth"), "--output", tmp.File("authors.guidednet"),
+            "--preset", "flare22", "--patch", "64,160,160");
+        Assert.True(code == 0, error + output);
+        Assert.Contains("width 16, 14 classes, plan 'flare22', patch 64x160x160", output);
+        // The worker loads only GuidedNet model files; the converted one is one, with the plan and window stored.
+        using (var served = Models.ModelFile.Load(tmp.File("authors.guidednet"), TorchSharp.torch.CPU, guidedNetFormatOnly: true))
+        {
+            Assert.Equal((14, 16, "flare22"), (served.Metadata.NumClasses, served.Metadata.BaseChannels, served.Metadata.Preset));
+            Assert.Equal(new[] { 64, 160, 160 }, served.Metadata.Patch);
+        }
+        Directory.CreateDirectory(tmp.File("in"));
+        WriteReferenceVolume(tmp, "in/case_001_0000.nii.gz", Affine.Scaling(0.8, 0.8, 2.5));
+        (code, output, error) = Run("predict", "--model", tmp.File("authors.guidednet"), "--input", tmp.File("in"),
+            "--output", tmp.File("out"), "--raw", "--patch", "16,32,32", "--stride", "8,16,16", "--device", "cpu", ReproducibleCpuKernels.Flag);
+        Assert.True(code == 0, error + output);
+        Assert.Equal(Reference.Npy("sw_labels").AsInt(), NiftiReader.Read(tmp.File("out/case_001.nii.gz")).Voxels.Select(v => (int)v).ToArray());
+        // A state dict that is not one is refused with its name.
+        File.WriteAllText(tmp.File("bad.pth"), "not a model");
+        (code, _, error) = Run("convert", "--model", tmp.File("bad.pth"), "--output", tmp.File("bad.guidednet"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("bad.pth", error);
+        Assert.False(File.Exists(tmp.File("bad.guidednet")));
+    }
+
+    [Fact]
     public void Predict_with_a_preset_writes_masks_in_the_grid_and_affine_of_an_oblique_flipped_scan()
     {
         using var tmp = new TempFolder();

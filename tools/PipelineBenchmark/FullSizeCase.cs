@@ -13,25 +13,38 @@ namespace GuidedNet.PipelineBenchmark;
 /// <c>guidednet-pipeline-bench fullsize [X,Y,Z]</c>: one clinical-size CT (a body phantom with
 /// organs, int16, 0.78×0.78×1.5 mm; 512×512×300 by default) dropped on the local pipeline (its own
 /// Azurite, guidednet-local, one worker process, a model the pipeline trains first), timed per
-/// stage with the peak RSS of the host (validation runs there) and of the worker.
+/// stage with the peak RSS of the host (validation runs there) and of the worker. With
+/// <c>--model FILE</c> (a GuidedNet model file, e.g. the authors' network through
+/// <c>guidednet convert --model</c>) that model is registered as the project's production model
+/// instead of one the pipeline trains.
 /// </summary>
 public static class FullSizeCase
 {
     private const string Project = "fullsize";
 
-    public static async Task<int> RunAsync(int[] size)
+    public static async Task<int> RunAsync(int[] size, string? model = null)
     {
         await using var pipeline = ProductPipeline.Create("fullsize");
         var host = await pipeline.StartHostAsync(withWorker: false);
         var worker = pipeline.StartWorker("w1");
-        // Training phantoms at 2×2×2.5 mm: the model's plan then resamples the CT to 2×2×2.5 mm
-        // (200×200×180 voxels for the default case), as a clinical model's coarser grid would.
-        string dataset = Path.Combine(Path.GetTempPath(), "bench-fullsize-dataset-" + Guid.NewGuid().ToString("N")[..8]);
-        new PhantomGenerator(new PhantomOptions { Classes = 4, Size = (96, 96, 48), SpacingMm = new Vector3d(2, 2, 2.5) }).WriteDataset(dataset, 6, 4, 0, 7);
-        foreach (string f in Directory.EnumerateFiles(dataset, "*", SearchOption.AllDirectories))
-            await pipeline.Storage.UploadFileAsync($"datasets/{Project}/{Path.GetRelativePath(dataset, f)}", f);
-        Directory.Delete(dataset, recursive: true);
-        await ProductPipeline.TrainModelAsync(pipeline, Project);
+        if (model is not null)
+        {
+            string path = $"models/{Project}/imported/model.guidednet";
+            await pipeline.Storage.UploadFileAsync(path, model);
+            await pipeline.Storage.WriteJsonAsync(BlobLayout.Production(Project), new ProductionModel(Project, "imported", path, 0,
+                $"datasets/{Project}/manifests/imported.json", DateTime.UtcNow, new TrainRequest()));
+        }
+        else
+        {
+            // Training phantoms at 2×2×2.5 mm: the model's plan then resamples the CT to 2×2×2.5 mm
+            // (200×200×180 voxels for the default case), as a clinical model's coarser grid would.
+            string dataset = Path.Combine(Path.GetTempPath(), "bench-fullsize-dataset-" + Guid.NewGuid().ToString("N")[..8]);
+            new PhantomGenerator(new PhantomOptions { Classes = 4, Size = (96, 96, 48), SpacingMm = new Vector3d(2, 2, 2.5) }).WriteDataset(dataset, 6, 4, 0, 7);
+            foreach (string f in Directory.EnumerateFiles(dataset, "*", SearchOption.AllDirectories))
+                await pipeline.Storage.UploadFileAsync($"datasets/{Project}/{Path.GetRelativePath(dataset, f)}", f);
+            Directory.Delete(dataset, recursive: true);
+            await ProductPipeline.TrainModelAsync(pipeline, Project);
+        }
         double hostBefore = host.PeakRssMb(), workerBefore = worker.PeakRssMb();
 
         var clock = Stopwatch.StartNew();
@@ -56,7 +69,7 @@ public static class FullSizeCase
 
         Console.WriteLine();
         Console.WriteLine($"CT {string.Join("x", size)} int16, 0.78x0.78x1.5 mm, {bytes / 1e6:F0} MB gzipped (written in {writeSeconds:F0} s); " +
-                          $"model: the pipeline's tiny one (width 4, patch 16x32x32, trained on phantoms at 2x2x2.5 mm, which is its plan's spacing); {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd}");
+                          $"model: {(model is null ? "the pipeline's tiny one (width 4, patch 16x32x32, trained on phantoms at 2x2x2.5 mm, which is its plan's spacing)" : model)}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd}");
         Console.WriteLine();
         Console.WriteLine("| stage | process | seconds |");
         Console.WriteLine("|---|---|---:|");

@@ -13,14 +13,24 @@ using GuidedNet.Pipeline.Tests.Infrastructure;
 // dispatched; (2) the time the train orchestration needs per case to list, validate (fan-out)
 // and register a 100-case dataset before it dispatches the training job. No worker runs: the
 // numbers are the pipeline's own overhead, not model time (scripts/demo.sh prints that split).
-// guidednet-pipeline-bench batch [scans] [workers]: a batch of scans through real workers (BatchOfScans.cs).
+// guidednet-pipeline-bench batch [scans] [workers] [--no-notices]: a batch of scans through real workers (BatchOfScans.cs).
 if (args.Length > 0 && args[0] == "batch")
-    return await GuidedNet.PipelineBenchmark.BatchOfScans.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000,
-        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4);
+{
+    var numbers = args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList();
+    return await GuidedNet.PipelineBenchmark.BatchOfScans.RunAsync(numbers.Count > 0 ? numbers[0] : 1000, numbers.Count > 1 ? numbers[1] : 4,
+        notices: !args.Contains("--no-notices"));
+}
 
-// guidednet-pipeline-bench fullsize [X,Y,Z]: one clinical-size CT end to end (FullSizeCase.cs).
+// guidednet-pipeline-bench fullsize [X,Y,Z] [--model FILE]: one clinical-size CT end to end (FullSizeCase.cs).
 if (args.Length > 0 && args[0] == "fullsize")
-    return await GuidedNet.PipelineBenchmark.FullSizeCase.RunAsync(args.Length > 1 ? args[1].Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray() : [512, 512, 300]);
+{
+    string? model = null, size = null;
+    for (int i = 1; i < args.Length; i++)
+        if (args[i] == "--model" && i + 1 < args.Length) model = args[++i];
+        else size = args[i];
+    return await GuidedNet.PipelineBenchmark.FullSizeCase.RunAsync(
+        size is null ? [512, 512, 300] : size.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(), model);
+}
 
 int drops = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 int cases = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;

@@ -3,13 +3,17 @@ using GuidedNet.Imaging;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Imaging.Numpy;
+using GuidedNet.Imaging.Preprocessing;
+using GuidedNet.Models;
 
 namespace GuidedNet.GpuJob.Commands;
 
 /// <summary>
 /// <c>guidednet convert</c>: a scan to NIfTI — a DICOM series (folder, zip or file) in its own
 /// geometry, or a NumPy volume in (z, y, x) order (how the authors' preprocessing stores prepared
-/// scans) with a given spacing — so it can go through predict/evaluate or other tools.
+/// scans) with a given spacing — so it can go through predict/evaluate or other tools; and the
+/// authors' network (a PyTorch state dict) to a GuidedNet model file, the one format the
+/// pipeline's worker loads.
 /// </summary>
 public static class ConvertCommand
 {
@@ -24,10 +28,16 @@ public static class ConvertCommand
           --series    of a DICOM input holding several series, the one to convert (default: the largest)
           --spacing   .npy only: voxel spacing in mm as D,H,W = z,y,x (default 1,1,1)
           --labels    write uint8 labels
+        guidednet convert --model NET.pth --output MODEL.guidednet [--preset P] [--patch D,H,W]
+          --model     the authors' network as a PyTorch state dict (.pth, e.g. unet_gmm_k14.pth)
+          --output    the GuidedNet model file to write (metadata + safetensors), which the pipeline's worker serves
+          --preset    the preprocessing plan stored with it: flare22 | amos | none (default none)
+          --patch     the prediction window stored with it, D,H,W (default 64,128,128)
         """;
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
+        if (args.Has("model")) return ConvertModel(args, output);
         string input = args.Required("input");
         string outPath = args.Required("output");
         double[] spacing = args.DoubleTriple("spacing") ?? new[] { 1.0, 1.0, 1.0 };
@@ -52,6 +62,21 @@ public static class ConvertCommand
             Affine.Scaling(spacing[2], spacing[1], spacing[0]));
         NiftiWriter.Write(outPath, volume, labels ? NiftiDataType.UInt8 : NiftiDataType.Float32);
         output.WriteLine($"{input} ({string.Join("x", array.Shape)} z,y,x) -> {outPath}: {volume}");
+        return 0;
+    }
+
+    private static int ConvertModel(CommandLineArguments args, TextWriter output)
+    {
+        string modelPath = args.Required("model");
+        string outPath = args.Required("output");
+        string? preset = args.String("preset");
+        int[]? patch = args.Triple("patch");
+        args.EnsureAllUsed();
+        using var model = ModelFile.Load(modelPath, TorchSharp.torch.CPU, preset is null ? null : PreprocessingPlan.FromName(preset).Name);
+        var metadata = patch is null ? model.Metadata : model.Metadata with { Patch = patch };
+        metadata.Validate(outPath);
+        ModelFile.Save(outPath, metadata, model.Networks.ToArray());
+        output.WriteLine($"{modelPath} -> {outPath}: width {metadata.BaseChannels}, {metadata.NumClasses} classes, plan '{metadata.Preset}', patch {string.Join("x", metadata.Patch)}");
         return 0;
     }
 }
