@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Azure;
-using Azure.Identity;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
+using GuidedNet.Pipeline.Jobs.Transport;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Storage;
 using Microsoft.DurableTask;
@@ -94,13 +94,7 @@ public sealed class JobNoticeQueue
     /// <summary>The notice queue of <paramref name="jobs"/>, or null when notices are off.</summary>
     public static JobNoticeQueue? Create(StorageOptions storage, JobOptions jobs)
     {
-        if (!jobs.Notices) return null;
-        storage.Validate();
-        var options = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None };
-        string name = jobs.EffectiveNoticeQueueName;
-        return new JobNoticeQueue(storage.ConnectionString is { Length: > 0 } cs
-            ? new QueueClient(cs, name, options)
-            : new QueueClient(new Uri($"https://{storage.AccountName}.queue.core.windows.net/{name}"), new DefaultAzureCredential(), options));
+        return jobs.Notices ? new JobNoticeQueue(StorageQueueJobQueue.Client(storage, jobs.EffectiveNoticeQueueName)) : null;
     }
 
     private async Task EnsureAsync(CancellationToken cancellation)

@@ -24,14 +24,17 @@ public sealed class StorageQueueJobQueue : IJobQueue
         _visibility = visibility;
     }
 
-    public static StorageQueueJobQueue Create(StorageOptions storage, JobOptions jobs)
+    public static StorageQueueJobQueue Create(StorageOptions storage, JobOptions jobs) =>
+        new(Client(storage, jobs.QueueName), Client(storage, jobs.QueueName + "-poison"), jobs.VisibilityTimeout);
+
+    /// <summary>A queue of the pipeline's account: by connection string (Azurite) or by managed identity; bodies as plain text.</summary>
+    public static QueueClient Client(StorageOptions storage, string name)
     {
         storage.Validate();
         var options = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None };
-        QueueClient Client(string name) => storage.ConnectionString is { Length: > 0 } cs
+        return storage.ConnectionString is { Length: > 0 } cs
             ? new QueueClient(cs, name, options)
             : new QueueClient(new Uri($"https://{storage.AccountName}.queue.core.windows.net/{name}"), new DefaultAzureCredential(), options);
-        return new StorageQueueJobQueue(Client(jobs.QueueName), Client(jobs.QueueName + "-poison"), jobs.VisibilityTimeout);
     }
 
     private async Task EnsureAsync(CancellationToken cancellation)
