@@ -61,7 +61,7 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
             return;
         }
         if (!await JobNotices.RelayAsync(client, notice, cancellation))
-            log.LogInformation("job {JobId}: notice ({State}) not taken by run {Run}: it has ended or is unknown", notice.JobId, notice.State, notice.OrchestrationId);
+            log.LogInformation("job {JobId}: notice ({State}) refused for run {Run}; the run sees the change at its next poll", notice.JobId, notice.State, notice.OrchestrationId);
     }
 
     [Function("ScheduledRetrain")]

@@ -64,26 +64,7 @@ public sealed class JobNoticeRelay(JobNoticeQueue notices, DurableTaskClient cli
     /// <summary>How long an empty notice queue rests before the next look: a small part of a scan's latency, a small load on Azurite.</summary>
     private static readonly TimeSpan EmptyPause = TimeSpan.FromMilliseconds(200);
 
-    protected override async Task ExecuteAsync(CancellationToken stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                if (await notices.RelayWaitingAsync(notice => JobNotices.RelayAsync(client, notice, stop), cancellation: stop) > 0) continue;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                log.LogWarning("job notices: {Error}", e.Message);
-            }
-            try
-            {
-                await Task.Delay(EmptyPause, stop);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stop) =>
+        notices.RelayUntilStoppedAsync(notice => JobNotices.RelayAsync(client, notice, stop), EmptyPause,
+            e => log.LogWarning("job notices: {Error}", e.Message), stop);
 }

@@ -64,8 +64,8 @@ public static class JobNotices
     }
 
     /// <summary>
-    /// The relay's end: raises the notice on its run. False when the run cannot take it (ended,
-    /// unknown to this task hub): the notice is then dropped — the run, if any, still polls.
+    /// The relay's end: raises the notice on its run. False when the durable backend refused it:
+    /// the notice is then dropped — the run, if any, still polls.
     /// </summary>
     public static async Task<bool> RelayAsync(DurableTaskClient client, JobNotice notice, CancellationToken cancellation = default)
     {
@@ -132,5 +132,37 @@ public sealed class JobNoticeQueue
             await _queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellation);
         }));
         return messages.Length;
+    }
+
+    /// <summary>
+    /// The relay loop of a host without a queue trigger (the local host; the in-process test
+    /// pipeline): relays what waits, rests <paramref name="emptyPause"/> when nothing does or a round
+    /// failed (reported to <paramref name="failed"/>), until stopped.
+    /// </summary>
+    public async Task RelayUntilStoppedAsync(Func<JobNotice, Task> relay, TimeSpan emptyPause, Action<Exception> failed, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (await RelayWaitingAsync(relay, cancellation: stop) > 0) continue;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failed(e); // and rest before trying again: storage that is down is not hammered
+            }
+            try
+            {
+                await Task.Delay(emptyPause, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 }

@@ -79,12 +79,8 @@ public sealed class InProcessPipeline : IAsyncDisposable
         {
             // The local host's relay loop, at a test's pace.
             var stop = new CancellationTokenSource();
-            pipeline._workers.Add((stop, Task.Run(async () =>
-            {
-                while (!stop.IsCancellationRequested)
-                    if (await pipeline.Notices.RelayWaitingAsync(n => JobNotices.RelayAsync(pipeline.Client, n), cancellation: stop.Token) == 0)
-                        await Task.Delay(20, stop.Token);
-            })));
+            pipeline._workers.Add((stop, Task.Run(() => pipeline.Notices.RelayUntilStoppedAsync(n => JobNotices.RelayAsync(pipeline.Client, n),
+                TimeSpan.FromMilliseconds(20), e => pipeline.WorkerLog.WriteLine($"job notices: {e.Message}"), stop.Token))));
         }
         return pipeline;
     }
