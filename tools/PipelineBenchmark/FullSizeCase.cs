@@ -85,7 +85,7 @@ public static class FullSizeCase
         Console.WriteLine("|---|---:|---:|---:|");
         Console.WriteLine($"| guidednet-local (host, validation) | {hostBefore:F0} | {host.PeakRssMb():F0} | ≤ 500 |");
         Console.WriteLine(worker.HasExited
-            ? $"| guidednet worker | {workerBefore:F0} | (exited before the result: another worker took the job) | ≤ 3000 |\n{worker.Output}"
+            ? $"| guidednet worker | {workerBefore:F0} | (exited before the result; its output follows) | ≤ 3000 |\n{worker.Output}"
             : $"| guidednet worker | {workerBefore:F0} | {worker.PeakRssMb():F0} | ≤ 3000 |");
         Console.WriteLine($"organs found: {string.Join(", ", report.Organs.Select(o => $"{o.Name} {o.VolumeMl:F0} mL"))}");
         return 0;
