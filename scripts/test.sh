@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian 12 machine: installs the Debian packages whose
-# NIfTI files the tests read, the DICOM tools they check against, and Azurite, builds, tests, and prints one "N passed, N failed" line.
+# NIfTI files the tests read, the DICOM tools they check against, chromium for the viewer's page, and Azurite, builds, tests, and prints one "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,8 @@ need=()
 command -v dcm2niix >/dev/null || need+=(dcm2niix)
 command -v dciodvfy >/dev/null || need+=(dicom3tools)
 /usr/bin/python3 -c "import pydicom, numpy" 2>/dev/null || need+=(python3-pydicom python3-numpy)
+# The results viewer is tested in a real browser (headless, WebGL on SwiftShader).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test data packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

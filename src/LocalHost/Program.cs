@@ -112,6 +112,7 @@ builder.Services.AddSingleton<JobStore>();
 builder.Services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobOptions, storageOptions));
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<PipelineApi>();
+builder.Services.AddSingleton<ResultsApi>();
 builder.Services.AddSingleton<TrainingRuns>();
 builder.Services.AddSingleton(sp => new DropZone(sp.GetRequiredService<DurableTaskClient>(), storage, jobOptions, TimeProvider.System,
     sp.GetRequiredService<ScheduleOptions>().DropZonePageSize));
@@ -137,14 +138,35 @@ app.UseExceptionHandler(handler => handler.Run(async context =>
 }));
 app.MapGrpcService<TaskHubGrpcServer>().RequireHost($"*:{host.EffectiveGrpcPort}");
 
-static IResult Answer(ApiResult result) => Results.Json(result.Body, PipelineStorage.Json, statusCode: result.StatusCode);
+static IResult Answer(ApiResult result) => result.Body is ApiFile file
+    ? new StreamedFile(file, result.StatusCode)
+    : Results.Json(result.Body, PipelineStorage.Json, statusCode: result.StatusCode);
 var api = app.MapGroup("/api").RequireHost($"*:{host.ApiPort}");
-api.MapPost("/datasets/{name}/train", async (string name, HttpRequest request, PipelineApi pipeline, CancellationToken ct) =>
+api.MapPost(ApiRoutes.StartTraining, async (string name, HttpRequest request, PipelineApi pipeline, CancellationToken ct) =>
     Answer(await pipeline.StartTrainingAsync(name, request.Body, request.ContentLength, ct)));
-api.MapGet("/runs/{id}", async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.GetRunAsync(id, ct)));
-api.MapPost("/runs/{id}/cancel", async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.CancelRunAsync(id, ct)));
-api.MapPost("/retrain", async (RetrainPlanner planner, CancellationToken ct) => Results.Json(new { started = await planner.RunAsync(ct) }, statusCode: 202));
-api.MapGet("/health", () => Results.Json(new { status = "ok", taskHub = host.TaskHub }));
+api.MapGet(ApiRoutes.Runs, async (string? kind, int? take, string? continuation, PipelineApi pipeline, CancellationToken ct) =>
+    Answer(await pipeline.ListRunsAsync(kind, take ?? 50, continuation, ct)));
+api.MapGet(ApiRoutes.Run, async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.GetRunAsync(id, ct)));
+api.MapPost(ApiRoutes.CancelRun, async (string id, PipelineApi pipeline, CancellationToken ct) => Answer(await pipeline.CancelRunAsync(id, ct)));
+api.MapPost(ApiRoutes.Retrain, async (RetrainPlanner planner, CancellationToken ct) => Results.Json(new { started = await planner.RunAsync(ct) }, statusCode: 202));
+api.MapGet(ApiRoutes.Health, () => Results.Json(new { status = "ok", taskHub = host.TaskHub }));
+api.MapGet(ApiRoutes.Projects, async (ResultsApi results, CancellationToken ct) => Answer(await results.ListProjectsAsync(ct)));
+api.MapGet(ApiRoutes.Cases, async (string project, int? skip, int? take, ResultsApi results, CancellationToken ct) =>
+    Answer(await results.ListCasesAsync(project, skip ?? 0, take ?? 100, ct)));
+api.MapGet(ApiRoutes.Case, async (string project, string caseName, ResultsApi results, CancellationToken ct) =>
+    Answer(await results.GetCaseAsync(project, caseName, ct)));
+api.MapGet(ApiRoutes.CaseFile, async (string project, string caseName, string run, string file, ResultsApi results, CancellationToken ct) =>
+    Answer(await results.OpenCaseFileAsync(project, caseName, run, file, ct)));
+api.MapGet(ApiRoutes.Models, async (ResultsApi results, CancellationToken ct) => Answer(await results.ListModelsAsync(ct)));
+api.MapGet(ApiRoutes.DatasetModels, async (string dataset, int? take, ResultsApi results, CancellationToken ct) =>
+    Answer(await results.GetModelsAsync(dataset, take ?? 20, ct)));
+api.MapGet(ApiRoutes.ModelFile, async (string dataset, string version, string file, ResultsApi results, CancellationToken ct) =>
+    Answer(await results.OpenModelFileAsync(dataset, version, file, ct)));
+// The results viewer: the page at / and its files beside it.
+app.MapGet("/{file?}", (string? file) => ViewerAssets.Open(file) is { } asset
+        ? new StreamedFile(asset, 200, ViewerAssets.ContentSecurityPolicy)
+        : Results.Json(new { error = $"no such page: the viewer is at /, the API at /api/" }, statusCode: 404))
+    .RequireHost($"*:{host.ApiPort}");
 
 app.Lifetime.ApplicationStarted.Register(() =>
     app.Logger.LogInformation("guidednet-local: API http://127.0.0.1:{Api}/api, task hub {Hub}, queue {Queue}", host.ApiPort, host.TaskHub, jobOptions.QueueName));

@@ -91,6 +91,40 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         return filled > MaxRequestBytes ? null : Encoding.UTF8.GetString(buffer, 0, filled);
     }
 
+    /// <summary>
+    /// One page (at most <see cref="ResultsApi.MaxPage"/>) of runs, newest first within the page the
+    /// backend returns; <paramref name="kind"/> <c>train</c> or <c>scan</c> keeps one kind, and
+    /// <paramref name="continuation"/> (the previous page's <c>next</c>) goes on from where it left off.
+    /// </summary>
+    public async Task<ApiResult> ListRunsAsync(string? kind, int take = 50, string? continuation = null, CancellationToken cancellation = default)
+    {
+        if (take is < 1 or > ResultsApi.MaxPage) return ApiResult.Error(400, $"take: 1 to {ResultsApi.MaxPage}");
+        string? prefix = kind switch
+        {
+            null or "" => null,
+            "train" => RunIds.KindPrefix(JobKind.Train),
+            "scan" => RunIds.KindPrefix(JobKind.Predict),
+            _ => "",
+        };
+        if (prefix == "") return ApiResult.Error(400, "kind: train or scan");
+        if (continuation is { Length: > 4096 }) return ApiResult.Error(400, "continuation: not one this API gave");
+        var query = new OrchestrationQuery { InstanceIdPrefix = prefix, PageSize = take, ContinuationToken = continuation, FetchInputsAndOutputs = false };
+        await foreach (var page in client.GetAllInstancesAsync(query).AsPages(continuation, take).WithCancellation(cancellation))
+        {
+            var runs = page.Values.OrderByDescending(r => r.CreatedAt).Select(r => new
+            {
+                id = r.InstanceId,
+                state = r.RuntimeStatus.ToString(),
+                createdUtc = r.CreatedAt.UtcDateTime,
+                lastUpdatedUtc = r.LastUpdatedAt.UtcDateTime,
+                phase = Read<RunProgress>(r.SerializedCustomStatus)?.Phase,
+                statusUri = $"/api/runs/{r.InstanceId}",
+            }).ToList();
+            return new ApiResult(200, new { runs, next = page.ContinuationToken });
+        }
+        return new ApiResult(200, new { runs = Array.Empty<object>(), next = (string?)null });
+    }
+
     public async Task<ApiResult> GetRunAsync(string id, CancellationToken cancellation = default)
     {
         var run = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellation);

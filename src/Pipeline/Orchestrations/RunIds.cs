@@ -45,10 +45,13 @@ public static class RunIds
     public static string ContentKey(BlobPin scan) =>
         scan.Md5 is { Length: >= 16 } md5 ? md5[..16] : "e" + scan.ETag.Trim('"').Replace("0x", "", StringComparison.OrdinalIgnoreCase).ToLowerInvariant();
 
+    /// <summary>The prefix of every run that dispatches jobs of <paramref name="kind"/>.</summary>
+    public static string KindPrefix(JobKind kind) => (kind == JobKind.Train ? Train : Scan) + Separator;
+
     /// <summary>The kind of job a run dispatches, read from its id; null for an id that is not a run's.</summary>
     public static JobKind? JobKindOf(string runId) =>
-        runId.StartsWith(Train + Separator, StringComparison.Ordinal) ? JobKind.Train
-        : runId.StartsWith(Scan + Separator, StringComparison.Ordinal) ? JobKind.Predict
+        runId.StartsWith(KindPrefix(JobKind.Train), StringComparison.Ordinal) ? JobKind.Train
+        : runId.StartsWith(KindPrefix(JobKind.Predict), StringComparison.Ordinal) ? JobKind.Predict
         : null;
 
     /// <summary>The run's last part: the model version of a training run, the content key of a scan run (its result folder).</summary>

@@ -22,6 +22,9 @@ public sealed record BlobEntry(string Path, string ETag, string? Md5, DateTimeOf
 /// <summary>A small blob's bytes and the pin that names exactly those bytes.</summary>
 public sealed record BlobContent(BlobPin Pin, byte[] Bytes);
 
+/// <summary>A blob opened for streaming: its content (the caller disposes it), length and stored content type.</summary>
+public sealed record BlobReadStream(Stream Content, long Length, string? ContentType);
+
 /// <summary>A JSON document with the ETag it was read at, for a conditional write back.</summary>
 public sealed record Versioned<T>(T Value, string ETag);
 
@@ -278,6 +281,27 @@ public sealed class PipelineStorage
         throw new IOException($"{path}: could not read one version after 10 tries (other writers kept changing it)");
     }
 
+    /// <summary>
+    /// Opens the pinned bytes for streaming (the pin's snapshot, or the blob on the condition that its
+    /// ETag is still the pinned one): whatever is read is the version the pin names, never a newer
+    /// one. Null when those bytes are no longer there (removed, or replaced since they were pinned).
+    /// </summary>
+    public Task<BlobReadStream?> OpenPinnedAsync(BlobPin pin, CancellationToken cancellation = default) =>
+        OpenStreamAsync(Blob(pin), pin.Snapshot is null ? new BlobRequestConditions { IfMatch = new ETag(pin.ETag) } : null, cancellation);
+
+    private static async Task<BlobReadStream?> OpenStreamAsync(BlobClient blob, BlobRequestConditions? conditions, CancellationToken cancellation)
+    {
+        try
+        {
+            var download = (await blob.DownloadStreamingAsync(new BlobDownloadOptions { Conditions = conditions }, cancellation)).Value;
+            return new BlobReadStream(download.Content, download.Details.ContentLength, download.Details.ContentType);
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 412)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Every blob under a "container/prefix" path, in name order.</summary>
     public async Task<List<BlobEntry>> ListAsync(string prefix, CancellationToken cancellation = default)
     {
@@ -309,16 +333,29 @@ public sealed class PipelineStorage
         new($"{container}/{item.Name}", Quote(item.Properties.ETag!.Value), Hex(item.Properties.ContentHash), item.Properties.LastModified ?? DateTimeOffset.MinValue);
 
     /// <summary>The first-level "folders" under a "container/prefix/" path.</summary>
-    public async Task<List<string>> ListFoldersAsync(string prefix, CancellationToken cancellation = default)
+    public async Task<List<string>> ListFoldersAsync(string prefix, CancellationToken cancellation = default) =>
+        (await ListFoldersAsync(prefix, int.MaxValue, cancellation)).Folders;
+
+    /// <summary>The first <paramref name="limit"/> first-level "folders" under a "container/prefix/" path, in name order, and whether there are more.</summary>
+    public async Task<(List<string> Folders, bool Truncated)> ListFoldersAsync(string prefix, int limit, CancellationToken cancellation = default)
     {
         var (container, namePrefix) = BlobLayout.SplitPrefix(prefix);
         var client = _service.GetBlobContainerClient(container);
         var folders = new List<string>();
+        // The service lists in name order, so the first ones listed are the first ones by name.
         await foreach (var item in client.GetBlobsByHierarchyAsync(new GetBlobsByHierarchyOptions { Prefix = namePrefix, Delimiter = "/" }, cancellation))
-            if (item.IsPrefix) folders.Add(item.Prefix[namePrefix.Length..].TrimEnd('/'));
+            if (item.IsPrefix)
+            {
+                if (folders.Count == limit) return (folders, true);
+                folders.Add(item.Prefix[namePrefix.Length..].TrimEnd('/'));
+            }
         folders.Sort(StringComparer.Ordinal);
-        return folders;
+        return (folders, false);
     }
+
+    /// <summary>Opens a blob for streaming (whatever version it holds now); null when there is no such blob.</summary>
+    public async Task<BlobReadStream?> OpenReadAsync(string path, CancellationToken cancellation = default) =>
+        await OpenStreamAsync(Blob(path), conditions: null, cancellation);
 
     /// <summary>
     /// Copies the pinned bytes to a name that must not exist yet, inside the service. Idempotent: a
