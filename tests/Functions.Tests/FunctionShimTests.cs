@@ -99,11 +99,18 @@ public sealed class FunctionShimTests : IAsyncLifetime
     }
 
     private async Task<(int Status, JsonElement Body)> CallAsync(Func<Microsoft.Azure.Functions.Worker.Http.HttpRequestData, Task<Microsoft.Azure.Functions.Worker.Http.HttpResponseData>> shim,
-        string method, string body = "")
+        string method, string body = "", string url = "http://localhost/api/x")
     {
-        var request = new ShimHttpRequest(new ShimFunctionContext(_services), method, "http://localhost/api/x", body);
+        var request = new ShimHttpRequest(new ShimFunctionContext(_services), method, url, body);
         var response = (ShimHttpResponse)await shim(request);
         return ((int)response.StatusCode, JsonDocument.Parse(response.Text).RootElement.Clone());
+    }
+
+    private async Task<(int Status, byte[] Bytes, Microsoft.Azure.Functions.Worker.Http.HttpHeadersCollection Headers)> CallRawAsync(
+        Func<Microsoft.Azure.Functions.Worker.Http.HttpRequestData, Task<Microsoft.Azure.Functions.Worker.Http.HttpResponseData>> shim, string url = "http://localhost/api/x")
+    {
+        var response = (ShimHttpResponse)await shim(new ShimHttpRequest(new ShimFunctionContext(_services), "GET", url, ""));
+        return ((int)response.StatusCode, ((MemoryStream)response.Body).ToArray(), response.Headers);
     }
 
     private async Task<OrchestrationMetadata> CompletedAsync(string id)
@@ -146,6 +153,7 @@ public sealed class FunctionShimTests : IAsyncLifetime
         string local = Path.Combine(Path.GetTempPath(), $"shim-scan-{Guid.NewGuid():N}.nii.gz");
         Imaging.Nifti.NiftiWriter.Write(local, image, Imaging.Nifti.NiftiDataType.Int16);
         await _storage.UploadFileAsync(BlobLayout.IncomingScan("kidney", "new-case.nii.gz"), local);
+        byte[] dropped = await File.ReadAllBytesAsync(local);
         File.Delete(local);
         var blob = new BlobClient(_azurite.ConnectionString, "scans", "incoming/kidney/new-case.nii.gz");
         await _triggers.ScanDropped(blob, client, default);
@@ -157,6 +165,28 @@ public sealed class FunctionShimTests : IAsyncLifetime
         Assert.Equal("segmented", scan.ReadOutputAs<ScanRunResult>()!.State);
         Assert.True(await _storage.ExistsAsync(BlobLayout.Summary("kidney")));
         Assert.True(await _storage.ExistsAsync(BlobLayout.TrainingImage("kidney", "new-case")));
+
+        // The viewer's routes: the project, the case, its scan exactly as dropped, the runs, the page (below /api/viewer/).
+        (status, body) = await CallAsync(r => _triggers.ListProjects(r, default), "GET");
+        Assert.Contains("kidney", body.GetProperty("projects").EnumerateArray().Select(p => p.GetString()));
+        (status, body) = await CallAsync(r => _triggers.GetCase(r, "kidney", "new-case", default), "GET");
+        Assert.Equal(200, status);
+        string run = body.GetProperty("run").GetString()!;
+        var file = await CallRawAsync(r => _triggers.GetCaseFile(r, "kidney", "new-case", run, "scan", default));
+        Assert.Equal(System.Security.Cryptography.MD5.HashData(dropped), System.Security.Cryptography.MD5.HashData(file.Bytes));
+        (status, _) = await CallAsync(r => _triggers.GetCaseFile(r, "kidney", "..", run, "scan", default), "GET");
+        Assert.Equal(400, status);
+        (status, body) = await CallAsync(r => _triggers.ListRuns(r, client, default), "GET", url: "http://localhost/api/runs?kind=train&take=10");
+        Assert.Contains(trainId, body.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
+        (status, _) = await CallAsync(r => _triggers.ListRuns(r, client, default), "GET", url: "http://localhost/api/runs?take=many");
+        Assert.Equal(400, status);
+        var page = await CallRawAsync(r => _triggers.Viewer(r, null), url: "http://localhost/api/viewer?code=k");
+        Assert.Equal((301, "/api/viewer/?code=k"), (page.Status, page.Headers.GetValues("Location").Single()));
+        var script = await CallRawAsync(r => _triggers.Viewer(r, "viewer.js"), url: "http://localhost/api/viewer/viewer.js");
+        Assert.Equal(200, script.Status);
+        Assert.Contains("text/javascript", script.Headers.GetValues("Content-Type").Single());
+        Assert.Contains("default-src 'self'", script.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Equal(404, (await CallRawAsync(r => _triggers.Viewer(r, "web.config"), url: "http://localhost/api/viewer/web.config")).Status);
 
         // Blob trigger: its reviewed label, dropped, joins the dataset's labelsTr.
         var (_, reviewed) = new PhantomGenerator(new PhantomOptions { Classes = 3, Size = (24, 24, 12) }).Generate(9);

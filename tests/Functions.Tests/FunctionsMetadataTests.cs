@@ -48,11 +48,25 @@ public sealed class FunctionsMetadataTests
             Assert.Equal(method, Assert.Single(http.GetProperty("methods").EnumerateArray()).GetString());
             Assert.Contains(functions[name], b => b.GetProperty("type").GetString() == "durableClient");
         }
+        // The viewer's read-only routes: GET only, behind the same function keys.
+        foreach (var (name, route) in new[]
+                 {
+                     ("ListRuns", "runs"), ("ListProjects", "projects"), ("ListCases", "projects/{project}/cases"), ("GetCase", "projects/{project}/cases/{caseName}"),
+                     ("GetCaseFile", "projects/{project}/cases/{caseName}/runs/{run}/{file}"), ("ListModels", "models"), ("GetModels", "models/{dataset}"),
+                     ("GetModelFile", "models/{dataset}/{version}/{file}"), ("Viewer", "viewer/{file?}"),
+                 })
+        {
+            var http = functions[name][0];
+            Assert.Equal("httpTrigger", http.GetProperty("type").GetString());
+            Assert.Equal(route, http.GetProperty("route").GetString());
+            Assert.Equal("Function", http.GetProperty("authLevel").GetString(), ignoreCase: true);
+            Assert.Equal("get", Assert.Single(http.GetProperty("methods").EnumerateArray()).GetString());
+        }
         var notice = functions["JobNoticeArrived"][0];
         Assert.Equal("queueTrigger", notice.GetProperty("type").GetString());
         Assert.Equal("%Jobs:NoticeQueueName%", notice.GetProperty("queueName").GetString());
         Assert.Contains(functions["JobNoticeArrived"], b => b.GetProperty("type").GetString() == "durableClient");
-        Assert.Equal(taskNames.Count + 7, functions.Count);
+        Assert.Equal(taskNames.Count + 16, functions.Count);
     }
 
     [Fact]
