@@ -44,7 +44,7 @@ pids+=($!)
 export Storage__ConnectionString="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob_port/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$((blob_port + 1))/devstoreaccount1;TableEndpoint=http://127.0.0.1:$((blob_port + 2))/devstoreaccount1;"
 for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$((blob_port + 2))") 2>/dev/null && break; sleep 0.2; done
 
-echo "== guidednet-local on http://127.0.0.1:$api_port/api with a ${DEVICE:-auto} worker (log: $demo/host.log)"
+echo "== guidednet-local on http://127.0.0.1:$api_port/api with a ${DEVICE:-auto} worker (log: $demo/host.log); results viewer: http://127.0.0.1:$api_port/"
 export LocalHost__TaskHub="demo$(date +%H%M%S)" LocalHost__ApiPort="$api_port" \
   LocalHost__WorkerCommand="dotnet $PWD/src/GpuJob/bin/Release/net10.0/linux-x64/guidednet.dll" \
   LocalHost__WorkerArguments="--device ${DEVICE:-auto} --work $PWD/$demo/worker" \
