@@ -165,7 +165,8 @@ async function runPage(id) {
   show(header, body, cancel);
   cancel.addEventListener('click', async () => {
     cancel.disabled = true;
-    try { await api(`/api/runs/${segment(id)}/cancel`, { method: 'POST' }); } catch (e) { body.append(el('p', { class: 'error' }, e.message)); }
+    // The local host takes POSTs only as JSON (a page elsewhere cannot send that without asking first).
+    try { await api(`/api/runs/${segment(id)}/cancel`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }); } catch (e) { body.append(el('p', { class: 'error' }, e.message)); }
   });
   for (;;) {
     if (location.hash !== '#/runs/' + segment(id)) return; // the user went elsewhere
