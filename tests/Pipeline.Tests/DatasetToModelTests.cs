@@ -63,6 +63,11 @@ public sealed class DatasetToModelTests
         string firstCard = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync($"models/{project}/{version}/model-card.md", 1 << 20));
         Assert.Contains($"- Cases: {metrics.Cases.Labeled} labeled, {metrics.Cases.Unlabeled} unlabeled, {metrics.Cases.Validation} validation", firstCard);
         Assert.Contains("- Post-processing: ", firstCard);
+        // The real run's card carries the plan from its training.json and the pinned dataset.json's labels.
+        Assert.DoesNotContain("not recorded", firstCard);
+        Assert.Contains("- name: ", firstCard);
+        Assert.Contains($"(n = {metrics.Cases.Validation} validation case", firstCard);
+        Assert.Matches(@"\| 1 \| [^|]+ \| #[0-9a-f]{6} \|", firstCard);
         Assert.Equal(4, manifest.Cases.Count(c => c.Label is not null));
         Assert.All(manifest.Cases, c => Assert.NotNull(c.Image.Md5));
 

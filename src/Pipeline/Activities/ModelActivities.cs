@@ -42,36 +42,32 @@ public sealed class RegisterModelActivity(PipelineStorage storage, TimeProvider 
         }
         await storage.WriteJsonAsync(input.ModelPrefix + "registration.json", registration);
         var manifest = await storage.ReadJsonAsync<DatasetManifest>(input.ManifestPath);
-        await storage.WriteBytesAsync(input.ModelPrefix + BlobLayout.ModelCardFile, Encoding.UTF8.GetBytes(ModelCard(input, metrics, registration, manifest)), "text/markdown");
+        byte[]? datasetJson = null;
+        if (manifest is not null && await storage.OpenPinnedAsync(manifest.DatasetJson) is { Length: <= 1 << 20 } pinned)
+            await using (var content = pinned.Content)
+            {
+                using var bytes = new MemoryStream();
+                await content.CopyToAsync(bytes);
+                datasetJson = bytes.ToArray();
+            }
+        string card = ModelCard.Write(input, metrics, registration, manifest, datasetJson, await PlanAsync(input.ModelPrefix + BlobLayout.TrainingFile));
+        await storage.WriteBytesAsync(input.ModelPrefix + BlobLayout.ModelCardFile, Encoding.UTF8.GetBytes(card), "text/markdown");
         return registration;
     }
 
-    private static string ModelCard(RegisterModelInput input, ModelMetrics metrics, ModelRegistration registration, DatasetManifest? manifest)
+    /// <summary>The preprocessing plan the run recorded in its training.json (<c>data.plan</c>), or null.</summary>
+    private async Task<System.Text.Json.JsonElement?> PlanAsync(string trainingJson)
     {
-        var card = new StringBuilder();
-        card.AppendLine(CultureInfo.InvariantCulture, $"# {input.Dataset} {input.Version}");
-        card.AppendLine();
-        card.AppendLine(CultureInfo.InvariantCulture, $"- Status: {(registration.Promoted ? "production" : "candidate")} ({registration.Decision})");
-        card.AppendLine(CultureInfo.InvariantCulture, $"- Method: GuidedNet ({input.Request.Mode}), preset {input.Request.Preset}, {metrics.Iterations} iterations, best at {metrics.BestIteration}");
-        card.AppendLine(CultureInfo.InvariantCulture, $"- Trained on: `{input.ManifestPath}`");
-        if (metrics.Cases is { } cases)
+        if (await storage.ReadContentAsync(trainingJson, 256L * 1024 * 1024) is not { } content) return null;
+        try
         {
-            string leftOut = manifest?.OutsidePool is { Count: > 0 } left ? $"; {left.Count} unlabeled left out by the pool policy" : "";
-            card.AppendLine(CultureInfo.InvariantCulture, $"- Cases: {cases.Labeled} labeled, {cases.Unlabeled} unlabeled, {cases.Validation} validation{leftOut}");
+            using var doc = System.Text.Json.JsonDocument.Parse(content.Bytes);
+            return doc.RootElement.TryGetProperty("data", out var data) && data.TryGetProperty("plan", out var plan) ? plan.Clone() : null;
         }
-        card.AppendLine(CultureInfo.InvariantCulture, $"- Validation mean Dice: {metrics.ValidationMeanDice?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}");
-        card.AppendLine(CultureInfo.InvariantCulture, $"- Training time: {metrics.WallSeconds:F0} s");
-        card.AppendLine(metrics.KeepLargestComponent is { Length: > 0 } keep
-            ? $"- Post-processing: only the largest connected component is kept of {string.Join(", ", keep)} (it raised their validation Dice)"
-            : "- Post-processing: none (no class qualified on the validation cases, or there were none)");
-        card.AppendLine();
-        card.AppendLine("| class | validation Dice |");
-        card.AppendLine("|---|---|");
-        foreach (var (name, dice) in metrics.DiceByClass)
-            card.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {dice?.ToString("F4", CultureInfo.InvariantCulture) ?? "absent"} |");
-        card.AppendLine();
-        card.AppendLine("Intended use: research segmentation of abdominal CT; not a medical device. Validation Dice is measured on cases held out of this run's manifest.");
-        return card.ToString();
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 }
 
