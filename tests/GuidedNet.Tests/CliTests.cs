@@ -255,6 +255,23 @@ public class CliTests
         Assert.Contains(message, error);
     }
 
+    [Fact]
+    public void Version_names_this_build_and_predict_help_lists_every_preset_predict_takes()
+    {
+        var (code, output, _) = Run("--version");
+        Assert.Equal(0, code);
+        Assert.Equal($"guidednet {GuidedNet.GpuJob.Cli.GuidedNetCli.Version}", output.Trim());
+        Assert.Matches(@"^guidednet \d+\.\d+\.\d+", output);
+        (code, output, _) = Run("predict", "--help");
+        Assert.Equal(0, code);
+        string presetLine = output.Split('\n').Single(l => l.TrimStart().StartsWith("--preset", StringComparison.Ordinal));
+        foreach (string preset in new[] { "flare22", "amos", "auto", "none" })
+        {
+            Assert.Contains(preset, presetLine);
+            Assert.Equal(preset, Imaging.Preprocessing.PreprocessingPlan.FromName(preset).Name);
+        }
+    }
+
     [Theory]
     [InlineData("VmHWM:\t  987654 kB", 987654)]
     [InlineData("VmHWM:\t12345678 kB", 12345678)]

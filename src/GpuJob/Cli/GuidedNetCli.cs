@@ -21,7 +21,7 @@ public static class GuidedNetCli
           upload      put a dataset or scans into the pipeline's blob storage
           download    copy results (or any prefix) from the pipeline's blob storage
           worker      the GPU job worker: runs training / prediction jobs from the job queue
-        run 'guidednet <command> --help' for its options
+        run 'guidednet <command> --help' for its options, 'guidednet --version' for this build's version
         """;
 
     /// <summary>Cancelled by Ctrl+C / SIGTERM in the program; long commands stop cleanly (training checkpoints).</summary>
@@ -36,6 +36,11 @@ public static class GuidedNetCli
     {
         output ??= Console.Out;
         error ??= Console.Error;
+        if (args is ["--version"])
+        {
+            output.WriteLine($"guidednet {Version}");
+            return 0;
+        }
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {
             output.Write(Overview);

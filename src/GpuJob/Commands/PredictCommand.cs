@@ -20,7 +20,7 @@ public static class PredictCommand
     /// <summary>Every case's outcome, written to the output folder after each case.</summary>
     public const string OutcomesFile = "predictions.csv";
 
-    public const string Usage = """
+    public const string Usage = $$"""
         guidednet predict --model M --input FILE|DIR --output DIR [options]
           --model M            PyTorch state dict of the authors' network (.pth) or a GuidedNet model file
           --input FILE|DIR     a NIfTI scan (<case>_0000.nii.gz or <case>.nii.gz), a DICOM series (a folder,
@@ -42,7 +42,7 @@ public static class PredictCommand
                                body's box on its own: far fewer windows on a CT, measurably less exact),
                                overlap (0.25 instead of 0.5: fewer windows, measurably less exact); or all
           --precision P        the network's number format: fp32 (default, exact), bf16, fp16 (CUDA)
-          --preset P           flare22 | amos | none (default: the model's)
+          --preset P           {{PreprocessingPlan.PresetChoices}} (default: the model's)
           --raw                the reference's behaviour: the stored array straight to the network,
                                uniform averaging, no TTA
           --preview            also write <case>.png: three mid-slices with the mask overlaid

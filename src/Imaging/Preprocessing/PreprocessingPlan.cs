@@ -63,12 +63,15 @@ public sealed record PreprocessingPlan
     /// </summary>
     public static PreprocessingPlan Auto { get; } = new() { Name = "auto", ReorientToCanonical = true };
 
+    /// <summary>The names <see cref="FromName"/> takes, as help texts list them.</summary>
+    public const string PresetChoices = "flare22 | amos | auto | none";
+
     public static PreprocessingPlan FromName(string name) => name.ToLowerInvariant() switch
     {
         "flare22" => Flare22,
         "amos" => Amos,
         "auto" => Auto,
         "none" or "raw" => Raw,
-        _ => throw new ArgumentException($"unknown preset '{name}' (expected flare22, amos, auto or none)"),
+        _ => throw new ArgumentException($"unknown preset '{name}' (expected {PresetChoices})"),
     };
 }
