@@ -14,6 +14,8 @@ command -v dciodvfy >/dev/null || need+=(dicom3tools)
 /usr/bin/python3 -c "import pydicom, numpy" 2>/dev/null || need+=(python3-pydicom python3-numpy)
 # The results viewer is tested in a real browser (headless, WebGL on SwiftShader).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Charts and previews are drawn with text in DejaVu Sans.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test data packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

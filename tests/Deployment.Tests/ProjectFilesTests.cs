@@ -52,6 +52,9 @@ public sealed class ProjectFilesTests
         foreach (Match project in Regex.Matches(dockerfile, @"(src/\S+\.csproj)"))
             Assert.True(File.Exists(Path.Combine(Root, project.Groups[1].Value)), $"{project.Groups[1].Value} does not exist");
         Assert.Matches(@"dotnet publish src/GpuJob/GpuJob\.csproj .*-p:TorchBackend=cuda", dockerfile);
+        // The image has no npm and no src/Viewer: the worker serves no page, so it is built without the viewer.
+        Assert.Matches(@"dotnet publish src/GpuJob/GpuJob\.csproj .*-p:EmbedViewer=false", dockerfile);
+        Assert.Contains("fonts-dejavu-core", dockerfile); // the text of curves.png and preview.png
         Assert.Matches(@"dotnet restore src/GpuJob/GpuJob\.csproj -p:TorchBackend=cuda", dockerfile);
         Assert.Matches(@"FROM nvidia/cuda:\S+-runtime", dockerfile);
         Assert.Matches(@"(?m)^USER (?!root|0\b)\S+", dockerfile);

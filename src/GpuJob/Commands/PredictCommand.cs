@@ -153,7 +153,7 @@ public static class PredictCommand
                     int segments = SegmentationWriter.Write(c.Seg, mask, dicom, labels, GuidedNetCli.Version);
                     output.WriteLine(segments > 0 ? $"{c.Name}: DICOM SEG with {segments} segment(s) -> {c.Seg}" : $"{c.Name}: no organ found; no DICOM SEG written");
                 }
-                if (c.Preview is { } png) SegmentationPreview.Write(png, scan, mask);
+                if (c.Preview is { } png) SegmentationPreview.Write(png, scan, mask, labels);
                 output.WriteLine($"{c.Name}: {scan} -> {c.Mask} in {clock.Elapsed.TotalSeconds:F1} s " +
                                  $"(preprocess {result.Preprocessing.TotalSeconds:F1} s, model {result.Model.TotalSeconds:F1} s, " +
                                  $"{scan.VoxelCount / Math.Max(1e-9, result.Model.TotalSeconds) / 1e6:F3} Mvox/s, restore {result.Restoring.TotalSeconds:F1} s" +

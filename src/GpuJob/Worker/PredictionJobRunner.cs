@@ -77,7 +77,7 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         // A DICOM scan also gets its DICOM SEG, which a PACS files beside the series (none when no organ was found).
         string segName = $"{job.Case}.seg.dcm";
         bool hasSeg = dicom is not null && SegmentationWriter.Write(temp.File(segName), prediction.Mask, dicom, labels, GuidedNetCli.Version) > 0;
-        SegmentationPreview.Write(previewFile, scan, prediction.Mask);
+        SegmentationPreview.Write(previewFile, scan, prediction.Mask, labels);
         string maskMd5;
         await using (var maskBytes = File.OpenRead(maskFile))
             maskMd5 = Convert.ToHexString(await MD5.HashDataAsync(maskBytes, cancellation)).ToLowerInvariant();

@@ -68,16 +68,43 @@ public sealed class TrainingHistory
         WriteCurves(Path.Combine(folder, CurvesFileName));
     }
 
-    /// <summary>Top: total loss (black), supervised losses (blue, orange). Bottom: validation mean Dice (green).</summary>
-    private void WriteCurves(string path)
+    // Tableau's ten colours: distinct, and readable by most colour-blind viewers.
+    private static readonly byte[][] Palette =
     {
-        ChartSeries Loss(string name, byte r, byte g, byte b) => new(name,
-            Iterations.Where(i => i.Losses.ContainsKey(name)).Select(i => ((double)i.Iteration, i.Losses[name])).ToList(), new[] { r, g, b });
-        var losses = new List<ChartSeries> { Loss("total", 0, 0, 0), Loss("sup1", 31, 119, 180), Loss("sup2", 255, 127, 14) };
+        new byte[] { 31, 119, 180 }, new byte[] { 255, 127, 14 }, new byte[] { 44, 160, 44 }, new byte[] { 214, 39, 40 }, new byte[] { 148, 103, 189 },
+        new byte[] { 140, 86, 75 }, new byte[] { 227, 119, 194 }, new byte[] { 127, 127, 127 }, new byte[] { 188, 189, 34 }, new byte[] { 23, 190, 207 },
+    };
+
+    // The loss terms curves.png draws, in legend order, where a run logs them: the objective and
+    // what each network learns from labels, from the other network and from the CGMM. The finer
+    // terms (dice1, ce1, proto1, ...) are in training.json; drawn too, they bury these.
+    private static readonly string[] HeadlineTerms = ["total", "sup1", "sup2", "cps", "gmm1", "gmm2", "cons"];
+
+    /// <summary>
+    /// The two panels of curves.png: the headline loss terms per iteration on a log scale, and each
+    /// validation's mean Dice (black) and Dice per class, on 0–1.
+    /// </summary>
+    public IReadOnlyList<ChartPanel> CurvePanels()
+    {
+        var logged = Iterations.SelectMany(i => i.Losses.Keys).ToHashSet();
+        var terms = HeadlineTerms.Where(logged.Contains).ToList();
+        var losses = terms.Select((name, i) => new ChartSeries(name,
+            Iterations.Where(r => r.Losses.ContainsKey(name)).Select(r => ((double)r.Iteration, r.Losses[name])).ToList(),
+            name == "total" ? new byte[] { 0, 0, 0 } : Palette[i % Palette.Length])).ToList();
+        var classes = Validations.SelectMany(v => v.DiceByClass.Keys).Distinct().ToList();
         var dice = new List<ChartSeries>
         {
-            new("val_mean_dice", Validations.Where(v => v.MeanDice.HasValue).Select(v => ((double)v.Iteration, v.MeanDice!.Value)).ToList(), new byte[] { 44, 160, 44 }),
+            new("mean", Validations.Where(v => v.MeanDice.HasValue).Select(v => ((double)v.Iteration, v.MeanDice!.Value)).ToList(), new byte[] { 0, 0, 0 }),
         };
-        LineChart.Write(path, new[] { losses, dice });
+        dice.AddRange(classes.Select((name, i) => new ChartSeries(name,
+            Validations.Where(v => v.DiceByClass.GetValueOrDefault(name).HasValue).Select(v => ((double)v.Iteration, v.DiceByClass[name]!.Value)).ToList(),
+            Palette[i % Palette.Length])));
+        return
+        [
+            new ChartPanel("Training losses", "iteration", "loss (log scale)", losses, LogY: true),
+            new ChartPanel("Validation Dice (the better network at each validation)", "iteration", "Dice", dice, YRange: (0, 1), Markers: true),
+        ];
     }
+
+    private void WriteCurves(string path) => LineChart.Write(path, CurvePanels());
 }

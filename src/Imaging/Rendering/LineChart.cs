@@ -1,71 +1,75 @@
+using System.Globalization;
+using ScottPlot;
+using SkiaSharp;
+
 namespace GuidedNet.Imaging.Rendering;
 
-/// <summary>A series of (x, y) points drawn as a polyline.</summary>
+/// <summary>A series of (x, y) points drawn as a line, named in the legend.</summary>
 public sealed record ChartSeries(string Name, IReadOnlyList<(double X, double Y)> Points, byte[] Colour);
 
+/// <summary>One chart of a figure: its title, axis labels (with units), series and y scale.</summary>
+/// <param name="LogY">a logarithmic y axis (losses); points at or below zero are left out</param>
+/// <param name="YRange">a fixed y range (e.g. 0 to 1 for Dice); null fits the data</param>
+/// <param name="Markers">mark each point (few points, such as validations)</param>
+public sealed record ChartPanel(string Title, string XLabel, string YLabel, IReadOnlyList<ChartSeries> Series, bool LogY = false,
+    (double Min, double Max)? YRange = null, bool Markers = false);
+
 /// <summary>
-/// Minimal line charts as PNG (training curves): panels stacked vertically, each with its own
-/// y range, light grid lines at quarter ranges. No text rendering — the data is in training.json;
-/// series colours are listed there.
+/// Line charts as PNG (training curves): panels stacked vertically, each a ScottPlot plot with its
+/// title, axis labels, ticks and legend, and its own y scale.
 /// </summary>
 public static class LineChart
 {
-    public static void Write(string path, IReadOnlyList<IReadOnlyList<ChartSeries>> panels, int width = 800, int panelHeight = 240)
+    public static void Write(string path, IReadOnlyList<ChartPanel> panels, int width = 900, int panelHeight = 380)
     {
-        int height = panels.Count * panelHeight;
-        var rgb = Enumerable.Repeat((byte)255, width * height * 3).ToArray();
-        for (int p = 0; p < panels.Count; p++)
+        using var surface = SKSurface.Create(new SKImageInfo(width, panelHeight * Math.Max(1, panels.Count)));
+        surface.Canvas.Clear(SKColors.White);
+        // One x range for every panel, so that a validation lines up with the losses of its iteration.
+        var xs = panels.SelectMany(p => p.Series).SelectMany(s => s.Points).Select(p => p.X).Where(double.IsFinite).ToList();
+        for (int i = 0; i < panels.Count; i++)
         {
-            var series = panels[p].Where(s => s.Points.Count > 0).ToList();
-            int top = p * panelHeight + 8, bottom = (p + 1) * panelHeight - 8, left = 8, right = width - 8;
-            for (int q = 0; q <= 4; q++)
-                HorizontalLine(rgb, width, left, right, top + (bottom - top) * q / 4, q is 0 or 4 ? (byte)160 : (byte)225);
-            if (series.Count == 0) continue;
-            var all = series.SelectMany(s => s.Points).Where(pt => double.IsFinite(pt.Y)).ToList();
-            if (all.Count == 0) continue;
-            double x0 = all.Min(pt => pt.X), x1 = Math.Max(all.Max(pt => pt.X), x0 + 1e-9);
-            double y0 = all.Min(pt => pt.Y), y1 = Math.Max(all.Max(pt => pt.Y), y0 + 1e-9);
-            foreach (var s in series)
-            {
-                (int, int) Map((double X, double Y) pt) => (
-                    left + (int)Math.Round((pt.X - x0) / (x1 - x0) * (right - left)),
-                    bottom - (int)Math.Round((pt.Y - y0) / (y1 - y0) * (bottom - top)));
-                var points = s.Points.Where(pt => double.IsFinite(pt.Y)).Select(Map).ToList();
-                for (int i = 1; i < points.Count; i++) Line(rgb, width, height, points[i - 1], points[i], s.Colour);
-                if (points.Count == 1) Line(rgb, width, height, points[0], points[0], s.Colour);
-            }
+            var plot = Build(panels[i]);
+            if (xs.Count > 0 && xs.Max() > xs.Min()) plot.Axes.SetLimitsX(xs.Min(), xs.Max());
+            // Each plot is drawn on its own surface: a plot clears the whole canvas it renders on.
+            using var panel = SKSurface.Create(new SKImageInfo(width, panelHeight));
+            plot.Render(panel);
+            surface.Canvas.DrawSurface(panel, 0, i * panelHeight);
         }
-        AtomicFile.Write(path, file => PngEncoder.WriteRgb(file, width, height, rgb));
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        AtomicFile.Write(path, file => png.SaveTo(file));
     }
 
-    private static void HorizontalLine(byte[] rgb, int width, int x0, int x1, int y, byte grey)
+    /// <summary>The plot of one panel (public so tests can read what it shows: titles, labels, legend, ticks).</summary>
+    public static Plot Build(ChartPanel panel)
     {
-        for (int x = x0; x <= x1; x++)
+        var plot = new Plot();
+        plot.Title(panel.Title);
+        plot.XLabel(panel.XLabel);
+        plot.YLabel(panel.YLabel);
+        int drawn = 0;
+        foreach (var series in panel.Series)
         {
-            int o = (y * width + x) * 3;
-            rgb[o] = rgb[o + 1] = rgb[o + 2] = grey;
+            var points = series.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y) && (!panel.LogY || p.Y > 0)).ToList();
+            if (points.Count == 0) continue;
+            var line = plot.Add.Scatter(points.Select(p => p.X).ToArray(), points.Select(p => panel.LogY ? Math.Log10(p.Y) : p.Y).ToArray(),
+                new Color(series.Colour[0], series.Colour[1], series.Colour[2]));
+            line.LegendText = series.Name;
+            line.LineWidth = 1.5f;
+            line.MarkerSize = panel.Markers ? 6 : 0;
+            drawn++;
         }
-    }
-
-    /// <summary>Bresenham line, two pixels thick.</summary>
-    private static void Line(byte[] rgb, int width, int height, (int X, int Y) a, (int X, int Y) b, byte[] colour)
-    {
-        int dx = Math.Abs(b.X - a.X), dy = -Math.Abs(b.Y - a.Y), sx = a.X < b.X ? 1 : -1, sy = a.Y < b.Y ? 1 : -1, err = dx + dy;
-        int x = a.X, y = a.Y;
-        while (true)
-        {
-            for (int t = 0; t < 2; t++)
+        if (panel.LogY)
+            // The data are log10 values; the ticks are labelled with the values themselves, at powers of ten.
+            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
             {
-                int py = Math.Clamp(y + t, 0, height - 1), px = Math.Clamp(x, 0, width - 1);
-                int o = (py * width + px) * 3;
-                rgb[o] = colour[0];
-                rgb[o + 1] = colour[1];
-                rgb[o + 2] = colour[2];
-            }
-            if (x == b.X && y == b.Y) break;
-            int e2 = 2 * err;
-            if (e2 >= dy) { err += dy; x += sx; }
-            if (e2 <= dx) { err += dx; y += sy; }
-        }
+                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+                IntegerTicksOnly = true,
+                LabelFormatter = y => Math.Pow(10, y).ToString("G3", CultureInfo.InvariantCulture),
+            };
+        if (panel.YRange is var (min, max)) plot.Axes.SetLimitsY(min, max);
+        if (drawn == 0) plot.Add.Annotation("no data yet");
+        else plot.ShowLegend(Alignment.UpperRight);
+        return plot;
     }
 }

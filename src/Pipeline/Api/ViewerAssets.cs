@@ -33,7 +33,7 @@ public static class ViewerAssets
         name = string.IsNullOrEmpty(name) ? Page : name;
         if (!ContentTypes.TryGetValue(name, out string? contentType)) return null;
         var stream = typeof(ViewerAssets).Assembly.GetManifestResourceStream("viewer/" + name)
-                     ?? throw new InvalidOperationException($"the viewer's {name} is not in this build (src/Viewer: npm ci at build time)");
+                     ?? throw new InvalidOperationException($"the viewer's {name} is not in this build (built with -p:EmbedViewer=false, or src/Viewer was not restored)");
         return new ApiFile(stream, contentType, stream.Length, name);
     }
 }

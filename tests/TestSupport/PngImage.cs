@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace GuidedNet.TestSupport.Browser;
+namespace GuidedNet.TestSupport;
 
 /// <summary>
 /// An 8-bit RGB or RGBA PNG read into RGB pixels: what a browser's screenshot is, so tests can look
