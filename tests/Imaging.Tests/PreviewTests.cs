@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using GuidedNet.Imaging;
 using GuidedNet.Imaging.Geometry;
 using GuidedNet.Imaging.Labels;
@@ -10,28 +8,6 @@ namespace GuidedNet.Imaging.Tests;
 
 public class PreviewTests
 {
-    [Fact]
-    public void Png_encoder_writes_a_decodable_image()
-    {
-        var rgb = new byte[3 * 2 * 3];
-        for (int i = 0; i < rgb.Length; i++) rgb[i] = (byte)(i * 10);
-        using var ms = new MemoryStream();
-        PngEncoder.WriteRgb(ms, 3, 2, rgb);
-        var png = ms.ToArray();
-        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
-        Assert.Equal(3, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)));
-        Assert.Equal(2, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
-        int idatLength = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(33));
-        Assert.Equal("IDAT", System.Text.Encoding.ASCII.GetString(png, 37, 4));
-        using var z = new ZLibStream(new MemoryStream(png, 41, idatLength), CompressionMode.Decompress);
-        using var raw = new MemoryStream();
-        z.CopyTo(raw);
-        var rows = raw.ToArray();
-        Assert.Equal(2 * (1 + 9), rows.Length);
-        Assert.Equal(rgb[..9], rows[1..10]);
-        Assert.Equal(rgb[9..], rows[11..20]);
-    }
-
     [Fact]
     public void Preview_is_radiological_through_the_mask_in_physical_aspect_with_letters_and_a_legend()
     {
