@@ -109,6 +109,8 @@ resource job 'Microsoft.App/jobs@2025-01-01' = {
             { name: 'Worker__Device', value: 'cuda' }
             { name: 'Worker__IdleExit', value: '00:02:00' }
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+            // The resource takes Entra ID tokens only: the worker sends its spans and metrics with its managed identity.
+            { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
           ]
         }
       ]

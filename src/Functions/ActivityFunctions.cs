@@ -1,6 +1,7 @@
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Contracts;
 using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Telemetry;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,8 +55,12 @@ public sealed class ActivityFunctions(IServiceProvider services)
     public Task<PublishedScan> PublishScanResult([ActivityTrigger] PublishScanInput input, FunctionContext context) =>
         Run<PublishScanResultActivity, PublishScanInput, PublishedScan>(TaskNames.PublishScanResult, input, context);
 
-    private Task<TOut> Run<TActivity, TIn, TOut>(string name, TIn input, FunctionContext context) where TActivity : TaskActivity<TIn, TOut> =>
-        services.GetRequiredService<TActivity>().RunAsync(new ShimActivityContext(name, context.InvocationId), input);
+    private async Task<TOut> Run<TActivity, TIn, TOut>(string name, TIn input, FunctionContext context) where TActivity : TaskActivity<TIn, TOut> =>
+        (TOut)(await new TracedActivity(name, services.GetRequiredService<TActivity>()).RunAsync(new ShimActivityContext(name, RunId(context)), input))!;
+
+    /// <summary>The orchestration that called the activity (the durable extension binds it as <c>instanceId</c>): the run whose trace the activity joins.</summary>
+    private static string RunId(FunctionContext context) =>
+        context.BindingContext?.BindingData.TryGetValue("instanceId", out var id) == true && id is string { Length: > 0 } runId ? runId : context.InvocationId;
 
     /// <summary>What a class-based activity sees of its invocation when a Functions shim runs it.</summary>
     private sealed class ShimActivityContext(string name, string instanceId) : TaskActivityContext

@@ -3,6 +3,7 @@ using GuidedNet.Pipeline.Jobs;
 using GuidedNet.Pipeline.Jobs.Transport;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -27,6 +28,8 @@ public static class FunctionsApp
         var promotion = configuration.GetValidated<PromotionOptions>(PromotionOptions.Section);
         var pool = configuration.GetValidated<PoolOptions>(PoolOptions.Section);
         configuration.GetValidated<ScheduleOptions>(ScheduleOptions.Section);
+        // The pipeline's spans (one trace per run: activities here, job and stages on the worker) and metrics, to Application Insights.
+        services.AddPipelineTelemetry(TelemetryOptions.FromConfiguration(configuration), "guidednet-functions");
         services.AddSingleton(storage).AddSingleton(jobs).AddSingleton(promotion).AddSingleton(pool);
         services.AddSingleton(_ => PipelineStorage.Create(storage));
         services.AddSingleton<JobStore>();

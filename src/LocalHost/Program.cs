@@ -9,6 +9,7 @@ using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Scheduling;
 using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Telemetry;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -39,6 +40,7 @@ LocalHostOptions host;
 StorageOptions storageOptions;
 JobOptions jobOptions;
 PromotionOptions promotion;
+TelemetryOptions telemetry;
 try
 {
     host = Bind<LocalHostOptions>(LocalHostOptions.Section);
@@ -47,6 +49,7 @@ try
     promotion = Bind<PromotionOptions>(PromotionOptions.Section);
     Bind<PoolOptions>(PoolOptions.Section);
     Bind<ScheduleOptions>(ScheduleOptions.Section);
+    telemetry = TelemetryOptions.FromConfiguration(builder.Configuration);
 }
 catch (Exception e) when (e is ArgumentException or InvalidOperationException)
 {
@@ -107,6 +110,7 @@ builder.Services.AddDurableTaskClient(b =>
     b.UseGrpc(channel);
     b.RegisterDirectly();
 });
+builder.Services.AddPipelineTelemetry(telemetry, "guidednet-local");
 builder.Services.AddSingleton(storage);
 builder.Services.AddSingleton<JobStore>();
 builder.Services.AddSingleton<IJobQueue>(_ => JobQueue.Create(jobOptions, storageOptions));

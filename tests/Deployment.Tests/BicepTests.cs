@@ -169,6 +169,10 @@ public sealed class BicepTests
             Assert.Equal("[variables('noticeQueueName')]", Module(module)["properties"]!["parameters"]!["noticeQueueName"]!["value"]!.GetValue<string>());
         Assert.Contains("parameters('noticeQueueName')", env["Jobs__NoticeQueueName"]);
         Assert.Contains("parameters('noticeQueueName')", Text(Single("Microsoft.Storage/storageAccounts/queueServices/queues")));
+
+        // Telemetry: the worker exports to the Application Insights resource, which takes Entra ID tokens only.
+        Assert.Contains("applicationInsightsConnectionString", env["APPLICATIONINSIGHTS_CONNECTION_STRING"]);
+        Assert.Equal("Authorization=AAD", env["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
     }
 
     [Fact]

@@ -28,6 +28,8 @@ public sealed class ViewerTests
     public async Task The_viewer_lists_the_case_and_draws_its_mask_over_the_scan()
     {
         await using var pipeline = new PipelineHarness("viewer");
+        // The run's spans go to the console, where the processes' output shows them (checked at the end).
+        pipeline.Settings["Telemetry__Exporters"] = "console";
         await pipeline.UploadDatasetAsync(Project, cases: 6, labeled: 4, seed: 21);
         await pipeline.StartHostAsync(withWorker: true);
         string training = await pipeline.StartTrainingAsync(Project, PipelineHarness.TinyTraining(iterations: 30));
@@ -93,6 +95,11 @@ public sealed class ViewerTests
         var drawn = organOf.Where(o => o.Distance < 48).GroupBy(o => o.Label).Where(g => g.Count() > 50).Select(g => g.Key).ToHashSet();
         Assert.NotEmpty(drawn);
         Assert.All(drawn, l => Assert.Contains(report.Organs, o => o.Label == l && o.Voxels > 0));
+
+        // Telemetry from both real processes: the host's activities and the worker's job with its stages, in the run's trace.
+        foreach (string span in new[] { "activity ValidateScan", "activity PublishScanResult", "job predict", "stage downloading", "stage predicting", "stage model", "stage uploading" })
+            Assert.True(pipeline.Printed(span), $"no span '{span}' was exported");
+        Assert.True(pipeline.Printed(Telemetry.PipelineTelemetry.RunContext(latest.Run).TraceId.ToHexString()), "no span of the run's trace was exported");
     }
 
     private static async Task<JsonElement> Json(PipelineHarness pipeline, string path)

@@ -6,6 +6,7 @@ using GuidedNet.Pipeline.Jobs.Transport;
 using GuidedNet.Pipeline.Jobs.Worker;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Telemetry;
 using GuidedNet.Runtime;
 using Microsoft.Extensions.Configuration;
 
@@ -25,7 +26,8 @@ public static class WorkerCommand
           storage queue Jobs__NoticeQueueName, default <queue>-notices, at each status change), Worker__WorkFolder, Worker__DiskBudgetBytes (default 50 GB:
           job folders and cached models beyond it are evicted least recently used first), Worker__Ensemble,
           Worker__Fast (fast for predict --fast, or parts such as bf16,body; unset: exact masks),
-          Worker__Device, ...);
+          Worker__Device, Telemetry__Exporters = console | otlp | azuremonitor (default: azuremonitor where
+          APPLICATIONINSIGHTS_CONNECTION_STRING is set), Telemetry__OtlpEndpoint, ...);
           these options override them:
           --storage-file FILE     a file holding the storage connection string (never on the command line,
                                   where other users can read it; default: Storage__ConnectionString)
@@ -71,11 +73,13 @@ public static class WorkerCommand
         StorageOptions storageOptions;
         JobOptions jobOptions;
         WorkerOptions workerOptions;
+        TelemetryOptions telemetry;
         try
         {
             storageOptions = configuration.GetValidated<StorageOptions>(StorageOptions.Section);
             jobOptions = configuration.GetValidated<JobOptions>(JobOptions.Section);
             workerOptions = configuration.GetValidated<WorkerOptions>(WorkerOptions.Section);
+            telemetry = TelemetryOptions.FromConfiguration(configuration);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
@@ -94,6 +98,9 @@ public static class WorkerCommand
         var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads, UseOneDnn = workerOptions.UseOneDnn });
         var storage = PipelineStorage.Create(storageOptions);
         output.WriteLine($"worker {workerOptions.Name}: {jobOptions.Transport} queue '{jobOptions.QueueName}', device {TorchRuntime.Describe(device)}, work folder {workerOptions.WorkFolder}");
+        // The job and stage spans of each run's trace, job durations, queue waits and this process's memory.
+        using var exporters = TelemetryExporters.StartStandalone(telemetry, "guidednet-worker");
+        PipelineTelemetry.ObserveProcessMemory();
         // Jobs run on thread-pool threads; their model and training steps run here, on the main thread (ComputeThread says why).
         var compute = new ComputeThread();
         return compute.Pump(RunAsync(storage, jobOptions, storageOptions, workerOptions, fast, device, compute, output, stop));

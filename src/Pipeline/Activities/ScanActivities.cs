@@ -24,6 +24,15 @@ public sealed class ValidateScanActivity(PipelineStorage storage, TimeProvider c
 {
     public override async Task<ScanCheck> RunAsync(TaskActivityContext context, ScanDrop drop)
     {
+        var check = await CheckAsync(drop);
+        if (check.Outcome != ScanOutcome.Accepted)
+            Telemetry.PipelineTelemetry.ScansProcessed.Add(1, new KeyValuePair<string, object?>(Telemetry.PipelineTelemetry.Tags.Outcome,
+                check.Outcome == ScanOutcome.Quarantined ? ScanRunStates.Quarantined : ScanRunStates.Superseded));
+        return check;
+    }
+
+    private async Task<ScanCheck> CheckAsync(ScanDrop drop)
+    {
         string run = RunIds.ContentKey(drop.Scan);
         string area = Quarantine.ScanArea(drop.Project);
         if (await Quarantine.FindAsync(storage, area, drop.Case, run) is { } earlier)
@@ -134,6 +143,7 @@ public sealed class PublishScanResultActivity(PipelineStorage storage, PoolOptio
             ?? throw new InvalidOperationException($"{latest.Report}: the run's report is missing; it is committed before the result is published");
         int cases = await ProjectSummary.UpdateAsync(storage, drop.Project, SummaryRow.From(latest, report), now);
         if (pool.For(drop.Project).JoinDroppedScans) await JoinUnlabeledPoolAsync(drop.Project, drop.Case, input.Scan);
+        Telemetry.PipelineTelemetry.ScansProcessed.Add(1, new KeyValuePair<string, object?>(Telemetry.PipelineTelemetry.Tags.Outcome, ScanRunStates.Segmented));
         return new PublishedScan(isLatest, cases);
     }
 

@@ -1,27 +1,33 @@
 using GuidedNet.Pipeline.Activities;
 using GuidedNet.Pipeline.Jobs;
+using GuidedNet.Pipeline.Telemetry;
 using Microsoft.DurableTask;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GuidedNet.Pipeline.Orchestrations;
 
-/// <summary>Registers every orchestrator and activity of the pipeline under its <see cref="TaskNames"/> name (local host and tests).</summary>
+/// <summary>Registers every orchestrator and activity of the pipeline under its <see cref="TaskNames"/> name (local host and tests); activities run traced.</summary>
 public static class PipelineTasks
 {
     public static DurableTaskRegistry AddPipelineTasks(this DurableTaskRegistry registry)
     {
         registry.AddOrchestrator(TaskNames.TrainDataset, typeof(TrainDatasetOrchestrator));
         registry.AddOrchestrator(TaskNames.SegmentScan, typeof(SegmentScanOrchestrator));
-        registry.AddActivity(TaskNames.ListDatasetCases, typeof(ListDatasetCasesActivity));
-        registry.AddActivity(TaskNames.ValidateCases, typeof(ValidateCasesActivity));
-        registry.AddActivity(TaskNames.WriteManifest, typeof(WriteManifestActivity));
-        registry.AddActivity(TaskNames.DispatchJob, typeof(DispatchJobActivity));
-        registry.AddActivity(TaskNames.ReadJobStatus, typeof(ReadJobStatusActivity));
-        registry.AddActivity(TaskNames.FailJob, typeof(FailJobActivity));
-        registry.AddActivity(TaskNames.CommitJobOutputs, typeof(CommitJobOutputsActivity));
-        registry.AddActivity(TaskNames.RegisterModel, typeof(RegisterModelActivity));
-        registry.AddActivity(TaskNames.ValidateScan, typeof(ValidateScanActivity));
-        registry.AddActivity(TaskNames.FindProductionModel, typeof(FindProductionModelActivity));
-        registry.AddActivity(TaskNames.PublishScanResult, typeof(PublishScanResultActivity));
+        registry.AddTracedActivity<ListDatasetCasesActivity>(TaskNames.ListDatasetCases);
+        registry.AddTracedActivity<ValidateCasesActivity>(TaskNames.ValidateCases);
+        registry.AddTracedActivity<WriteManifestActivity>(TaskNames.WriteManifest);
+        registry.AddTracedActivity<DispatchJobActivity>(TaskNames.DispatchJob);
+        registry.AddTracedActivity<ReadJobStatusActivity>(TaskNames.ReadJobStatus);
+        registry.AddTracedActivity<FailJobActivity>(TaskNames.FailJob);
+        registry.AddTracedActivity<CommitJobOutputsActivity>(TaskNames.CommitJobOutputs);
+        registry.AddTracedActivity<RegisterModelActivity>(TaskNames.RegisterModel);
+        registry.AddTracedActivity<ValidateScanActivity>(TaskNames.ValidateScan);
+        registry.AddTracedActivity<FindProductionModelActivity>(TaskNames.FindProductionModel);
+        registry.AddTracedActivity<PublishScanResultActivity>(TaskNames.PublishScanResult);
         return registry;
     }
+
+    /// <summary>An activity built from the host's services for each call, run in a span of its run's trace.</summary>
+    private static void AddTracedActivity<TActivity>(this DurableTaskRegistry registry, string name) where TActivity : ITaskActivity =>
+        registry.AddActivity(name, services => new TracedActivity(name, ActivatorUtilities.GetServiceOrCreateInstance<TActivity>(services)));
 }

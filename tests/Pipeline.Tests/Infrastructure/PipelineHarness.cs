@@ -190,6 +190,9 @@ public sealed class PipelineHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether any of the processes printed <paramref name="text"/> (all of their output, not only its tail).</summary>
+    public bool Printed(string text) => _processes.Any(p => p.Printed(text));
+
     public string ProcessOutput => string.Join("\n----\n", _processes.Select(p => p.Output));
 
     public ValueTask DisposeAsync()

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using GuidedNet.Pipeline.Telemetry;
+
 namespace GuidedNet.Pipeline.Jobs.Worker;
 
 /// <summary>
@@ -14,6 +17,24 @@ public sealed class JobProgress
     private Dictionary<string, double>? _losses;
     private double? _validationDice;
     private string? _checkpoint;
+    private ActivityContext? _trace;
+    private Activity? _stage;
+
+    /// <summary>From now on each phase is a stage span under <paramref name="job"/> (the attempt's span), and each timing a span under its phase.</summary>
+    public void Trace(ActivityContext job)
+    {
+        lock (_gate) _trace = job;
+    }
+
+    /// <summary>Ends the last phase's span (the attempt is over).</summary>
+    public void EndTrace()
+    {
+        lock (_gate)
+        {
+            EndStage();
+            _trace = null;
+        }
+    }
 
     public void Phase(string phase)
     {
@@ -22,7 +43,28 @@ public sealed class JobProgress
             CloseTiming();
             _phase = phase;
             _phaseStarted = DateTime.UtcNow;
+            EndStage();
+            if (_trace is { } job)
+                WithoutChangingCurrent(() =>
+                {
+                    _stage = PipelineTelemetry.Source.StartActivity("stage " + phase, ActivityKind.Internal, job);
+                    _stage?.SetTag(PipelineTelemetry.Tags.Stage, phase);
+                });
         }
+    }
+
+    private void EndStage()
+    {
+        if (_stage is { } stage) WithoutChangingCurrent(stage.Stop);
+        _stage = null;
+    }
+
+    // Phases begin and end on whatever flow the runner is on: the spans must not become (or clear) that flow's current span.
+    private static void WithoutChangingCurrent(Action action)
+    {
+        var current = Activity.Current;
+        action();
+        Activity.Current = current;
     }
 
     public void Training(int iteration, int total, IReadOnlyDictionary<string, double> losses, double? validationDice)
@@ -46,9 +88,15 @@ public sealed class JobProgress
         lock (_gate) _checkpoint = path;
     }
 
+    /// <summary>A measured part of the current phase (e.g. the model's share of predicting), ending now.</summary>
     public void AddTiming(string name, double seconds)
     {
-        lock (_gate) _timings[name] = _timings.GetValueOrDefault(name) + seconds;
+        lock (_gate)
+        {
+            _timings[name] = _timings.GetValueOrDefault(name) + seconds;
+            if ((_stage?.Context ?? _trace) is { } parent)
+                WithoutChangingCurrent(() => PipelineTelemetry.RecordStage(name, TimeSpan.FromSeconds(seconds), parent));
+        }
     }
 
     public Dictionary<string, double> Timings()

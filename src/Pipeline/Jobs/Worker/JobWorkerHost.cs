@@ -3,6 +3,7 @@ using Azure;
 using GuidedNet.Pipeline.Jobs.Transport;
 using GuidedNet.Pipeline.Options;
 using GuidedNet.Pipeline.Storage;
+using GuidedNet.Pipeline.Telemetry;
 
 namespace GuidedNet.Pipeline.Jobs.Worker;
 
@@ -121,7 +122,17 @@ public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jo
     {
         _log.Begin($"== {Now:O} attempt {message.Attempt}, delivery {delivery.DeliveryCount}, worker {options.Name}");
         _log.WriteLine($"{message.JobId}: {message.Kind} attempt {message.Attempt} (delivery {delivery.DeliveryCount}) on {options.Name}");
+        string kind = message.Kind.ToString().ToLowerInvariant();
+        if (claimed.Value.StartedUtc is { } started)
+            PipelineTelemetry.QueueWait.Record(Math.Max(0, (started - claimed.Value.QueuedUtc).TotalSeconds), new KeyValuePair<string, object?>(PipelineTelemetry.Tags.JobKind, kind));
+        var elapsed = Stopwatch.StartNew();
+        using var span = PipelineTelemetry.StartRunSpan($"job {kind}", message.OrchestrationId, ActivityKind.Consumer);
+        span?.SetTag(PipelineTelemetry.Tags.Job, message.JobId);
+        span?.SetTag(PipelineTelemetry.Tags.JobKind, kind);
+        span?.SetTag(PipelineTelemetry.Tags.Attempt, message.Attempt);
+        span?.SetTag(PipelineTelemetry.Tags.Worker, options.Name);
         using var attempt = new JobAttempt(store, message, claimed, _log, _clock);
+        if (span is not null) attempt.Progress.Trace(span.Context);
         using var cancelRequested = new CancellationTokenSource();
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stop, attempt.Superseded, cancelRequested.Token);
         using var heartbeatStop = new CancellationTokenSource();
@@ -142,6 +153,13 @@ public sealed class JobWorkerHost(JobStore store, IJobQueue queue, JobOptions jo
         }
         heartbeatStop.Cancel();
         await heartbeat;
+        attempt.Progress.EndTrace();
+        string outcome = attempt.IsSuperseded ? "superseded" : completed ? "succeeded" : failure is null && cancelRequested.IsCancellationRequested ? "cancelled"
+            : failure is null ? "released" : "failed";
+        span?.SetTag(PipelineTelemetry.Tags.Outcome, outcome);
+        if (failure is not null) span?.SetStatus(ActivityStatusCode.Error, failure.Message);
+        PipelineTelemetry.JobDuration.Record(elapsed.Elapsed.TotalSeconds, new KeyValuePair<string, object?>(PipelineTelemetry.Tags.JobKind, kind),
+            new KeyValuePair<string, object?>(PipelineTelemetry.Tags.Outcome, outcome));
 
         if (attempt.IsSuperseded)
         {
