@@ -36,28 +36,27 @@ public class ComputeOptionsTests
     [InlineData(new[] { "--tf32", "--no-onednn" }, "auto", 0, true, false)]
     public void Compute_options_survive_the_trip_to_a_child_process(string[] args, string device, int threads, bool tf32, bool oneDnn)
     {
-        var read = ComputeArguments.Read(new CommandLineArguments(args, new HashSet<string>(ComputeArguments.Flags)));
+        var spec = new CommandSpec("compute", ComputeArguments.Options);
+        var read = ComputeArguments.Read(spec.Parse(args));
         Assert.Equal((device, threads, tf32, oneDnn), (read.Device, read.Threads, read.AllowTf32, read.UseOneDnn));
 
-        var again = ComputeArguments.Read(new CommandLineArguments(ComputeArguments.ToArguments(read), new HashSet<string>(ComputeArguments.Flags)));
+        var again = ComputeArguments.Read(spec.Parse(ComputeArguments.ToArguments(read)));
         Assert.Equal((read.Device, read.Threads, read.AllowTf32, read.UseOneDnn), (again.Device, again.Threads, again.AllowTf32, again.UseOneDnn));
     }
 
     [Fact]
     public void Every_command_that_runs_a_network_accepts_no_onednn()
     {
-        foreach (var (usage, flags) in new[]
+        foreach (var spec in new[]
         {
-            (GpuJob.Commands.PredictCommand.Usage, GpuJob.Commands.PredictCommand.Flags),
-            (GpuJob.Commands.TrainCommand.Usage, GpuJob.Commands.TrainCommand.Flags),
-            (GpuJob.Commands.BenchCommand.Usage, GpuJob.Commands.BenchCommand.Flags),
-            (GpuJob.Commands.TrainBenchmark.Usage, GpuJob.Commands.TrainBenchmark.Flags),
+            GpuJob.Commands.PredictCommand.Spec, GpuJob.Commands.TrainCommand.Spec, GpuJob.Commands.BenchCommand.Spec, GpuJob.Commands.TrainBenchmark.Spec,
+            GpuJob.Commands.DataBenchmark.Spec, GpuJob.Commands.AgreementBenchmark.Spec,
         })
         {
-            Assert.Contains("--no-onednn", usage);
-            Assert.False(ComputeArguments.Read(new CommandLineArguments(new[] { ReproducibleCpuKernels.Flag }, flags)).UseOneDnn);
+            Assert.Contains("--no-onednn", spec.Usage);
+            Assert.False(ComputeArguments.Read(spec.Parse(new[] { ReproducibleCpuKernels.Flag })).UseOneDnn);
         }
-        Assert.Contains("--no-onednn", GpuJob.Commands.WorkerCommand.Usage);
-        Assert.Contains(ComputeArguments.NoOneDnn, GpuJob.Commands.WorkerCommand.Flags);
+        Assert.Contains("--no-onednn", GpuJob.Commands.WorkerCommand.Spec.Usage);
+        Assert.Contains(ComputeArguments.NoOneDnn, GpuJob.Commands.WorkerCommand.Spec.Flags);
     }
 }

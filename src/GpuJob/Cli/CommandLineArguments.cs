@@ -14,6 +14,16 @@ public sealed class CommandLineArguments
 {
     private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+    private readonly CommandSpec? _spec;
+
+    /// <summary>Options of a command defined by <paramref name="spec"/>: any other is refused at once, and its defaults are the spec's.</summary>
+    public CommandLineArguments(IEnumerable<string> args, CommandSpec spec) : this(args, spec.Flags)
+    {
+        _spec = spec;
+        var unknown = _options.Keys.Where(k => spec.Find(k) is null).ToList();
+        if (unknown.Count > 0)
+            throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))} (--help lists the options)");
+    }
 
     public CommandLineArguments(IEnumerable<string> args, IReadOnlySet<string> flags)
     {
@@ -49,17 +59,36 @@ public sealed class CommandLineArguments
 
     public bool Has(string name) => _options.ContainsKey(name);
 
+    /// <summary>The option's value; when it is not given, the spec's default (null when it has none).</summary>
     public string? String(string name)
     {
         _read.Add(name);
-        return _options.TryGetValue(name, out var v) ? v : null;
+        return _options.TryGetValue(name, out var v) ? v : SpecDefault(name);
     }
 
     public string Required(string name) => String(name) ?? throw new UsageException($"--{name} is required");
 
-    public int Int(string name, int fallback) => Number(name, fallback, NumberStyles.Integer, "an integer");
+    /// <summary>The option's value, else its default from the spec.</summary>
+    public int Int(string name) => Number(name, Parsed<int>(name, NumberStyles.Integer), NumberStyles.Integer, "an integer");
 
-    public double Double(string name, double fallback) => Number(name, fallback, NumberStyles.Float, "a number");
+    /// <summary>The option's value, else its default from the spec.</summary>
+    public double Double(string name) => Number(name, Parsed<double>(name, NumberStyles.Float), NumberStyles.Float, "a number");
+
+    /// <summary>The option's value, else <paramref name="fallback"/>: for a default the code computes (the spec then states it in words, never as a value of its own).</summary>
+    public int Int(string name, int fallback) => Number(name, NoSpecDefault(name, fallback), NumberStyles.Integer, "an integer");
+
+    /// <inheritdoc cref="Int(string, int)"/>
+    public double Double(string name, double fallback) => Number(name, NoSpecDefault(name, fallback), NumberStyles.Float, "a number");
+
+    private string? SpecDefault(string name) => _spec?.Find(name)?.Default;
+
+    private T Parsed<T>(string name, NumberStyles style) where T : struct, INumber<T> =>
+        SpecDefault(name) is { } d ? T.Parse(d, style, CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"--{name} has no default in its command's spec; read it with a fallback");
+
+    // One source per default: an option whose spec gives a default is read with it, never with another.
+    private T NoSpecDefault<T>(string name, T fallback) =>
+        SpecDefault(name) is null ? fallback : throw new InvalidOperationException($"--{name}: its spec gives the default; read it without a fallback");
 
     /// <summary>Three comma-separated positive integers, e.g. <c>64,160,160</c> (D,H,W).</summary>
     public int[]? Triple(string name) => PositiveTriple<int>(name, NumberStyles.Integer, "integers");
@@ -82,7 +111,7 @@ public sealed class CommandLineArguments
             .Select(p => T.TryParse(p, style, CultureInfo.InvariantCulture, out T v) && v > T.Zero ? v : (T?)null)
             .ToArray();
         if (values.Length != 3 || values.Any(v => v is null))
-            throw new UsageException($"--{name} expects three positive {what} D,H,W, got '{s}'");
+            throw new UsageException($"--{name} expects three positive {what} {_spec?.Find(name)?.Value ?? "D,H,W"}, got '{s}'");
         return values.Select(v => v!.Value).ToArray();
     }
 

@@ -11,21 +11,19 @@ public static class ComputeArguments
 {
     public const string Tf32 = "tf32", NoOneDnn = "no-onednn";
 
-    /// <summary>The switches among the compute options, for a command's flag set.</summary>
-    public static readonly IReadOnlyCollection<string> Flags = new[] { Tf32, NoOneDnn };
-
-    public const string Usage = """
-          --device D           auto | cpu | cuda (or cuda:N); default auto
-          --threads N          CPU threads; default one per core
-          --tf32               allow TF32 on CUDA (faster; off by default to match fp32 results)
-          --no-onednn          CPU convolutions without oneDNN (~25x slower training; for machines where
-                               oneDNN's results are not reproducible, see docs/performance.md)
-        """;
+    /// <summary>The compute options, for the specs of the commands that take them.</summary>
+    public static readonly IReadOnlyList<OptionSpec> Options =
+    [
+        new("device", "D", "auto | cpu | cuda (or cuda:N)", Default: "auto"),
+        new("threads", "N", "CPU threads; 0 is one per core", Default: "0"),
+        new(Tf32, null, "allow TF32 on CUDA (faster; off by default to match fp32 results)"),
+        new(NoOneDnn, null, "CPU convolutions without oneDNN (~25x slower training; for machines where oneDNN's results are not reproducible, see docs/performance.md)"),
+    ];
 
     public static ComputeOptions Read(CommandLineArguments args) => new()
     {
-        Device = args.String("device") ?? "auto",
-        Threads = args.Int("threads", 0),
+        Device = args.String("device")!,
+        Threads = args.Int("threads"),
         AllowTf32 = args.Flag(Tf32),
         UseOneDnn = !args.Flag(NoOneDnn),
     };

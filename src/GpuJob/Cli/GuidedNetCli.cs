@@ -7,22 +7,36 @@ namespace GuidedNet.GpuJob.Cli;
 /// <summary>The <c>guidednet</c> command line: dispatches to one command and turns errors into messages and exit codes.</summary>
 public static class GuidedNetCli
 {
-    private const string Overview = """
-        guidednet — GuidedNet semi-supervised 3D segmentation
+    /// <summary>A command: its words, what it does (the overview's line), its options, and how it runs.</summary>
+    private sealed record Command(string Words, string Summary, CommandSpec Spec, Func<CommandLineArguments, TextWriter, TextWriter, int> Run);
 
-        commands:
-          train       semi-supervised training on an MSD / nnU-Net dataset folder
-          predict     segment scans (NIfTI, DICOM series) with a model: masks, labels.json, DICOM SEG
-          evaluate    Dice, NSD, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth
-          stats       per-organ volume, intensity, bounding box and edge contact of a mask on its scan
-          synth       write a synthetic phantom dataset (tests, demos, experiments)
-          convert     a DICOM series or a NumPy (z, y, x) volume to NIfTI
-          bench       bench predict | train | data | validate | agreement: speed, memory, fast mode's accuracy
-          upload      put a dataset or scans into the pipeline's blob storage
-          download    copy results (or any prefix) from the pipeline's blob storage
-          worker      the GPU job worker: runs training / prediction jobs from the job queue
-        run 'guidednet <command> --help' for its options, 'guidednet --version' for this build's version
-        """;
+    /// <summary>Every command, defined once: the overview, each --help and the dispatch come from here.</summary>
+    private static readonly Command[] Commands =
+    [
+        new("train", "semi-supervised training on an MSD / nnU-Net dataset folder", TrainCommand.Spec, (a, o, _) => TrainCommand.Run(a, o, Cancellation)),
+        new("predict", "segment scans (NIfTI, DICOM series) with a model: masks, labels.json, DICOM SEG", PredictCommand.Spec,
+            (a, o, e) => PredictCommand.Run(a, o, e, Cancellation)),
+        new("evaluate", "Dice, NSD, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth", EvaluateCommand.Spec, EvaluateCommand.Run),
+        new("stats", "per-organ volume, intensity, bounding box and edge contact of a mask on its scan", StatsCommand.Spec, (a, o, _) => StatsCommand.Run(a, o)),
+        new("synth", "write a synthetic phantom dataset (tests, demos, experiments)", SynthCommand.Spec, (a, o, _) => SynthCommand.Run(a, o)),
+        new("convert", "a DICOM series or a NumPy (z, y, x) volume to NIfTI; the authors' network to a model file", ConvertCommand.Spec, (a, o, _) => ConvertCommand.Run(a, o)),
+        new("bench predict", "speed and memory of prediction (--ct: a whole clinical CT, exact and fast modes)", BenchCommand.Spec, (a, o, _) => BenchCommand.Run(a, o)),
+        new("bench train", "seconds per training step and peak memory", TrainBenchmark.Spec, (a, o, _) => TrainBenchmark.Run(a, o)),
+        new("bench data", "training from a large unlabeled pool: step time, loader wait, memory", DataBenchmark.Spec, (a, o, _) => DataBenchmark.Run(a, o)),
+        new("bench validate", "the pipeline's validation of a clinical-size case: time and memory", ValidationBenchmark.Spec, (a, o, _) => ValidationBenchmark.Run(a, o)),
+        new("bench agreement", "fast mode's masks against exact prediction's and the truth", AgreementBenchmark.Spec, (a, o, _) => AgreementBenchmark.Run(a, o)),
+        new("upload", "put a dataset or scans into the pipeline's blob storage", TransferCommands.UploadSpec, (a, o, _) => TransferCommands.Upload(a, o, Cancellation)),
+        new("download", "copy results (or any prefix) from the pipeline's blob storage", TransferCommands.DownloadSpec, (a, o, _) => TransferCommands.Download(a, o, Cancellation)),
+        new("worker", "the GPU job worker: runs training / prediction jobs from the job queue", WorkerCommand.Spec, (a, o, _) => WorkerCommand.Run(a, o, Cancellation)),
+    ];
+
+    /// <summary>Each command's words and spec, for tests and documentation.</summary>
+    public static IReadOnlyList<(string Words, CommandSpec Spec)> Specs => Commands.Select(c => (c.Words, c.Spec)).ToList();
+
+    private static string Overview =>
+        "guidednet — GuidedNet semi-supervised 3D segmentation\n\ncommands:\n" +
+        string.Concat(Commands.Select(c => $"  {c.Words,-17} {c.Summary}\n")) +
+        "run 'guidednet <command> --help' for its options, 'guidednet --version' for this build's version\n";
 
     /// <summary>Cancelled by Ctrl+C / SIGTERM in the program; long commands stop cleanly (training checkpoints).</summary>
     public static CancellationToken Cancellation { get; set; }
@@ -48,69 +62,27 @@ public static class GuidedNetCli
         }
         try
         {
-            string command = args[0];
-            var rest = args.Skip(1).ToArray();
-            switch (command)
+            // The longest command whose words begin the line ("bench predict" before "bench").
+            var command = Commands.Where(c => c.Words.Split(' ') is var words && args.Length >= words.Length && words.SequenceEqual(args.Take(words.Length)))
+                .MaxBy(c => c.Words.Length);
+            if (command is null)
             {
-                case "predict":
-                    if (WantsHelp(rest)) { output.Write(PredictCommand.Usage); return 0; }
-                    return PredictCommand.Run(new CommandLineArguments(rest, PredictCommand.Flags), output, error, Cancellation);
-                case "evaluate":
-                    if (WantsHelp(rest)) { output.Write(EvaluateCommand.Usage); return 0; }
-                    return EvaluateCommand.Run(new CommandLineArguments(rest, EvaluateCommand.Flags), output, error);
-                case "train":
-                    if (WantsHelp(rest)) { output.Write(TrainCommand.Usage); return 0; }
-                    return TrainCommand.Run(new CommandLineArguments(rest, TrainCommand.Flags), output, Cancellation);
-                case "stats":
-                    if (WantsHelp(rest)) { output.Write(StatsCommand.Usage); return 0; }
-                    return StatsCommand.Run(new CommandLineArguments(rest, StatsCommand.Flags), output);
-                case "synth":
-                    if (WantsHelp(rest)) { output.Write(SynthCommand.Usage); return 0; }
-                    return SynthCommand.Run(new CommandLineArguments(rest, SynthCommand.Flags), output);
-                case "convert":
-                    if (WantsHelp(rest)) { output.Write(ConvertCommand.Usage); return 0; }
-                    return ConvertCommand.Run(new CommandLineArguments(rest, ConvertCommand.Flags), output);
-                case "upload":
-                    if (WantsHelp(rest)) { output.Write(TransferCommands.UploadUsage); return 0; }
-                    return TransferCommands.Upload(new CommandLineArguments(rest, TransferCommands.Flags), output, Cancellation);
-                case "download":
-                    if (WantsHelp(rest)) { output.Write(TransferCommands.DownloadUsage); return 0; }
-                    return TransferCommands.Download(new CommandLineArguments(rest, TransferCommands.Flags), output, Cancellation);
-                case "worker":
-                    if (WantsHelp(rest)) { output.Write(WorkerCommand.Usage); return 0; }
-                    return WorkerCommand.Run(new CommandLineArguments(rest, WorkerCommand.Flags), output, Cancellation);
-                case "bench":
-                    if (rest.Length > 0 && rest[0] == "train")
-                    {
-                        if (WantsHelp(rest)) { output.Write(TrainBenchmark.Usage); return 0; }
-                        return TrainBenchmark.Run(new CommandLineArguments(rest.Skip(1), TrainBenchmark.Flags), output);
-                    }
-                    if (rest.Length > 0 && rest[0] == "data")
-                    {
-                        if (WantsHelp(rest)) { output.Write(DataBenchmark.Usage); return 0; }
-                        return DataBenchmark.Run(new CommandLineArguments(rest.Skip(1), DataBenchmark.Flags), output);
-                    }
-                    if (rest.Length > 0 && rest[0] == "validate")
-                    {
-                        if (WantsHelp(rest)) { output.Write(ValidationBenchmark.Usage); return 0; }
-                        return ValidationBenchmark.Run(new CommandLineArguments(rest.Skip(1), ValidationBenchmark.Flags), output);
-                    }
-                    if (rest.Length > 0 && rest[0] == "agreement")
-                    {
-                        if (WantsHelp(rest)) { output.Write(AgreementBenchmark.Usage); return 0; }
-                        return AgreementBenchmark.Run(new CommandLineArguments(rest.Skip(1), AgreementBenchmark.Flags), output);
-                    }
-                    if (rest.Length == 0 || rest[0] != "predict" || WantsHelp(rest))
-                    {
-                        output.Write(BenchCommand.Usage + TrainBenchmark.Usage + DataBenchmark.Usage + ValidationBenchmark.Usage + AgreementBenchmark.Usage);
-                        return rest.Length == 0 ? 2 : 0;
-                    }
-                    return BenchCommand.Run(new CommandLineArguments(rest.Skip(1), BenchCommand.Flags), output);
-                default:
-                    error.WriteLine($"error: unknown command '{command}'");
-                    output.Write(Overview);
-                    return 2;
+                if (args[0] == "bench")
+                {
+                    output.Write(string.Concat(Commands.Where(c => c.Words.StartsWith("bench ", StringComparison.Ordinal)).Select(c => c.Spec.Usage + "\n")));
+                    return args.Length == 1 ? 2 : args.Skip(1).Any(a => a is "--help" or "-h") ? 0 : 2;
+                }
+                error.WriteLine($"error: unknown command '{args[0]}'");
+                output.Write(Overview);
+                return 2;
             }
+            var rest = args.Skip(command.Words.Split(' ').Length).ToArray();
+            if (WantsHelp(rest))
+            {
+                output.Write(command.Spec.Usage);
+                return 0;
+            }
+            return command.Run(command.Spec.Parse(rest), output, error);
         }
         catch (UsageException e)
         {

@@ -20,25 +20,21 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class AgreementBenchmark
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags);
-
     public const double MaxDiceChange = 0.005, MinVoxelAgreement = 0.995;
 
-    public const string Usage = """
-        guidednet bench agreement --model M --dataset DIR [options]
-          --model M          a GuidedNet model file
-          --dataset DIR      a dataset whose imagesTs/ and labelsTs/ hold the test cases
-          --modes LIST       fast modes to compare with exact prediction, each a part (bf16, body, crop, overlap),
-                             parts joined by '+', 'fast' (what --fast does) or 'all' (default bf16,body,crop,overlap,fast,all)
-          --cases N          the first N test cases (default: all)
-        Exact = what the worker runs: Gaussian weighting, overlap 0.5, the model's patch and post-processing.
-        """ + "\n" + ComputeArguments.Usage;
+    public static readonly CommandSpec Spec = new("guidednet bench agreement --model M --dataset DIR [options]", CommandSpec.With(
+    [
+        new("model", "M", "a GuidedNet model file"),
+        new("dataset", "DIR", "a dataset whose imagesTs/ and labelsTs/ hold the test cases"),
+        new("modes", "LIST", "fast modes to compare with exact prediction, each a part (bf16, body, crop, overlap), parts joined by '+', 'fast' (what --fast does) or 'all'", Default: "bf16,body,crop,overlap,fast,all"),
+        new("cases", "N", "the first N test cases", DefaultText: "all"),
+    ], ComputeArguments.Options), "Exact = what the worker runs: Gaussian weighting, overlap 0.5, the model's patch and post-processing.");
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
         string modelPath = args.Required("model");
         string dataset = args.Required("dataset");
-        var modes = (args.String("modes") ?? "bf16,body,crop,overlap,fast,all").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        var modes = args.String("modes")!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(m => Parse(m)).ToList();
         int maxCases = args.Int("cases", int.MaxValue);
         var compute = ComputeArguments.Read(args);

@@ -17,20 +17,23 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "ct" };
+    public const string DefaultModes = "raw,gaussian";
 
-    public const string Usage = """
-        guidednet bench predict [options]
-          --modes LIST       comma list of raw, gaussian, tta, fullsize (default raw,gaussian)
-          --size D,H,W       volume (default 80,200,200: the reference's inference benchmark)
-          --patch D,H,W      window (default 64,160,160)
-          --stride D,H,W     step (default 32,80,80)
-          --classes K        (default 14)   --base-channels C (default 16)
-          --model M          weights to use (default: random weights of that shape)
+    public static readonly CommandSpec Spec = new("guidednet bench predict [options]", CommandSpec.With(CommandSpec.With(
+    [
+        new("modes", "LIST", $"comma list of raw, gaussian, tta, fullsize (default {DefaultModes}; with --ct, see --ct)"),
+        new("size", "D,H,W", "the volume, z,y,x voxels (the reference's inference benchmark)", Default: "80,200,200"),
+        new("patch", "D,H,W", "the window, z,y,x voxels", Default: "64,160,160"),
+        new("stride", "D,H,W", "the step, z,y,x voxels", Default: "32,80,80"),
+        new("classes", "K", "classes including background", Default: "14"),
+        new("base-channels", "C", "network width", Default: "16"),
+        new("model", "M", "a GuidedNet model file or the authors' .pth", DefaultText: "random weights of that shape (with --ct: of the reference's shape, width 16, 14 classes, patch 64,160,160, the FLARE22 plan)"),
+        new("child", "MODE", "one measurement, in this process", Hidden: true),
+    ], CtBenchmark.Options), ComputeArguments.Options), """
         Modes: raw = uniform averaging at the given strides (the reference's setting);
         gaussian = Gaussian weighting at 50% overlap; tta = raw plus 8-fold mirroring;
         fullsize = stitching memory on a 600x512x512 CT with a width-4 network and no overlap.
-        """ + "\n" + CtBenchmark.Usage + ComputeArguments.Usage;
+        """);
 
     // The authors' predictor (PyTorch 1.13 CPU, 2 threads) on the same machine kind, as given in the issue.
     private const double ReferenceSeconds = 35.9;
@@ -45,13 +48,13 @@ public static class BenchCommand
             ctCompute.Validate();
             return CtBenchmark.Run(args, output, ctCompute, child);
         }
-        var size = args.Triple("size") ?? new[] { 80, 200, 200 };
-        var patch = args.Triple("patch") ?? new[] { 64, 160, 160 };
-        var stride = args.Triple("stride") ?? new[] { 32, 80, 80 };
-        int classes = args.Int("classes", 14), width = args.Int("base-channels", 16);
+        var size = args.Triple("size")!;
+        var patch = args.Triple("patch")!;
+        var stride = args.Triple("stride")!;
+        int classes = args.Int("classes"), width = args.Int("base-channels");
         string? model = args.String("model");
         var compute = ComputeArguments.Read(args);
-        string modes = args.String("modes") ?? "raw,gaussian";
+        string modes = args.String("modes") ?? DefaultModes;
         args.EnsureAllUsed();
         compute.Validate();
 

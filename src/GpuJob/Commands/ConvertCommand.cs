@@ -17,30 +17,27 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class ConvertCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "labels" };
-
-    public const string Usage = """
+    public static readonly CommandSpec Spec = new("""
         guidednet convert --input SCAN --output FILE.nii.gz [--series UID] [--spacing D,H,W] [--labels]
-          --input     a DICOM series (a folder, a .zip or one file), a NIfTI file, or a 3D .npy array
-                      in (z, y, x) C order (float32/float64/int64/int32/uint8)
-          --output    NIfTI file to write: the series' own geometry (RAS), int16 when every value is an
-                      integer in its range, else float32; a .npy array gets RAS axes and origin 0
-          --series    of a DICOM input holding several series, the one to convert (default: the largest)
-          --spacing   .npy only: voxel spacing in mm as D,H,W = z,y,x (default 1,1,1)
-          --labels    write uint8 labels
         guidednet convert --model NET.pth --output MODEL.guidednet [--preset P] [--patch D,H,W]
-          --model     the authors' network as a PyTorch state dict (.pth, e.g. unet_gmm_k14.pth)
-          --output    the GuidedNet model file to write (metadata + safetensors), which the pipeline's worker serves
-          --preset    the preprocessing plan stored with it: flare22 | amos | none (default none)
-          --patch     the prediction window stored with it, D,H,W (default 64,128,128)
-        """;
+        """,
+    [
+        new("input", "SCAN", "a DICOM series (a folder, a .zip or one file), a NIfTI file, or a 3D .npy array in (z, y, x) C order (float32/float64/int64/int32/uint8)"),
+        new("model", "NET.pth", "instead of --input: the authors' network as a PyTorch state dict (e.g. unet_gmm_k14.pth), converted to the GuidedNet model file the pipeline's worker serves"),
+        new("output", "FILE", "the NIfTI file to write (the series' own geometry, RAS; int16 when every value is an integer in its range, else float32; a .npy array gets RAS axes and origin 0), or the model file"),
+        new("series", "UID", "of a DICOM input holding several series, the one to convert", DefaultText: "the largest"),
+        new("spacing", "D,H,W", ".npy only: voxel spacing in mm, z,y,x (the array's axis order)", Default: "1,1,1"),
+        new("labels", null, "write uint8 labels"),
+        new("preset", "P", "--model: the preprocessing plan stored with it, flare22 | amos | none", Default: "none"),
+        new("patch", "D,H,W", "--model: the prediction window stored with it, z,y,x voxels", Default: "64,128,128"),
+    ]);
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
         if (args.Has("model")) return ConvertModel(args, output);
         string input = args.Required("input");
         string outPath = args.Required("output");
-        double[] spacing = args.DoubleTriple("spacing") ?? new[] { 1.0, 1.0, 1.0 };
+        double[] spacing = args.DoubleTriple("spacing")!;
         bool labels = args.Flag("labels");
         string? series = args.String("series");
         args.EnsureAllUsed();

@@ -23,16 +23,17 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class CtBenchmark
 {
-    public const string Usage = """
-        guidednet bench predict --ct [options]
-          --ct-size X,Y,Z    the CT (default 512,512,300 at 0.78x0.78x1.5 mm, int16)
-          --modes LIST       exact, tta (exact + mirroring), or fast modes: a part (bf16, body, crop, overlap),
-                             parts joined by '+', fast (what --fast does) or all; '+tta' adds mirroring
-                             (default exact,bf16,body,crop,fast,bf16+crop,fast+tta)
-          --model M          a GuidedNet model file (default: random weights of the reference's shape,
-                             width 16, 14 classes, patch 64x160x160, the FLARE22 plan)
-          --work DIR         where the CT and masks are written (default: a temporary folder, removed afterwards)
-        """;
+    public const string DefaultModes = "exact,bf16,body,crop,fast,bf16+crop,fast+tta";
+
+    /// <summary>The options <c>--ct</c> adds to <c>bench predict</c>'s.</summary>
+    public static readonly IReadOnlyList<OptionSpec> Options =
+    [
+        new("ct", null, $"a whole clinical-size CT instead (read, preprocess, windows, restore, write timed per stage, each mode in a child process); its --modes: exact, tta (exact + mirroring), or fast modes: a part (bf16, body, crop, overlap), parts joined by '+', fast (what --fast does) or all; '+tta' adds mirroring (default {DefaultModes})"),
+        new("ct-size", "X,Y,Z", "--ct: the CT, x,y,z voxels at 0.78x0.78x1.5 mm, int16", Default: "512,512,300"),
+        new("work", "DIR", "--ct: where the CT and masks are written", DefaultText: "a temporary folder, removed afterwards"),
+        new("scan", "FILE", "the child's CT", Hidden: true),
+        new("mask", "FILE", "the child's truth", Hidden: true),
+    ];
 
     public sealed record StageSeconds(double Read, double Preprocess, double Windows, double Restore, double Write);
 
@@ -40,8 +41,8 @@ public static class CtBenchmark
 
     public static int Run(CommandLineArguments args, TextWriter output, ComputeOptions compute, string? child)
     {
-        var size = args.Triple("ct-size") ?? [512, 512, 300];
-        var modes = (args.String("modes") ?? "exact,bf16,body,crop,fast,bf16+crop,fast+tta").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var size = args.Triple("ct-size")!;
+        var modes = (args.String("modes") ?? DefaultModes).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         string? model = args.String("model");
         string? work = args.String("work");
         string? scan = args.String("scan"), mask = args.String("mask");

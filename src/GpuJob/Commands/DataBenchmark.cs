@@ -18,32 +18,32 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class DataBenchmark
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags);
-
-    public const string Usage = """
-        guidednet bench data [options]
-          --cases LIST       unlabeled pool sizes, a child process each (default 10,300)
-          --size D,H,W       every case (default 160,256,256: 160 slices of 256x256)
-          --labeled N        labeled cases (default 4)
-          --storage LIST     cached (patches read from the preprocessing cache, as training does) and/or
-                             memory (every case loaded first, for comparison) (default cached)
-          --steps N          training steps per child (default 20)
-          --patch D,H,W      (default 32,64,64)   --batch B (default 4, half labeled)
-          --classes K        (default 3)          --base-channels C (default 4)
-          --work DIR         where the cases are written (default: a temporary folder, removed afterwards)
-        """ + "\n" + ComputeArguments.Usage;
+    public static readonly CommandSpec Spec = new("guidednet bench data [options]", CommandSpec.With(
+    [
+        new("cases", "LIST", "unlabeled pool sizes, a child process each", Default: "10,300"),
+        new("size", "D,H,W", "every case, z,y,x voxels (160 slices of 256x256)", Default: "160,256,256"),
+        new("labeled", "N", "labeled cases", Default: "4"),
+        new("storage", "LIST", "cached (patches read from the preprocessing cache, as training does) and/or memory (every case loaded first, for comparison)", Default: "cached"),
+        new("steps", "N", "training steps per child", Default: "20"),
+        new("patch", "D,H,W", "training patch, z,y,x voxels", Default: "32,64,64"),
+        new("batch", "B", "patches per step, half of them labeled", Default: "4"),
+        new("classes", "K", "classes including background", Default: "3"),
+        new("base-channels", "C", "network width", Default: "4"),
+        new("work", "DIR", "where the cases are written", DefaultText: "a temporary folder, removed afterwards"),
+        new("child", "STORAGE:N", "one measurement, in this process", Hidden: true),
+    ], ComputeArguments.Options));
 
     public sealed record Result(string Storage, int Unlabeled, string Device, double SecondsPerStep, double LoaderWaitFraction, double PeakRssGb);
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
         string? child = args.String("child");
-        var pools = (args.String("cases") ?? "10,300").Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToList();
-        int[] size = args.Triple("size") ?? [160, 256, 256];
-        int labeled = args.Int("labeled", 4), steps = args.Int("steps", 20), batch = args.Int("batch", 4);
-        int[] patch = args.Triple("patch") ?? [32, 64, 64];
-        int classes = args.Int("classes", 3), width = args.Int("base-channels", 4);
-        var storages = (args.String("storage") ?? "cached").Split(',', StringSplitOptions.TrimEntries);
+        var pools = args.String("cases")!.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToList();
+        int[] size = args.Triple("size")!;
+        int labeled = args.Int("labeled"), steps = args.Int("steps"), batch = args.Int("batch");
+        int[] patch = args.Triple("patch")!;
+        int classes = args.Int("classes"), width = args.Int("base-channels");
+        var storages = args.String("storage")!.Split(',', StringSplitOptions.TrimEntries);
         string? work = args.String("work");
         var compute = ComputeArguments.Read(args);
         args.EnsureAllUsed();

@@ -10,17 +10,14 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet evaluate</c>: predicted and true masks in, metrics.json / metrics.csv out.</summary>
 public static class EvaluateCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
-
-    public const string Usage = """
-        guidednet evaluate --pred DIR --truth DIR [--labels dataset.json] [--output DIR]
-          --pred DIR        predicted masks <case>.nii.gz
-          --truth DIR       ground-truth masks <case>.nii.gz (every case needs a prediction)
-          --labels FILE     dataset.json whose "labels" name the classes (MSD or nnU-Net v2 style);
-                            default: the labels.json predict wrote beside the masks
-          --output DIR      where metrics.json and metrics.csv go (default: the --pred folder)
-          --nsd-tolerance MM  tolerance of the normalised surface Dice (default 1 mm, FLARE22's)
-        """;
+    public static readonly CommandSpec Spec = new("guidednet evaluate --pred DIR --truth DIR [--labels dataset.json] [--output DIR]",
+    [
+        new("pred", "DIR", "predicted masks <case>.nii.gz"),
+        new("truth", "DIR", "ground-truth masks <case>.nii.gz (every case needs a prediction)"),
+        new("labels", "FILE", "dataset.json whose \"labels\" name the classes (MSD or nnU-Net v2 style)", DefaultText: "the labels.json predict wrote beside the masks"),
+        new("output", "DIR", "where metrics.json and metrics.csv go", DefaultText: "the --pred folder"),
+        new("nsd-tolerance", "MM", "tolerance of the normalised surface Dice in mm (FLARE22's)", Default: FormattableString.Invariant($"{SegmentationMetrics.DefaultNsdToleranceMm}")),
+    ]);
 
     public static int Run(CommandLineArguments args, TextWriter output, TextWriter error)
     {
@@ -28,7 +25,7 @@ public static class EvaluateCommand
         string truthDir = args.Required("truth");
         string? labelsFile = args.String("labels");
         string outDir = args.String("output") ?? predDir;
-        double tolerance = args.Double("nsd-tolerance", SegmentationMetrics.DefaultNsdToleranceMm);
+        double tolerance = args.Double("nsd-tolerance");
         args.EnsureAllUsed();
         if (!(tolerance >= 0) || !double.IsFinite(tolerance)) throw new UsageException($"--nsd-tolerance must be a distance ≥ 0 mm, got {tolerance}");
 

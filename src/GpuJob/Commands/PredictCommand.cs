@@ -15,47 +15,38 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet predict</c>: NIfTI scans in, uint8 masks in each scan's own geometry out.</summary>
 public static class PredictCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "gaussian", "tta", "raw", "preview", "skip-existing", "ensemble", "per-organ", "no-postprocessing", "fast" };
-
     /// <summary>Every case's outcome, written to the output folder after each case.</summary>
     public const string OutcomesFile = "predictions.csv";
 
-    public const string Usage = $$"""
-        guidednet predict --model M --input FILE|DIR --output DIR [options]
-          --model M            PyTorch state dict of the authors' network (.pth) or a GuidedNet model file
-          --input FILE|DIR     a NIfTI scan (<case>_0000.nii.gz or <case>.nii.gz), a DICOM series (a folder,
-                               <case>.zip or one file), or a folder of NIfTI scans, series zips or series folders
-          --series UID         of a DICOM input holding several series, the one to read (default: the largest)
-          --output DIR         where <case>.nii.gz masks are written, with labels.json (value -> organ name)
-                               and, for DICOM input, <case>.seg.dcm (DICOM SEG referencing the series)
-          --patch D,H,W        window size (default: the model's training patch)
-          --stride D,H,W       window step; or --overlap F (default 0.5)
-          --gaussian           Gaussian weighting of overlapping windows (nnU-Net)
-          --tta                average over the 8 mirrorings of each window
-          --ensemble           average the probabilities of both networks of a GuidedNet/CPS model
-                               (default: the network validation preferred, alone)
-          --batch-windows N    windows per forward pass (default 1)
-          --fast               faster, not exact (measured: docs/performance.md, "Fast mode"): the network
-                               in bf16 where the device has it, and windows wholly in air skipped;
-                               an explicit --precision wins over its part
-          --fast-parts LIST    chosen parts, a comma list: bf16, body (skip windows in air), crop (tile the
-                               body's box on its own: far fewer windows on a CT, measurably less exact),
-                               overlap (0.25 instead of 0.5: fewer windows, measurably less exact); or all
-          --precision P        the network's number format: fp32 (default, exact), bf16, fp16 (CUDA)
-          --preset P           {{PreprocessingPlan.PresetChoices}} (default: the model's)
-          --raw                the reference's behaviour: the stored array straight to the network,
-                               uniform averaging, no TTA
-          --preview            also write <case>.png: three mid-slices with the mask overlaid
-          --roi NAMES          keep only these labels, by name (e.g. liver,spleen; see labels.json); others become 0
-          --per-organ          also write <case>/<organ>.nii.gz: one binary mask per label
-          --no-postprocessing  skip the model's post-processing (keeping each listed class's largest
-                               connected component, as its validation decided)
-          --skip-existing      leave cases whose mask is already in --output (resumes a stopped batch)
+    public static readonly CommandSpec Spec = new("guidednet predict --model M --input FILE|DIR --output DIR [options]", CommandSpec.With(
+    [
+        new("model", "M", "PyTorch state dict of the authors' network (.pth) or a GuidedNet model file"),
+        new("input", "FILE|DIR", "a NIfTI scan (<case>_0000.nii.gz or <case>.nii.gz), a DICOM series (a folder, <case>.zip or one file), or a folder of NIfTI scans, series zips or series folders"),
+        new("series", "UID", "of a DICOM input holding several series, the one to read", DefaultText: "the largest"),
+        new("output", "DIR", "where <case>.nii.gz masks are written, with labels.json (value -> organ name) and, for DICOM input, <case>.seg.dcm (DICOM SEG referencing the series)"),
+        new("patch", "D,H,W", "window size in voxels, z,y,x", DefaultText: "the model's training patch"),
+        new("stride", "D,H,W", "window step in voxels, z,y,x; or --overlap", DefaultText: "from --overlap"),
+        new("overlap", "F", "fraction of a window its neighbour overlaps", Default: FormattableString.Invariant($"{new SlidingWindowOptions().Overlap}")),
+        new("gaussian", null, "Gaussian weighting of overlapping windows (nnU-Net)"),
+        new("tta", null, "average over the 8 mirrorings of each window"),
+        new("ensemble", null, "average the probabilities of both networks of a GuidedNet/CPS model", DefaultText: "the network validation preferred, alone"),
+        new("batch-windows", "N", "windows per forward pass", Default: FormattableString.Invariant($"{new SlidingWindowOptions().WindowsPerBatch}")),
+        new("fast", null, "faster, not exact (measured: docs/performance.md, \"Fast mode\"): the network in bf16 where the device has it, and windows wholly in air skipped; an explicit --precision wins over its part"),
+        new("fast-parts", "LIST", "chosen parts, a comma list: bf16, body (skip windows in air), crop (tile the body's box on its own: far fewer windows on a CT, measurably less exact), overlap (0.25 instead of 0.5: fewer windows, measurably less exact); or all"),
+        new("precision", "P", "the network's number format: fp32 (exact), bf16, fp16 (CUDA)", DefaultText: "fp32, or bf16 with --fast"),
+        new("preset", "P", PreprocessingPlan.PresetChoices, DefaultText: "the model's"),
+        new("raw", null, "the reference's behaviour: the stored array straight to the network, uniform averaging, no TTA"),
+        new("preview", null, "also write <case>.png: axial, coronal and sagittal slices through the mask (radiological convention, organ legend)"),
+        new("roi", "NAMES", "keep only these labels, by name (e.g. liver,spleen; see labels.json); others become 0"),
+        new("per-organ", null, "also write <case>/<organ>.nii.gz: one binary mask per label"),
+        new("no-postprocessing", null, "skip the model's post-processing (keeping each listed class's largest connected component, as its validation decided)"),
+        new("skip-existing", null, "leave cases whose mask is already in --output (resumes a stopped batch)"),
+    ], ComputeArguments.Options), """
         A failing case is reported and the batch goes on; <output>/predictions.csv lists every
         case's outcome, and the exit code is 1 when any failed. Masks are written whole or not at
         all; an output that would overwrite an input is refused. Ctrl+C / SIGTERM stops within a
         window (exit 130).
-        """ + "\n" + ComputeArguments.Usage;
+        """);
 
     public static int Run(CommandLineArguments args, TextWriter output, TextWriter error, CancellationToken cancellation = default)
     {
@@ -70,9 +61,9 @@ public static class PredictCommand
         if (raw && preset is not null && preset != "none") throw new UsageException("--raw takes the stored array as is: it cannot be combined with --preset");
         int[]? patch = args.Triple("patch");
         int[]? stride = args.Triple("stride");
-        double? overlap = args.Has("overlap") ? args.Double("overlap", 0.5) : null;
+        double? overlap = args.Has("overlap") ? args.Double("overlap") : null;
         if (stride is not null && overlap is not null) throw new UsageException("give --stride or --overlap, not both");
-        int batchWindows = args.Int("batch-windows", 1);
+        int batchWindows = args.Int("batch-windows");
         string? fastParts = args.String("fast-parts");
         var fast = fastParts is not null ? ParseFast(fastParts) : args.Flag("fast") ? FastMode.Default : FastMode.Exact;
         string? precision = args.String("precision");
@@ -86,7 +77,7 @@ public static class PredictCommand
         {
             Patch = patch ?? new[] { 64, 128, 128 },
             Stride = stride,
-            Overlap = overlap ?? 0.5,
+            Overlap = args.Double("overlap"),
             Gaussian = gaussian,
             MirrorTta = tta,
             WindowsPerBatch = batchWindows,

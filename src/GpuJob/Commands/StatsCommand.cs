@@ -13,17 +13,14 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class StatsCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
-
-    public const string Usage = """
-        guidednet stats --image SCAN --mask MASK [--labels labels.json] [--output FILE.json] [--series UID]
-          --image     the scan: NIfTI or a DICOM series (folder, .zip or file)
-          --mask      its mask (NIfTI in the scan's grid, as predict writes it)
-          --labels    organ names (default: labels.json beside the mask, else class_N)
-          --output    where the JSON goes (default: <mask without extension>.stats.json)
-          --series    of a DICOM input holding several series, the one the mask belongs to
-        Intensities are the scan's own values (HU for CT); boxes are RAS world coordinates of voxel centres.
-        """;
+    public static readonly CommandSpec Spec = new("guidednet stats --image SCAN --mask MASK [--labels labels.json] [--output FILE.json] [--series UID]",
+    [
+        new("image", "SCAN", "the scan: NIfTI or a DICOM series (folder, .zip or file)"),
+        new("mask", "MASK", "its mask (NIfTI in the scan's grid, as predict writes it)"),
+        new("labels", "FILE", "organ names", DefaultText: "labels.json beside the mask, else class_N"),
+        new("output", "FILE", "where the JSON goes", DefaultText: "<mask without extension>.stats.json"),
+        new("series", "UID", "of a DICOM input holding several series, the one the mask belongs to", DefaultText: "the largest"),
+    ], "Intensities are the scan's own values (HU for CT); boxes are RAS world coordinates of voxel centres.");
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {

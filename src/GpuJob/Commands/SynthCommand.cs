@@ -7,30 +7,28 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet synth</c>: an MSD-layout dataset of synthetic abdominal phantoms.</summary>
 public static class SynthCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { "no-orientation" };
-
-    public const string Usage = """
-        guidednet synth --out DIR [--cases N] [--labeled M] [--test T] [--classes K] [--size X,Y,Z] [--seed S]
-          --cases N          training cases in imagesTr (default 20)
-          --labeled M        how many of them get labels in labelsTr (default: all)
-          --test T           test cases in imagesTs with labelsTs (default 0)
-          --classes K        classes including background, 2..14 (default 6)
-          --size X,Y,Z       voxel grid (default 64,64,40)
-          --seed S           (default 1)
-          --no-orientation   keep every header in RAS (default: random flips and axis swaps)
-          --spacing X,Y,Z    fixed voxel spacing in mm, e.g. 0.78,0.78,1.5 with --size 512,512,300 for a
-                             clinical-size CT (default: the grid spans the body, spacing jittered per case)
-        """;
+    public static readonly CommandSpec Spec = new("guidednet synth --out DIR [options]",
+    [
+        new("out", "DIR", "the dataset folder to write (MSD layout: dataset.json, imagesTr, labelsTr, imagesTs, labelsTs)"),
+        new("cases", "N", "training cases in imagesTr", Default: "20"),
+        new("labeled", "M", "how many of them get labels in labelsTr", DefaultText: "all"),
+        new("test", "T", "test cases in imagesTs with labelsTs", Default: "0"),
+        new("classes", "K", "classes including background, 2..14", Default: "6"),
+        new("size", "X,Y,Z", "voxel grid in NIfTI's axis order, x,y,z (a network's D,H,W is z,y,x)", Default: "64,64,40"),
+        new("seed", "S", "random seed", Default: "1"),
+        new("no-orientation", null, "keep every header in RAS (without it: random flips and axis swaps)"),
+        new("spacing", "X,Y,Z", "fixed voxel spacing in mm, x,y,z: 0.78,0.78,1.5 with --size 512,512,300 is a clinical-size CT", DefaultText: "the grid spans the body, spacing jittered per case"),
+    ]);
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
         string folder = args.Required("out");
-        int cases = args.Int("cases", 20);
+        int cases = args.Int("cases");
         int labeled = args.Int("labeled", cases);
-        int test = args.Int("test", 0);
-        int classes = args.Int("classes", 6);
-        int seed = args.Int("seed", 1);
-        var size = args.Triple("size") ?? new[] { 64, 64, 40 };
+        int test = args.Int("test");
+        int classes = args.Int("classes");
+        int seed = args.Int("seed");
+        var size = args.Triple("size")!;
         bool fixedOrientation = args.Flag("no-orientation");
         var spacing = args.DoubleTriple("spacing");
         args.EnsureAllUsed();

@@ -17,18 +17,17 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class TrainBenchmark
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags);
-
-    public const string Usage = """
-        guidednet bench train [options]
-          --settings LIST    comma list of small (32x64x64, batch 4 = 2+2: the issue's CPU setting) and
-                             paper (64x128x128, batch 8 = 4+4) (default small)
-          --steps N          timed steps after the first (default 4)
-          --classes K        (default 14)     --base-channels C (default 16)
-          --mode M           guidednet | cps | supervised (default guidednet)
-          --allocator A      auto (tcmalloc when installed, else glibc) | glibc | tcmalloc
-          --precision LIST   comma list of fp32, bf16, tf32 (CUDA) (default fp32)
-        """ + "\n" + ComputeArguments.Usage;
+    public static readonly CommandSpec Spec = new("guidednet bench train [options]", CommandSpec.With(
+    [
+        new("settings", "LIST", "comma list of small (patch 32,64,64, batch 4 = 2+2: the issue's CPU setting) and paper (64,128,128, batch 8 = 4+4)", Default: "small"),
+        new("steps", "N", "timed steps after the first", Default: "4"),
+        new("classes", "K", "classes including background", Default: "14"),
+        new("base-channels", "C", "network width", Default: "16"),
+        new("mode", "M", "guidednet | cps | supervised", Default: "guidednet"),
+        new("allocator", "A", "auto (tcmalloc when installed, else glibc) | glibc | tcmalloc", Default: "auto"),
+        new("precision", "LIST", "comma list of fp32, bf16, tf32 (CUDA)", Default: "fp32"),
+        new("child", "SETTING", "one measurement, in this process", Hidden: true),
+    ], ComputeArguments.Options));
 
     // The authors' code (PyTorch 1.13 CPU, 2 threads) on this machine kind, small setting, as given in the issue.
     private const double ReferenceSeconds = 7.6;
@@ -39,12 +38,12 @@ public static class TrainBenchmark
     public static int Run(CommandLineArguments args, TextWriter output)
     {
         string? child = args.String("child");
-        string settings = args.String("settings") ?? "small";
-        int steps = args.Int("steps", 4);
-        int classes = args.Int("classes", 14), width = args.Int("base-channels", 16);
-        string mode = args.String("mode") ?? "guidednet";
-        string allocator = args.String("allocator") ?? "auto";
-        var precisions = (args.String("precision") ?? "fp32").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        string settings = args.String("settings")!;
+        int steps = args.Int("steps");
+        int classes = args.Int("classes"), width = args.Int("base-channels");
+        string mode = args.String("mode")!;
+        string allocator = args.String("allocator")!;
+        var precisions = args.String("precision")!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (precisions.Except(TrainingOptions.Precisions).FirstOrDefault() is { } unknown)
             throw new UsageException($"unknown --precision '{unknown}' ({string.Join(", ", TrainingOptions.Precisions)})");
         var compute = ComputeArguments.Read(args);

@@ -8,45 +8,52 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet train</c>: an MSD dataset in, a trained GuidedNet model file out.</summary>
 public static class TrainCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>(ComputeArguments.Flags) { "resume" };
+    public static readonly CommandSpec Spec = new("guidednet train --dataset DIR --out DIR [options]", CommandSpec.With(
+    [
+        new("dataset", "DIR", "an MSD / nnU-Net dataset folder: dataset.json, imagesTr/, labelsTr/ (images without labels are the unlabeled pool)"),
+        new("out", "DIR", "where the model, training.json, curves.png and checkpoints are written"),
+        new("preset", "P", $"{string.Join(" | ", TrainingOptions.Presets)}: auto plans spacing and intensity statistics from the data", Default: "auto"),
+        new("mode", "M", string.Join(" | ", TrainingOptions.Modes), DefaultText: ByPreset(o => o.Mode.ToString().ToLowerInvariant())),
+        new("labeled", "N", "labeled cases to train with (the rest of the labels are hidden)", DefaultText: "all"),
+        new("labeled-fraction", "F", "or that fraction of the training cases (the paper's 0.1 / 0.5)"),
+        new("val-fraction", "F", "labeled cases held out for validation; or --val-cases", DefaultText: ByPreset(o => o.ValidationFraction)),
+        new("val-cases", "A,B", "the validation cases by name"),
+        new("iterations", "N", "training iterations", DefaultText: ByPreset(o => o.Iterations)),
+        new("patch", "D,H,W", "training patch in voxels, z,y,x", DefaultText: ByPreset(o => string.Join(",", o.Patch))),
+        new("batch", "B", "patches per iteration", DefaultText: ByPreset(o => o.BatchSize) + "; supervised mode: the labeled batch"),
+        new("labeled-batch", "L", "labeled patches per iteration", DefaultText: ByPreset(o => o.LabeledBatchSize)),
+        new("base-channels", "C", "network width (the paper's is 16)", DefaultText: ByPreset(o => o.BaseChannels)),
+        new("lr", "F", "base learning rate", DefaultText: ByPreset(o => o.BaseLearningRate)),
+        new("rampup-iterations", "N", "consistency/CPS ramp length (the reference's iteration//150 over 200 epochs)", DefaultText: ByPreset(o => o.RampupIterations)),
+        new("classes", "K", "classes including background", DefaultText: "from dataset.json"),
+        new("validate-every", "N", "iterations between validations", DefaultText: ByPreset(o => o.ValidateEvery)),
+        new("checkpoint-every", "N", "iterations between checkpoints", DefaultText: ByPreset(o => o.CheckpointEvery)),
+        new("foreground-fraction", "F", "labeled patches centred on a voxel of a class present in the case, each present class equally often (the reference presets' uniform crops are 0)",
+            DefaultText: ByPreset(o => Math.Round(o.ForegroundFraction, 4))),
+        new("normalization", "N", $"{string.Join(" | ", TrainingOptions.Normalizations)} (auto preset): auto chooses by the modality in dataset.json's channel_names, CT dataset-wide, others per case",
+            DefaultText: ByPreset(o => o.Normalization)),
+        new("augmentation", "A", $"{string.Join(" | ", AugmentationOptions.Names)}: nnU-Net's rotation, scaling, noise, blur, brightness, contrast, low resolution, gamma and mirroring, or the authors' rot90 + flip",
+            DefaultText: ByPreset(o => o.Augmentation.IsEnabled ? "nnunet" : "reference")),
+        new("precision", "P", $"{string.Join(" | ", TrainingOptions.Precisions)}: the training step's number format; bf16 computes on bf16 copies of fp32 master weights (CPUs with AVX-512 BF16, GPUs); tf32 is CUDA's (docs/performance.md, \"Training precision\")",
+            DefaultText: ByPreset(o => o.Precision)),
+        new("seed", "S", "random seed", DefaultText: ByPreset(o => o.Seed)),
+        new("cache", "DIR", "preprocessed-data cache", DefaultText: "<dataset>_preprocessed beside the dataset"),
+        new("resume", null, "continue from <out>/checkpoint.zip"),
+    ], ComputeArguments.Options), "Writes <out>/model.guidednet (best validation Dice), training.json, curves.png, checkpoint.zip.");
 
-    public const string Usage = """
-        guidednet train --dataset DIR --out DIR [options]
-          --preset P              flare22 | amos | auto (default auto: spacing and intensity statistics from the data)
-          --mode M                guidednet | supervised | cps (default guidednet)
-          --labeled N             labeled cases to train with (the rest of the labels are hidden)
-          --labeled-fraction F    or that fraction of the training cases (the paper's 0.1 / 0.5)
-          --val-fraction F        labeled cases held out for validation (default 0.2); or --val-cases a,b
-          --iterations N          (preset: 20000)
-          --patch D,H,W           (preset: 64,128,128)
-          --batch B               (preset: 8)        --labeled-batch L (preset: 4)
-          --base-channels C       network width (default 16, the paper's)
-          --lr F                  base learning rate (default 0.1)
-          --rampup-iterations N   consistency/CPS ramp length (default 30000, the reference's iteration//150 over 200)
-          --classes K             classes including background (default: from dataset.json)
-          --validate-every N      (default 200)      --checkpoint-every N (default 200)
-          --foreground-fraction F labeled patches centred on a voxel of a class present in the case,
-                                  each present class equally often (default: 1/3 for auto, 0 for
-                                  flare22/amos, whose uniform crops are the reference's)
-          --normalization N       auto | ct | zscore | zscore-nonzero (auto preset; default auto: by the
-                                  modality in dataset.json's channel_names, CT dataset-wide, others per case)
-          --augmentation A        nnunet | reference: nnU-Net's rotation, scaling, noise, blur, brightness,
-                                  contrast, low resolution, gamma and mirroring (default for auto), or
-                                  the authors' rot90 + flip (default for flare22/amos)
-          --precision P           fp32 | bf16 | tf32: the training step's number format (default fp32, exact);
-                                  bf16 computes on bf16 copies of fp32 master weights (CPUs with AVX-512
-                                  BF16, GPUs); tf32 is CUDA's (measured: docs/performance.md, "Training precision")
-          --seed S                (default 1337)
-          --cache DIR             preprocessed-data cache (default: <dataset>_preprocessed beside the dataset)
-          --resume                continue from <out>/checkpoint.zip
-        Writes <out>/model.guidednet (best validation Dice), training.json, curves.png, checkpoint.zip.
-        """ + "\n" + ComputeArguments.Usage;
+    /// <summary>A default as the presets set it: one value when they agree, else each preset's.</summary>
+    private static string ByPreset<T>(Func<TrainingOptions, T> setting)
+    {
+        var values = TrainingOptions.Presets.Select(p => (Preset: p, Value: FormattableString.Invariant($"{setting(TrainingOptions.FromPreset(p))}"))).ToList();
+        return values.Select(v => v.Value).Distinct().Count() == 1 ? values[0].Value
+            : string.Join(", ", values.GroupBy(v => v.Value).Select(g => $"{g.Key} for {string.Join("/", g.Select(v => v.Preset))}"));
+    }
 
     public static int Run(CommandLineArguments args, TextWriter output, CancellationToken cancellation = default)
     {
         string datasetFolder = args.Required("dataset");
         string outFolder = args.Required("out");
-        var options = Checked(() => TrainingOptions.FromPreset(args.String("preset") ?? "auto"));
+        var options = Checked(() => TrainingOptions.FromPreset(args.String("preset")!));
         string? mode = args.String("mode");
         options = options with
         {

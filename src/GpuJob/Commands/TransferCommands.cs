@@ -7,21 +7,24 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet upload</c> / <c>download</c>: files between a local folder and the pipeline's storage.</summary>
 public static class TransferCommands
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
+    /// <summary>The storage options of every command that reaches blob storage.</summary>
+    public static readonly IReadOnlyList<OptionSpec> StorageOptions =
+    [
+        new("storage-file", "FILE", "a file holding the storage connection string (never on the command line, where other users can read it)", DefaultText: "the Storage__ConnectionString environment variable"),
+        new("storage", "CONN", "refused: the connection string would show in the process list", Hidden: true),
+    ];
 
-    public const string UploadUsage = """
-        guidednet upload --from FILE|DIR --to CONTAINER/PATH [--storage-file FILE]
-          --from          a file, or a folder uploaded with its relative paths (a dataset: dataset.json, imagesTr/, labelsTr/)
-          --to            destination: datasets/<name> for a dataset, scans/incoming/<project> to have scans segmented
-          --storage-file  a file holding the connection string (default: the Storage__ConnectionString environment
-                          variable; never on the command line, where other users can read it)
-        """;
+    public static readonly CommandSpec UploadSpec = new("guidednet upload --from FILE|DIR --to CONTAINER/PATH [--storage-file FILE]", CommandSpec.With(
+    [
+        new("from", "FILE|DIR", "a file, or a folder uploaded with its relative paths (a dataset: dataset.json, imagesTr/, labelsTr/)"),
+        new("to", "PATH", "destination: datasets/<name> for a dataset, scans/incoming/<project> to have scans segmented"),
+    ], StorageOptions));
 
-    public const string DownloadUsage = """
-        guidednet download --from CONTAINER/PREFIX --to DIR [--storage-file FILE]
-          copies every blob under the prefix (e.g. results/<project>) into DIR, keeping relative paths;
-          a blob whose name would land outside DIR is refused, and nothing is written then
-        """;
+    public static readonly CommandSpec DownloadSpec = new("guidednet download --from CONTAINER/PREFIX --to DIR [--storage-file FILE]", CommandSpec.With(
+    [
+        new("from", "PREFIX", "every blob under the prefix (e.g. results/<project>) is copied, keeping relative paths"),
+        new("to", "DIR", "the folder to copy into; a blob whose name would land outside it is refused, and nothing is written then"),
+    ], StorageOptions));
 
     public static int Upload(CommandLineArguments args, TextWriter output, CancellationToken cancellation)
     {

@@ -17,25 +17,27 @@ namespace GuidedNet.GpuJob.Commands;
 /// </summary>
 public static class ValidationBenchmark
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string>();
-
-    public const string Usage = """
-        guidednet bench validate [options]
-          --size X,Y,Z       CT size (default 512,512,1000: a clinical abdominal CT)
-          --checks LIST      streaming (the pipeline's validation) and/or whole (both files read whole) (default streaming,whole)
-          --work DIR         where the case is written (default: a temporary folder, removed afterwards)
-        """;
+    public static readonly CommandSpec Spec = new("guidednet bench validate [options]",
+    [
+        new("size", "X,Y,Z", "the CT, x,y,z voxels (a clinical abdominal CT)", Default: "512,512,1000"),
+        new("checks", "LIST", "streaming (the pipeline's validation) and/or whole (both files read whole)", Default: "streaming,whole"),
+        new("work", "DIR", "where the case is written", DefaultText: "a temporary folder, removed afterwards"),
+        new("child", "CHECK", "one measurement, in this process", Hidden: true),
+        new("image", "FILE", "the child's CT", Hidden: true),
+        new("label", "FILE", "the child's label", Hidden: true),
+        new("classes", "K", "the child's classes", Default: "5", Hidden: true),
+    ]);
 
     public sealed record Result(string Check, string? Problem, double Seconds, double PeakRssMb);
 
     public static int Run(CommandLineArguments args, TextWriter output)
     {
         string? child = args.String("child");
-        int[] size = args.Triple("size") ?? [512, 512, 1000];
-        string checks = args.String("checks") ?? "streaming,whole";
+        int[] size = args.Triple("size")!;
+        string checks = args.String("checks")!;
         string? work = args.String("work");
         string? image = args.String("image"), label = args.String("label");
-        int classes = args.Int("classes", 5);
+        int classes = args.Int("classes");
         args.EnsureAllUsed();
         if (child is not null)
         {

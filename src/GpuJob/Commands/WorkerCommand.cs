@@ -15,34 +15,37 @@ namespace GuidedNet.GpuJob.Commands;
 /// <summary><c>guidednet worker</c>: the GPU job container's entry point.</summary>
 public static class WorkerCommand
 {
-    public static readonly IReadOnlySet<string> Flags = new HashSet<string> { ComputeArguments.NoOneDnn };
+    private static readonly JobOptions Jobs = new();
+    private static readonly WorkerOptions Worker = new();
 
-    public const string Usage = """
+    // The worker's settings come from its configuration (the container's environment); an option
+    // overrides one of them, so none has a default of its own: each states the configuration's.
+    public static readonly CommandSpec Spec = new("""
         guidednet worker [options]
           Takes job messages (training, prediction) from the job queue and runs them against blob storage.
           Configuration comes from environment variables (Storage__ConnectionString or Storage__AccountName,
           Jobs__Transport = StorageQueue | ServiceBus, Jobs__QueueName, Jobs__ServiceBusNamespace,
           Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Jobs__Notices (default true: a notice on the
-          storage queue Jobs__NoticeQueueName, default <queue>-notices, at each status change), Worker__WorkFolder, Worker__DiskBudgetBytes (default 50 GB:
-          job folders and cached models beyond it are evicted least recently used first), Worker__Ensemble,
-          Worker__Fast (fast for predict --fast, or parts such as bf16,body; unset: exact masks),
-          Worker__Device, Telemetry__Exporters = console | otlp | azuremonitor (default: azuremonitor where
-          APPLICATIONINSIGHTS_CONNECTION_STRING is set), Telemetry__OtlpEndpoint, ...);
+          storage queue Jobs__NoticeQueueName, default <queue>-notices, at each status change), Worker__WorkFolder,
+          Worker__DiskBudgetBytes (default 50 GB: job folders and cached models beyond it are evicted least
+          recently used first), Worker__Ensemble, Worker__Fast (fast for predict --fast, or parts such as
+          bf16,body; unset: exact masks), Worker__Device, Telemetry__Exporters = console | otlp | azuremonitor
+          (default: azuremonitor where APPLICATIONINSIGHTS_CONNECTION_STRING is set), Telemetry__OtlpEndpoint, ...);
           these options override them:
-          --storage-file FILE     a file holding the storage connection string (never on the command line,
-                                  where other users can read it; default: Storage__ConnectionString)
-          --transport T           storagequeue | servicebus (default storagequeue)
-          --queue NAME            job queue (default guidednet-jobs)
-          --max-deliveries N      deliveries before a failing message is poisoned (default 3)
-          --visibility SECONDS    message lease, renewed while a job runs (default 60)
-          --work DIR              local scratch folder
-          --device D              auto | cpu | cuda   --threads N
-          --no-onednn             CPU convolutions without oneDNN (Worker__UseOneDnn=false; see guidednet train --help)
-          --heartbeat SECONDS     status.json interval (default 5, at most 10)
-          --idle-exit SECONDS     exit after this long without messages (default: never)
-          --name NAME             worker name shown in status.json
-        Stops cleanly on SIGTERM / Ctrl+C: a training job checkpoints and its message is released.
-        """;
+        """, CommandSpec.With(TransferCommands.StorageOptions,
+    [
+        new("transport", "T", "storagequeue | servicebus", DefaultText: Jobs.Transport.ToString().ToLowerInvariant()),
+        new("queue", "NAME", "job queue", DefaultText: Jobs.QueueName),
+        new("max-deliveries", "N", "deliveries before a failing message is poisoned", DefaultText: FormattableString.Invariant($"{Jobs.MaxDeliveryCount}")),
+        new("visibility", "SECONDS", "message lease, renewed while a job runs", DefaultText: FormattableString.Invariant($"{Jobs.VisibilityTimeout.TotalSeconds}")),
+        new("work", "DIR", "local scratch folder", DefaultText: "guidednet-worker in the temporary folder"),
+        new("device", "D", "auto | cpu | cuda (or cuda:N)", DefaultText: Worker.Device),
+        new("threads", "N", "CPU threads; 0 is one per core", DefaultText: FormattableString.Invariant($"{Worker.Threads}")),
+        new(ComputeArguments.NoOneDnn, null, "CPU convolutions without oneDNN (Worker__UseOneDnn=false; see guidednet train --help)"),
+        new("heartbeat", "SECONDS", "status.json interval, at most 10", DefaultText: FormattableString.Invariant($"{Worker.Heartbeat.TotalSeconds}")),
+        new("idle-exit", "SECONDS", "exit after this long without messages", DefaultText: "never"),
+        new("name", "NAME", "worker name shown in status.json", DefaultText: "<machine>-<process id>"),
+    ]), "Stops cleanly on SIGTERM / Ctrl+C: a training job checkpoints and its message is released.");
 
     public static int Run(CommandLineArguments args, TextWriter output, CancellationToken stop)
     {
