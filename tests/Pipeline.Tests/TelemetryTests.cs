@@ -7,7 +7,9 @@ using GuidedNet.Pipeline.Storage;
 using GuidedNet.Pipeline.Telemetry;
 using GuidedNet.Pipeline.Tests.Infrastructure;
 using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -105,6 +107,45 @@ public sealed class TelemetryTests(Azurite azurite) : IClassFixture<Azurite>
         Assert.Equal(1.5, byName["stage model"].Duration.TotalSeconds, 3);
         Assert.Equal("preprocess", byName["stage preprocess"].GetTagItem(PipelineTelemetry.Tags.Stage));
         Assert.True(byName["stage " + JobPhases.Uploading].Duration >= TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void The_workers_console_lines_become_log_records_and_still_reach_the_console()
+    {
+        var records = new List<OpenTelemetry.Logs.LogRecord>();
+        using (var logs = LoggerFactory.Create(b => b.AddOpenTelemetry(l => l.AddInMemoryExporter(records))))
+        {
+            var console = new StringWriter();
+            var writer = new LoggedTextWriter(console, logs.CreateLogger("guidednet-worker"));
+            writer.WriteLine("worker w1: storagequeue queue 'jobs'");
+            writer.Write("job-1: predict ");
+            writer.Write("attempt 1\r\n");
+            writer.Write("partial");
+            Assert.Equal("worker w1: storagequeue queue 'jobs'" + Environment.NewLine + "job-1: predict attempt 1\r\npartial", console.ToString());
+        }
+        var lines = records.Select(r => r.Attributes!.Single(a => a.Key == "Line").Value as string).ToList();
+        Assert.Equal(["worker w1: storagequeue queue 'jobs'", "job-1: predict attempt 1"], lines); // a line is logged when it is complete
+        Assert.All(records, r => Assert.Equal("guidednet-worker", r.CategoryName));
+    }
+
+    [Theory]
+    [InlineData(null, null, "")]
+    [InlineData(null, "InstrumentationKey=00000000-0000-0000-0000-000000000000", "azuremonitor")]
+    [InlineData("console,otlp", null, "console,otlp")]
+    [InlineData("none", "InstrumentationKey=00000000-0000-0000-0000-000000000000", "")]
+    public void Exporters_default_to_application_insights_where_its_connection_string_is_set(string? exporters, string? connection, string expected)
+    {
+        var options = new TelemetryOptions { Exporters = exporters, ApplicationInsightsConnectionString = connection };
+        options.Validate();
+        Assert.Equal(expected, string.Join(",", options.EffectiveExporters));
+    }
+
+    [Fact]
+    public void A_bad_telemetry_setting_is_refused_by_name()
+    {
+        Assert.Contains("unknown exporter jaeger", Assert.Throws<ArgumentException>(() => new TelemetryOptions { Exporters = "console,jaeger" }.Validate()).Message);
+        Assert.Contains("APPLICATIONINSIGHTS_CONNECTION_STRING", Assert.Throws<ArgumentException>(() => new TelemetryOptions { Exporters = "azuremonitor" }.Validate()).Message);
+        Assert.Contains("Telemetry:OtlpEndpoint", Assert.Throws<ArgumentException>(() => new TelemetryOptions { OtlpEndpoint = "not a url" }.Validate()).Message);
     }
 
     private static long Sum(IEnumerable<Metric> metrics, string name, string tag, string value)

@@ -73,6 +73,18 @@ public sealed class ViewerTests
         Assert.Contains("data-page=\"ready\"", projectDom);
         Assert.Contains($">{CaseName}</a>", projectDom);
 
+        // The training run's page: its state and iterations; the model's page: its versions, curves and card.
+        string runDom = await HeadlessChromium.DumpDomAsync($"{origin}#/runs/{Uri.EscapeDataString(training)}");
+        Assert.Contains("data-page=\"ready\"", runDom);
+        Assert.Contains("Completed", runDom);
+        Assert.Contains("iteration 30 of 30", runDom);
+        Assert.Matches("<button(?=[^>]*id=\"cancel\")(?=[^>]*hidden)[^>]*>", runDom); // an ended run offers no cancel
+        string modelDom = await HeadlessChromium.DumpDomAsync($"{origin}#/models/{Project}");
+        Assert.Contains($"{version} (production)", modelDom);
+        Assert.Contains("Model card", modelDom);
+        Assert.Contains("## Validation", modelDom);
+        Assert.Contains("<img class=\"figure\"", modelDom);
+
         // The case: the viewer is ready, its organ table names the organs; with the mask shown, the
         // pixels that differ from the same view without it are the organs' colours blended over the scan.
         string caseUrl = $"{origin}#/projects/{Project}/cases/{CaseName}";

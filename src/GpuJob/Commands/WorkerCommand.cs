@@ -98,12 +98,13 @@ public static class WorkerCommand
         {
             throw new UsageException($"configuration: {WorkerOptions.Section}:Fast: {e.Message}");
         }
+        // The job and stage spans of each run's trace, job durations, queue waits, this process's memory, and its console as logs.
+        using var exporters = TelemetryExporters.StartStandalone(telemetry, "guidednet-worker", output);
+        output = exporters.Console;
+        PipelineTelemetry.ObserveProcessMemory();
         var device = TorchRuntime.Configure(new ComputeOptions { Device = workerOptions.Device, Threads = workerOptions.Threads, UseOneDnn = workerOptions.UseOneDnn });
         var storage = PipelineStorage.Create(storageOptions);
         output.WriteLine($"worker {workerOptions.Name}: {jobOptions.Transport} queue '{jobOptions.QueueName}', device {TorchRuntime.Describe(device)}, work folder {workerOptions.WorkFolder}");
-        // The job and stage spans of each run's trace, job durations, queue waits and this process's memory.
-        using var exporters = TelemetryExporters.StartStandalone(telemetry, "guidednet-worker");
-        PipelineTelemetry.ObserveProcessMemory();
         // Jobs run on thread-pool threads; their model and training steps run here, on the main thread (ComputeThread says why).
         var compute = new ComputeThread();
         return compute.Pump(RunAsync(storage, jobOptions, storageOptions, workerOptions, fast, device, compute, output, stop));

@@ -40,14 +40,27 @@ public static class TelemetryExporters
         return services;
     }
 
-    /// <summary>Providers for a process without a service container (the worker); disposing them flushes what is buffered.</summary>
-    public static IDisposable StartStandalone(TelemetryOptions options, string service)
+    /// <summary>
+    /// Providers for a process without a service container (the worker); disposing them flushes
+    /// what is buffered. Its <see cref="StandaloneTelemetry.Console"/> is the process's console,
+    /// whose lines are also logs where a backend takes them.
+    /// </summary>
+    public static StandaloneTelemetry StartStandalone(TelemetryOptions options, string service, TextWriter console)
     {
-        if (options.EffectiveExporters.Count == 0) return new Nothing();
+        if (options.EffectiveExporters.Count == 0) return new StandaloneTelemetry(console, []);
         var resource = ResourceBuilder.CreateDefault().AddService(service);
         var tracer = Exporters(Sdk.CreateTracerProviderBuilder().SetResourceBuilder(resource).AddSource(PipelineTelemetry.SourceName), options).Build();
         var meter = Exporters(Sdk.CreateMeterProviderBuilder().SetResourceBuilder(resource).AddMeter(PipelineTelemetry.SourceName), options).Build();
-        return new Providers(tracer, meter);
+        var remote = options.EffectiveExporters.Where(e => e != TelemetryOptions.Console).ToList();
+        if (remote.Count == 0) return new StandaloneTelemetry(console, [tracer, meter]);
+        var logs = LoggerFactory.Create(b => b.AddOpenTelemetry(l =>
+        {
+            l.SetResourceBuilder(resource);
+            foreach (string exporter in remote)
+                if (exporter == TelemetryOptions.Otlp) l.AddOtlpExporter(o => Otlp(o, options));
+                else l.AddAzureMonitorLogExporter(o => AzureMonitor(o, options));
+        }));
+        return new StandaloneTelemetry(new LoggedTextWriter(console, logs.CreateLogger(service)), [tracer, meter, logs]);
     }
 
     private static TracerProviderBuilder Exporters(TracerProviderBuilder builder, TelemetryOptions options)
@@ -86,19 +99,15 @@ public static class TelemetryExporters
         if (options.UsesEntraId) o.Credential = new DefaultAzureCredential();
     }
 
-    private sealed class Providers(TracerProvider tracer, MeterProvider meter) : IDisposable
+    /// <summary>What <see cref="StartStandalone"/> started: the console to print to, and the providers to flush at exit.</summary>
+    public sealed class StandaloneTelemetry(TextWriter console, IReadOnlyList<IDisposable> providers) : IDisposable
     {
-        public void Dispose()
-        {
-            tracer.Dispose();
-            meter.Dispose();
-        }
-    }
+        public TextWriter Console { get; } = console;
 
-    private sealed class Nothing : IDisposable
-    {
         public void Dispose()
         {
+            Console.Flush();
+            foreach (var provider in providers) provider.Dispose();
         }
     }
 }
