@@ -5,7 +5,8 @@
 # builds with TorchSharp's CUDA libtorch: TORCH_BACKEND=cuda, or none with one on LD_LIBRARY_PATH).
 # A synthetic dataset with 4 labeled cases is uploaded and trained (small width, a few minutes on
 # CPU), two scans are dropped into the drop zone, and their masks, reports and previews come back.
-# Ctrl+C or the end of the demo stops every process it started.
+# Ctrl+C or the end of the demo stops every process it started; with KEEP=1 the stack stays up for
+# the results viewer (http://127.0.0.1:7071/) until Ctrl+C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -105,3 +106,8 @@ echo "  $demo/results/<case>/<run>/   <case>_seg.nii.gz (mask in the scan's geom
 echo "  $demo/results/summary.json, summary.csv   the project's batch summary"
 echo "  $demo/models/           production.json, <version>/model.guidednet, training.json, curves.png, model-card.md"
 echo "  $demo/host.log          orchestrations and worker progress; the API: curl http://127.0.0.1:$api_port/api/runs/$run"
+if [ -n "${KEEP:-}" ]; then
+  # The stack stays up for the results viewer until Ctrl+C.
+  echo "  results viewer: http://127.0.0.1:$api_port/#/projects/$project (KEEP is set: Ctrl+C stops everything)"
+  wait "${pids[1]}" || true
+fi
