@@ -127,6 +127,11 @@ public sealed class TriggerFunctions(PipelineStorage storage, JobOptions jobs, P
         string run, string file, CancellationToken cancellation) =>
         await Respond(request, await Results.OpenCaseFileAsync(project, caseName, run, file, cancellation));
 
+    [Function("ListQuarantined")]
+    public async Task<HttpResponseData> ListQuarantined(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Quarantined)] HttpRequestData request, string project, CancellationToken cancellation) =>
+        await Respond(request, await Results.ListQuarantinedAsync(project, cancellation));
+
     [Function("ListModels")]
     public async Task<HttpResponseData> ListModels(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Models)] HttpRequestData request, CancellationToken cancellation) =>

@@ -161,6 +161,7 @@ api.MapGet(ApiRoutes.Case, async (string project, string caseName, ResultsApi re
     Answer(await results.GetCaseAsync(project, caseName, ct)));
 api.MapGet(ApiRoutes.CaseFile, async (string project, string caseName, string run, string file, ResultsApi results, CancellationToken ct) =>
     Answer(await results.OpenCaseFileAsync(project, caseName, run, file, ct)));
+api.MapGet(ApiRoutes.Quarantined, async (string project, ResultsApi results, CancellationToken ct) => Answer(await results.ListQuarantinedAsync(project, ct)));
 api.MapGet(ApiRoutes.Models, async (ResultsApi results, CancellationToken ct) => Answer(await results.ListModelsAsync(ct)));
 api.MapGet(ApiRoutes.DatasetModels, async (string dataset, int? take, ResultsApi results, CancellationToken ct) =>
     Answer(await results.GetModelsAsync(dataset, take ?? 20, ct)));

@@ -72,14 +72,18 @@ async function homePage() {
 }
 
 async function projectPage(project) {
-  const summary = await getJson(`/api/projects/${segment(project)}/cases?take=500`);
+  const [summary, quarantine] = await Promise.all([getJson(`/api/projects/${segment(project)}/cases?take=500`),
+    getJson(`/api/projects/${segment(project)}/quarantine`)]);
   const organs = [...new Set(summary.rows.flatMap(r => Object.keys(r.organs)))];
   show([link('/projects/' + segment(project), project)],
     el('p', {}, `${summary.cases} case${summary.cases === 1 ? '' : 's'}; mean Dice ${number(summary.meanDice, 3)} (cases with a label); updated ${summary.updatedUtc}`),
     el('div', { id: 'cases' }, table(['case', 'model', 'mean Dice', ...organs.map(o => o + ' (ml)')],
       summary.rows.map(r => [link(`/projects/${segment(project)}/cases/${segment(r.case)}`, r.case), r.modelVersion, number(r.meanDice, 3),
         ...organs.map(o => number(r.organs[o]?.volumeMl, 1))]), [2, ...organs.map((_, i) => 3 + i)])),
-    summary.cases > summary.rows.length ? el('p', { class: 'muted' }, `first ${summary.rows.length} of ${summary.cases} shown`) : null);
+    summary.cases > summary.rows.length ? el('p', { class: 'muted' }, `first ${summary.rows.length} of ${summary.cases} shown`) : null,
+    quarantine.quarantined.length ? el('div', { id: 'quarantine' }, el('h2', {}, 'Quarantined drops'),
+      table(['case', 'run', 'reason', 'quarantined (UTC)'],
+        quarantine.quarantined.map(q => [q.case, q.run, q.reason, q.quarantinedUtc.replace('T', ' ').slice(0, 19)]))) : null);
 }
 
 // The label table (labels.json) as NiiVue's label colour map: index = mask value.

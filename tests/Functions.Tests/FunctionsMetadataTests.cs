@@ -52,7 +52,7 @@ public sealed class FunctionsMetadataTests
         foreach (var (name, route) in new[]
                  {
                      ("ListRuns", "runs"), ("ListProjects", "projects"), ("ListCases", "projects/{project}/cases"), ("GetCase", "projects/{project}/cases/{caseName}"),
-                     ("GetCaseFile", "projects/{project}/cases/{caseName}/runs/{run}/{file}"), ("ListModels", "models"), ("GetModels", "models/{dataset}"),
+                     ("GetCaseFile", "projects/{project}/cases/{caseName}/runs/{run}/{file}"), ("ListQuarantined", "projects/{project}/quarantine"), ("ListModels", "models"), ("GetModels", "models/{dataset}"),
                      ("GetModelFile", "models/{dataset}/{version}/{file}"), ("Viewer", "viewer/{file?}"),
                  })
         {
@@ -66,7 +66,7 @@ public sealed class FunctionsMetadataTests
         Assert.Equal("queueTrigger", notice.GetProperty("type").GetString());
         Assert.Equal("%Jobs:NoticeQueueName%", notice.GetProperty("queueName").GetString());
         Assert.Contains(functions["JobNoticeArrived"], b => b.GetProperty("type").GetString() == "durableClient");
-        Assert.Equal(taskNames.Count + 16, functions.Count);
+        Assert.Equal(taskNames.Count + 17, functions.Count);
     }
 
     [Fact]

@@ -42,6 +42,20 @@ public sealed class ViewerTests
             TimeSpan.FromMinutes(2), "the scan's result");
         var report = (await pipeline.Storage.ReadJsonAsync<ScanReport>(latest.Report))!;
 
+        // A drop that is not a scan is quarantined with its reason, which the project's page lists.
+        string broken = Path.Combine(Path.GetTempPath(), $"broken-{Guid.NewGuid():N}.nii.gz");
+        await File.WriteAllBytesAsync(broken, "not a NIfTI file"u8.ToArray());
+        await pipeline.Storage.UploadFileAsync(BlobLayout.IncomingScan(Project, "broken.nii.gz"), broken);
+        File.Delete(broken);
+        var quarantined = await pipeline.WaitForAsync(async () =>
+        {
+            var list = await Json(pipeline, $"api/projects/{Project}/quarantine");
+            return list.GetProperty("quarantined").GetArrayLength() > 0 ? list.GetProperty("quarantined").EnumerateArray().ToArray() : null;
+        }, TimeSpan.FromMinutes(1), "the broken drop's quarantine");
+        var record = quarantined[0];
+        Assert.Equal("broken", record.GetProperty("case").GetString());
+        Assert.Contains("broken.nii.gz", record.GetProperty("reason").GetString());
+
         // The API the page reads: lists, the case, and its files — the scan exactly as dropped, the mask exactly as reported.
         Assert.Contains(Project, (await Json(pipeline, "api/projects")).GetProperty("projects").EnumerateArray().Select(p => p.GetString()));
         Assert.Contains(Project, (await Json(pipeline, "api/models")).GetProperty("datasets").EnumerateArray().Select(p => p.GetString()));
@@ -72,6 +86,8 @@ public sealed class ViewerTests
         string projectDom = await HeadlessChromium.DumpDomAsync($"{origin}#/projects/{Project}");
         Assert.Contains("data-page=\"ready\"", projectDom);
         Assert.Contains($">{CaseName}</a>", projectDom);
+        Assert.Contains("Quarantined drops", projectDom);
+        Assert.Contains("<td>broken</td>", projectDom);
 
         // The training run's page: its state and iterations; the model's page: its versions, curves and card.
         string runDom = await HeadlessChromium.DumpDomAsync($"{origin}#/runs/{Uri.EscapeDataString(training)}");

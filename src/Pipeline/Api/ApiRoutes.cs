@@ -20,6 +20,7 @@ public static class ApiRoutes
     public const string Cases = "projects/{project}/cases";
     public const string Case = "projects/{project}/cases/{caseName}";
     public const string CaseFile = "projects/{project}/cases/{caseName}/runs/{run}/{file}";
+    public const string Quarantined = "projects/{project}/quarantine";
     public const string Models = "models";
     public const string DatasetModels = "models/{dataset}";
     public const string ModelFile = "models/{dataset}/{version}/{file}";

@@ -109,6 +109,26 @@ public sealed class ResultsApi(PipelineStorage storage)
         return await OpenAsync(path, contentType, name, cancellation);
     }
 
+    /// <summary>
+    /// The project's quarantined drops, newest first: each case and run with the reason naming the
+    /// file and the problem (at most <see cref="MaxPage"/> of the blobs under the quarantine are looked at).
+    /// </summary>
+    public async Task<ApiResult> ListQuarantinedAsync(string project, CancellationToken cancellation = default)
+    {
+        if (Refused(("project", project)) is { } refused) return refused;
+        var (blobs, next) = await storage.ListPageAsync($"{BlobLayout.Quarantine}/{Quarantine.ScanArea(project)}/", null, MaxPage, cancellation);
+        var records = new List<QuarantineRecord>();
+        foreach (var blob in blobs.Where(b => b.Path.EndsWith("/reason.json", StringComparison.Ordinal)))
+            if (await ReadDocumentAsync<QuarantineRecord>(blob.Path, cancellation) is { } record)
+                records.Add(record);
+        return new ApiResult(200, new
+        {
+            project,
+            quarantined = records.OrderByDescending(r => r.QuarantinedUtc).Select(r => new { @case = r.Name, r.Run, r.Reason, r.Files, r.QuarantinedUtc, r.Complete }),
+            truncated = next is not null,
+        });
+    }
+
     /// <summary>Datasets that have models (folders of the models container), at most <see cref="MaxPage"/>.</summary>
     public async Task<ApiResult> ListModelsAsync(CancellationToken cancellation = default)
     {
