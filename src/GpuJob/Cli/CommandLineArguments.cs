@@ -14,19 +14,12 @@ public sealed class CommandLineArguments
 {
     private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
-    private readonly CommandSpec? _spec;
+    private readonly CommandSpec _spec;
 
     /// <summary>Options of a command defined by <paramref name="spec"/>: any other is refused at once, and its defaults are the spec's.</summary>
-    public CommandLineArguments(IEnumerable<string> args, CommandSpec spec) : this(args, spec.Flags)
+    public CommandLineArguments(IEnumerable<string> args, CommandSpec spec)
     {
         _spec = spec;
-        var unknown = _options.Keys.Where(k => spec.Find(k) is null).ToList();
-        if (unknown.Count > 0)
-            throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(u => "--" + u))} (--help lists the options)");
-    }
-
-    public CommandLineArguments(IEnumerable<string> args, IReadOnlySet<string> flags)
-    {
         var list = args.ToList();
         for (int i = 0; i < list.Count; i++)
         {
@@ -41,7 +34,9 @@ public sealed class CommandLineArguments
                 value = name[(eq + 1)..];
                 name = name[..eq];
             }
-            else if (!flags.Contains(name))
+            if (spec.Find(name) is not { } option)
+                throw new UsageException($"unknown option: --{name} (--help lists the options)");
+            if (value is null && !option.IsSwitch)
             {
                 if (i + 1 >= list.Count || list[i + 1].StartsWith("--", StringComparison.Ordinal))
                     throw new UsageException($"--{name} needs a value");
@@ -80,7 +75,7 @@ public sealed class CommandLineArguments
     /// <inheritdoc cref="Int(string, int)"/>
     public double Double(string name, double fallback) => Number(name, NoSpecDefault(name, fallback), NumberStyles.Float, "a number");
 
-    private string? SpecDefault(string name) => _spec?.Find(name)?.Default;
+    private string? SpecDefault(string name) => _spec.Find(name)?.Default;
 
     private T Parsed<T>(string name, NumberStyles style) where T : struct, INumber<T> =>
         SpecDefault(name) is { } d ? T.Parse(d, style, CultureInfo.InvariantCulture)
@@ -111,7 +106,7 @@ public sealed class CommandLineArguments
             .Select(p => T.TryParse(p, style, CultureInfo.InvariantCulture, out T v) && v > T.Zero ? v : (T?)null)
             .ToArray();
         if (values.Length != 3 || values.Any(v => v is null))
-            throw new UsageException($"--{name} expects three positive {what} {_spec?.Find(name)?.Value ?? "D,H,W"}, got '{s}'");
+            throw new UsageException($"--{name} expects three positive {what} {_spec.Find(name)?.Value}, got '{s}'");
         return values.Select(v => v!.Value).ToArray();
     }
 

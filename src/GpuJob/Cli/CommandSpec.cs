@@ -39,8 +39,6 @@ public sealed class CommandSpec
 
     public IReadOnlyList<OptionSpec> Options { get; }
     public string Usage { get; }
-    public IReadOnlySet<string> Flags => Options.Where(o => o.IsSwitch).Select(o => o.Name).ToHashSet();
-
     public OptionSpec? Find(string name) => _options.GetValueOrDefault(name);
 
     public CommandLineArguments Parse(IEnumerable<string> args) => new(args, this);
