@@ -74,7 +74,7 @@ public sealed class ViewerTests
         Assert.Contains(training, (await Json(pipeline, "api/runs?kind=train")).GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
         // Bounded and checked like every route: names that are not names, files that are not files, pages too large.
         Assert.Equal(HttpStatusCode.BadRequest, (await pipeline.Http.GetAsync($"api/projects/{Project}/cases/..%2Fmodels")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await pipeline.Http.GetAsync($"api/projects/{Project}/cases/{CaseName}/runs/{RunIdFolder(latest)}/model")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await pipeline.Http.GetAsync($"api/projects/{Project}/cases/{CaseName}/runs/{Orchestrations.RunIds.LastPart(latest.Run)}/model")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await pipeline.Http.GetAsync($"api/projects/{Project}/cases?take=100000")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await pipeline.Http.GetAsync($"api/projects/{Project}/cases/nobody")).StatusCode);
         var page = await pipeline.Http.GetAsync("");
@@ -137,8 +137,6 @@ public sealed class ViewerTests
         Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
     }
-
-    private static string RunIdFolder(LatestResult latest) => latest.ResultPrefix.TrimEnd('/').Split('/')[^1];
 
     private static string Md5(byte[] bytes) => Convert.ToHexString(MD5.HashData(bytes)).ToLowerInvariant();
 

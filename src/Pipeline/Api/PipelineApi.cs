@@ -48,7 +48,7 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
     /// <summary>202 with the new run's id; 409 naming the run when the dataset already has an active training run.</summary>
     public async Task<ApiResult> StartTrainingAsync(string dataset, string? body, CancellationToken cancellation = default)
     {
-        if (!BlobLayout.IsValidName(dataset)) return ApiResult.Error(400, "dataset name: 1–64 letters, digits, '-', '_' or '.', not starting with '.'");
+        if (!BlobLayout.IsValidName(dataset)) return ApiResult.Error(400, $"dataset name: {BlobLayout.NameRule}");
         if (body is not null && Encoding.UTF8.GetByteCount(body) > MaxRequestBytes)
             return ApiResult.Error(413, $"request body: larger than {MaxRequestBytes} bytes");
         TrainRequest request;
@@ -108,7 +108,7 @@ public sealed class PipelineApi(DurableTaskClient client, PipelineStorage storag
         };
         if (prefix == "") return ApiResult.Error(400, "kind: train or scan");
         if (continuation is { Length: > 4096 }) return ApiResult.Error(400, "continuation: not one this API gave");
-        var query = new OrchestrationQuery { InstanceIdPrefix = prefix, PageSize = take, ContinuationToken = continuation, FetchInputsAndOutputs = false };
+        var query = new OrchestrationQuery { InstanceIdPrefix = prefix, PageSize = take, FetchInputsAndOutputs = false };
         await foreach (var page in client.GetAllInstancesAsync(query).AsPages(continuation, take).WithCancellation(cancellation))
         {
             var runs = page.Values.OrderByDescending(r => r.CreatedAt).Select(r => new

@@ -1,5 +1,6 @@
 using GuidedNet.Imaging;
 using GuidedNet.Pipeline.Contracts;
+using GuidedNet.Pipeline.Orchestrations;
 using GuidedNet.Pipeline.Results;
 using GuidedNet.Pipeline.Storage;
 
@@ -68,7 +69,7 @@ public sealed class ResultsApi(PipelineStorage storage)
         var report = await ReadDocumentAsync<ScanReport>(latest.Report, cancellation);
         if (report is null) return ApiResult.Error(404, $"{latest.Report}: the report the case's latest result names is missing");
         // The run's result folder (its scan's content key) addresses its files.
-        string run = latest.ResultPrefix.TrimEnd('/')[(latest.ResultPrefix.TrimEnd('/').LastIndexOf('/') + 1)..];
+        string run = RunIds.LastPart(latest.Run);
         string files = $"/api/projects/{project}/cases/{caseName}/runs/{run}/";
         return new ApiResult(200, new
         {
@@ -188,6 +189,6 @@ public sealed class ResultsApi(PipelineStorage storage)
 
     private static ApiResult? Refused(params (string What, string Value)[] names) =>
         names.FirstOrDefault(n => !BlobLayout.IsValidName(n.Value)) is { What: { } what } bad
-            ? ApiResult.Error(400, $"{what} name: 1–64 letters, digits, '-', '_' or '.', not starting with '.'")
+            ? ApiResult.Error(400, $"{what} name: {BlobLayout.NameRule}")
             : null;
 }

@@ -54,6 +54,14 @@ public static class RunIds
         : runId.StartsWith(KindPrefix(JobKind.Predict), StringComparison.Ordinal) ? JobKind.Predict
         : null;
 
+    /// <summary>The dataset (training run) or project (scan run) a run id names, and a scan run's case; nulls for an id that is not a run's.</summary>
+    public static (string? Name, string? Case) NamesOf(string runId)
+    {
+        if (JobKindOf(runId) is not { } kind) return (null, null);
+        string[] parts = runId.Split(Separator);
+        return (parts.ElementAtOrDefault(1), kind == JobKind.Predict ? parts.ElementAtOrDefault(2) : null);
+    }
+
     /// <summary>The run's last part: the model version of a training run, the content key of a scan run (its result folder).</summary>
     public static string LastPart(string runId) => runId[(runId.LastIndexOf(Separator) + 1)..];
 

@@ -96,6 +96,9 @@ public static class BlobLayout
     /// <summary>A path as error messages show it: never more than 200 characters of what a caller sent.</summary>
     public static string Shown(string path) => path.Length <= 200 ? path : path[..200] + "…";
 
+    /// <summary>What <see cref="IsValidName"/> accepts, as error messages state it.</summary>
+    public const string NameRule = "1–64 letters, digits, '-', '_' or '.', not starting with '.'";
+
     /// <summary>Names of projects, datasets and cases: what is safe in a blob path and an instance id.</summary>
     public static bool IsValidName(string name) =>
         name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && name[0] != '.';

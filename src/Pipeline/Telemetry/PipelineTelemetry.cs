@@ -82,10 +82,10 @@ public static class PipelineTelemetry
         span.SetTag(Tags.Run, runId);
         if (RunIds.JobKindOf(runId) is { } jobKind)
         {
-            string[] parts = runId.Split(RunIds.Separator);
+            var (named, caseName) = RunIds.NamesOf(runId);
             span.SetTag(Tags.RunKind, jobKind == Jobs.JobKind.Train ? "train" : "scan");
-            if (parts.Length > 1) span.SetTag(Tags.Project, parts[1]);
-            if (jobKind == Jobs.JobKind.Predict && parts.Length > 2) span.SetTag(Tags.Case, parts[2]);
+            span.SetTag(Tags.Project, named);
+            if (caseName is not null) span.SetTag(Tags.Case, caseName);
         }
         return span;
     }
