@@ -11,8 +11,10 @@ using GuidedNet.GpuJob.Cli;
 // flip) and the product's (foreground oversampling, nnU-Net augmentation, normalisation by
 // modality); test Dice per class over seeds.
 // Usage: dotnet run --project tools/Experiment -c Release [-- --data anatomy|phantoms
-//        --iterations N --device cpu|cuda --seeds a,b --recipes product,reference --methods supervised,cps,guidednet,all --out DIR --report-only]
-// On machines whose oneDNN AVX-512 backward returns NaN (docs/performance.md), run it with ONEDNN_MAX_CPU_ISA=SSE41.
+//        --iterations N --device cpu|cuda --seeds a,b --recipes product,reference --methods supervised,cps,guidednet,all --out DIR --report-only
+//        --patch D,H,W --lr F --base-channels C]
+// On machines whose oneDNN AVX-512 backward returns NaN (docs/performance.md, "Numerical faults": training.json counts
+// the steps it had to recompute), run it with ONEDNN_MAX_CPU_ISA=SSE41, ~4x slower.
 string Arg(string name, string fallback)
 {
     int i = Array.IndexOf(args, "--" + name);
@@ -33,6 +35,7 @@ int width = Int("base-channels", "8");
 // --device cuda trains and predicts on a GPU (the test metrics are then not bit-for-bit those of a CPU run).
 string device = Arg("device", "cpu");
 string patch = Arg("patch", anatomy ? "32,48,32" : "16,48,48");
+string learningRate = Arg("lr", "0.1");
 int trainingCases = anatomy ? 34 : 34, testCases = 6, labeled = 3;
 string prefix = anatomy ? "macaque" : "phantom";
 string[] validation = anatomy ? new[] { "macaque_032", "macaque_033" } : new[] { "phantom_030", "phantom_031", "phantom_032", "phantom_033" };
@@ -66,6 +69,7 @@ var methodRuns = new Dictionary<string, (string Mode, int Labeled, string Title)
 var runs = recipes.SelectMany(r => methods.Select(m => (Recipe: r, Method: m, Run: methodRuns[m]))).ToList();
 var results = new Dictionary<(string, string), List<double[]>>();
 var timings = new Dictionary<(string, string), List<double>>();
+int recomputedSteps = 0, trainedSteps = 0;
 foreach (int seed in seeds)
     foreach (var (recipe, method, run) in runs)
     {
@@ -84,7 +88,7 @@ foreach (int seed in seeds)
                 "--patch", patch, "--batch", run.Mode == "supervised" ? "2" : "4", "--labeled-batch", "2",
                 "--base-channels", I(width), "--rampup-iterations", I(iterations / 2),
                 "--validate-every", I(iterations / 6), "--checkpoint-every", I(iterations / 3),
-                "--seed", I(seed), "--device", device, "--cache", Path.Combine(root, "cache"),
+                "--lr", learningRate, "--seed", I(seed), "--device", device, "--cache", Path.Combine(root, "cache"),
             }.Concat(recipeArgs).ToArray());
             Cli("predict", "--model", Path.Combine(folder, "model.guidednet"), "--input", Path.Combine(dataset, "imagesTs"),
                 "--output", Path.Combine(folder, "test"), "--device", device);
@@ -104,7 +108,10 @@ foreach (int seed in seeds)
             (results.TryGetValue((recipe, method + "+ensemble"), out var e) ? e : results[(recipe, method + "+ensemble")] = new())
                 .Add(TestDice(Path.Combine(folder, "test-ensemble")));
         using var training = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "training.json")));
-        double wall = training.RootElement.GetProperty("history").GetProperty("wallSeconds").GetDouble();
+        var history = training.RootElement.GetProperty("history");
+        double wall = history.GetProperty("wallSeconds").GetDouble();
+        recomputedSteps += history.TryGetProperty("recomputedSteps", out var r) ? r.GetInt32() : 0;
+        trainedSteps += history.GetProperty("iterations").GetArrayLength();
         (timings.TryGetValue((recipe, method), out var t) ? t : timings[(recipe, method)] = new()).Add(wall);
         Console.WriteLine($"seed {seed} {recipe} {run.Title}: test mean Dice {perClass.Where(double.IsFinite).Average():F4} ({clock.Elapsed - start:hh\\:mm\\:ss})");
     }
@@ -129,7 +136,9 @@ double Mean(string recipe, string method) =>
 
 var md = new StringBuilder();
 string cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
-md.AppendLine($"Produced by `dotnet run --project tools/Experiment -c Release -- --data {data}` on {DateTime.UtcNow:yyyy-MM-dd} " +
+// The command line as given (less where it wrote), so that the table can be reproduced with the same budget.
+var given = args.Where((a, i) => a != "--report-only" && a is not ("--doc" or "--out") && (i == 0 || args[i - 1] is not ("--doc" or "--out")));
+md.AppendLine($"Produced by `dotnet run --project tools/Experiment -c Release -- {string.Join(' ', given.DefaultIfEmpty($"--data {data}"))}` on {DateTime.UtcNow:yyyy-MM-dd} " +
               $"({Environment.ProcessorCount} cores, {cpu}; device {device}); " + (reportOnly ? "a report of the runs finished earlier (--report-only)." : $"total {clock.Elapsed:hh\\:mm\\:ss}."));
 md.AppendLine();
 md.AppendLine(anatomy
@@ -139,10 +148,12 @@ md.AppendLine(anatomy
       $"{validation.Length} validation cases (model selection only), {testCases} test cases."
     : $"- Data: `guidednet synth` phantoms, 64×64×32 voxels, 6 classes; {trainingCases - validation.Length} training cases of which {labeled} keep their labels (~10%), " +
       $"{validation.Length} validation cases, {testCases} test cases.");
+if (device == "cpu")
+    md.AppendLine($"- Steps recomputed because their gradients were not finite (oneDNN's fault, docs/performance.md): {recomputedSteps} of {trainedSteps}.");
 if (Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") is { } isa)
-    md.AppendLine($"- oneDNN capped at {isa} (`ONEDNN_MAX_CPU_ISA`): its AVX-512 backward returns NaN on this machine kind (docs/performance.md, \"Numerical faults\").");
+    md.AppendLine($"- oneDNN capped at {isa} (`ONEDNN_MAX_CPU_ISA`): on some machines of this kind its AVX-512 backward returns NaN (docs/performance.md, \"Numerical faults\").");
 md.AppendLine($"- Training: {iterations} iterations for every method, patch {patch.Replace(',', '×')}, 2 labeled (+2 unlabeled) samples per batch, width {width}, " +
-              $"SGD lr 0.1 poly, λ 0.3, consistency 0.1 ramped over {iterations / 2} iterations, best validation checkpoint; seeds {string.Join(", ", seeds)}.");
+              $"SGD lr {learningRate} poly, λ 0.3, consistency 0.1 ramped over {iterations / 2} iterations, best validation checkpoint; seeds {string.Join(", ", seeds)}.");
 md.AppendLine("- Recipes: *reference* = the authors' sampler (uniform crops, rot90 + flip) and CT-style normalisation (clip, dataset-wide z-score); " +
               "*product* = ⅓ of the labeled patches on a present class, nnU-Net's augmentation, normalisation by modality (T1: z-score per case in the non-zero region).");
 md.AppendLine("- Test: `guidednet predict` (the network validation preferred, or `--ensemble`: both networks averaged; 50% overlap) in each scan's own grid, then `guidednet evaluate`; Dice per structure, mean ± std over seeds.");
