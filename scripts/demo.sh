@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: the whole pipeline on this machine. Azurite (installed through npm when missing)
-# holds the blobs, queues and durable state; guidednet-local runs the orchestrations and the
+# holds the blobs and the job queue, a second one the durable state; guidednet-local runs the orchestrations and the
 # HTTP API on 127.0.0.1 and starts a guidednet worker (CPU, or a local GPU with DEVICE=cuda, which
 # builds with TorchSharp's CUDA libtorch: TORCH_BACKEND=cuda, or none with one on LD_LIBRARY_PATH).
 # A synthetic dataset with 4 labeled cases is uploaded and trained (small width, a few minutes on
@@ -37,13 +37,27 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "== Azurite on 127.0.0.1:$blob_port-$((blob_port + 2)) (data in $demo/azurite)"
-"$azurite" --silent --skipApiVersionCheck --location "$demo/azurite" \
-  --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
-  --blobPort "$blob_port" --queuePort "$((blob_port + 1))" --tablePort "$((blob_port + 2))" > "$demo/azurite.log" 2>&1 &
-pids+=($!)
-export Storage__ConnectionString="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob_port/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$((blob_port + 1))/devstoreaccount1;TableEndpoint=http://127.0.0.1:$((blob_port + 2))/devstoreaccount1;"
-for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$((blob_port + 2))") 2>/dev/null && break; sleep 0.2; done
+# Two Azurites: the pipeline's blobs and job queue in one, the durable backend's queues and tables
+# in the other. Azurite reads every message it holds on each queue request, so a backlog of jobs
+# would slow the durable backend's polls; apart, each also gets its own core (docs/performance.md).
+azurite_connection() {
+  echo "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$1/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$(($1 + 1))/devstoreaccount1;TableEndpoint=http://127.0.0.1:$(($1 + 2))/devstoreaccount1;"
+}
+start_azurite() { # first port, folder
+  "$azurite" --silent --skipApiVersionCheck --location "$2" \
+    --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
+    --blobPort "$1" --queuePort "$(($1 + 1))" --tablePort "$(($1 + 2))" > "$2.log" 2>&1 &
+  pids+=($!)
+}
+durable_port=$((blob_port + 3))
+echo "== Azurite on 127.0.0.1:$blob_port-$((blob_port + 2)) (data in $demo/azurite) and $durable_port-$((durable_port + 2)) (durable state in $demo/azurite-durable)"
+start_azurite "$blob_port" "$demo/azurite"
+start_azurite "$durable_port" "$demo/azurite-durable"
+export Storage__ConnectionString="$(azurite_connection "$blob_port")"
+export LocalHost__DurableStorageConnectionString="$(azurite_connection "$durable_port")"
+for port in $((blob_port + 2)) $((durable_port + 2)); do
+  for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
+done
 
 echo "== guidednet-local on http://127.0.0.1:$api_port/api with a ${DEVICE:-auto} worker (log: $demo/host.log); results viewer: http://127.0.0.1:$api_port/"
 export LocalHost__TaskHub="demo$(date +%H%M%S)" LocalHost__ApiPort="$api_port" \

@@ -7,12 +7,13 @@ namespace GuidedNet.LocalHost;
 /// <summary>
 /// The durable backend of the workstation: Azure Storage (Azurite) tables, queues and blobs under
 /// the task hub's name — the provider Durable Functions uses by default, so state survives restarts.
+/// They live beside the pipeline's blobs unless LocalHost:DurableStorageConnectionString names another Azurite.
 /// </summary>
 public static class DurableBackend
 {
     public static async Task<AzureStorageOrchestrationService> CreateAsync(StorageOptions storage, LocalHostOptions host, ILoggerFactory loggers)
     {
-        if (storage.ConnectionString is not { Length: > 0 } connection)
+        if ((host.DurableStorageConnectionString is { Length: > 0 } ? host.DurableStorageConnectionString : storage.ConnectionString) is not { Length: > 0 } connection)
             throw new ArgumentException("the local host needs Storage:ConnectionString (Azurite)");
         var service = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
         {
@@ -33,8 +34,8 @@ public static class DurableBackend
             // a restarted host picks its orchestrations up within half a minute.
             ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
             WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
-            MaxConcurrentTaskActivityWorkItems = 8,
-            MaxConcurrentTaskOrchestrationWorkItems = 8,
+            MaxConcurrentTaskActivityWorkItems = host.MaxConcurrentActivities,
+            MaxConcurrentTaskOrchestrationWorkItems = host.MaxConcurrentOrchestrations,
         });
         await service.CreateIfNotExistsAsync();
         return service;

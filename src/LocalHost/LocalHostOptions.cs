@@ -19,6 +19,23 @@ public sealed class LocalHostOptions : IValidatedOptions
     /// <summary>When set, the host starts a GPU job worker process with this command line (e.g. "dotnet /path/guidednet.dll").</summary>
     public string? WorkerCommand { get; set; }
 
+    /// <summary>
+    /// Storage of the durable backend's queues and tables when it is not Storage:ConnectionString: a
+    /// second Azurite. Azurite reads every message of every queue it holds on each queue request
+    /// (docs/performance.md, "Pipeline: a batch of scans"), so on one Azurite a backlog of job messages
+    /// slows every poll of the durable backend; on its own it also gets its own core.
+    /// </summary>
+    public string? DurableStorageConnectionString { get; set; }
+
+    /// <summary>
+    /// Orchestration episodes the durable backend runs at once. An episode mostly waits for storage round
+    /// trips, so with 8 a batch of drops queued behind them (docs/performance.md, "Pipeline: a batch of scans").
+    /// </summary>
+    public int MaxConcurrentOrchestrations { get; set; } = 32;
+
+    /// <summary>Activities the durable backend runs at once; each validation of a clinical-size scan holds ~50 MB while it runs.</summary>
+    public int MaxConcurrentActivities { get; set; } = 8;
+
     /// <summary>Extra worker arguments (device, threads...).</summary>
     public string WorkerArguments { get; set; } = "";
 
@@ -30,5 +47,7 @@ public sealed class LocalHostOptions : IValidatedOptions
             throw new ArgumentException($"{Section}:TaskHub '{TaskHub}' must be 3-45 letters and digits, starting with a letter");
         if (ApiPort is < 1 or > 65535 || EffectiveGrpcPort is < 1 or > 65535 || EffectiveGrpcPort == ApiPort)
             throw new ArgumentException($"{Section}: ApiPort and GrpcPort must be distinct ports");
+        if (MaxConcurrentOrchestrations is < 1 or > 1000 || MaxConcurrentActivities is < 1 or > 1000)
+            throw new ArgumentException($"{Section}: MaxConcurrentOrchestrations and MaxConcurrentActivities must be 1 to 1000");
     }
 }

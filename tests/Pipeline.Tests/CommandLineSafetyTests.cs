@@ -105,6 +105,18 @@ public sealed class CommandLineSafetyTests(Azurite azurite) : IClassFixture<Azur
     }
 
     [Fact]
+    public void The_local_host_refuses_a_durable_backend_concurrency_out_of_range_naming_the_setting()
+    {
+        using var host = new ChildProcess(Processes.LocalHost, Array.Empty<string>(), new Dictionary<string, string>
+        {
+            ["Storage__ConnectionString"] = azurite.ConnectionString,
+            ["LocalHost__MaxConcurrentOrchestrations"] = "0",
+        });
+        Assert.Equal(2, host.WaitForExit(TimeSpan.FromMinutes(1)));
+        Assert.Contains("error: configuration: LocalHost: MaxConcurrentOrchestrations and MaxConcurrentActivities must be 1 to 1000", host.Output);
+    }
+
+    [Fact]
     public void A_worker_with_an_unknown_fast_mode_refuses_to_start_naming_the_setting()
     {
         using var worker = new ChildProcess(Processes.GuidedNet, ["worker"], new Dictionary<string, string>

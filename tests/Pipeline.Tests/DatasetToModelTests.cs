@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Azure.Storage.Queues;
 using GuidedNet.Imaging.Dicom;
 using GuidedNet.Imaging.Nifti;
 using GuidedNet.Pipeline.Contracts;
@@ -23,7 +24,7 @@ public sealed class DatasetToModelTests
     [Fact]
     public async Task Dataset_becomes_a_production_model_then_scans_are_segmented_once_and_join_the_pool()
     {
-        await using var pipeline = new PipelineHarness("main");
+        await using var pipeline = new PipelineHarness("main", separateDurableStorage: true);
         const string project = "liver-ct";
         await pipeline.UploadDatasetAsync(project, cases: 8, labeled: 4, seed: 11);
         await pipeline.StartHostAsync(withWorker: false);
@@ -42,6 +43,14 @@ public sealed class DatasetToModelTests
         Assert.Equal("succeeded", job.GetProperty("state").GetString());
         Assert.Equal(20, job.GetProperty("iteration").GetInt32());
         Assert.True(job.GetProperty("losses").GetProperty("total").GetDouble() > 0);
+        // As scripts/demo.sh runs it: the durable backend's queues in their own Azurite, the job queue beside the blobs.
+        string hub = pipeline.TaskHub.ToLowerInvariant();
+        var durableQueues = await QueueNamesAsync(pipeline.DurableConnectionString);
+        var dataQueues = await QueueNamesAsync(pipeline.ConnectionString);
+        Assert.Contains($"{hub}-workitems", durableQueues);
+        Assert.Contains(durableQueues, q => q.StartsWith($"{hub}-control-", StringComparison.Ordinal));
+        Assert.DoesNotContain(dataQueues, q => q.StartsWith(hub, StringComparison.Ordinal));
+        Assert.Contains(pipeline.Queue, dataQueues);
         // Its outputs are in storage: the worker's local job folder (dataset, cache, checkpoints) is gone.
         Assert.Empty(Directory.GetDirectories(Path.Combine(pipeline.WorkerFolder("w1"), "jobs")));
 
@@ -234,6 +243,13 @@ public sealed class DatasetToModelTests
         Assert.Equal(System.Net.HttpStatusCode.Accepted, cancel.StatusCode);
         run = await pipeline.WaitForRunAsync(scheduled, TimeSpan.FromMinutes(1));
         Assert.Equal("Terminated", run.GetProperty("state").GetString());
+    }
+
+    private static async Task<List<string>> QueueNamesAsync(string connectionString)
+    {
+        var names = new List<string>();
+        await foreach (var queue in new QueueServiceClient(connectionString).GetQueuesAsync()) names.Add(queue.Name);
+        return names;
     }
 
     private static string Md5(string file) => Convert.ToHexString(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(file))).ToLowerInvariant();

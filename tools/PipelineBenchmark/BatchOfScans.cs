@@ -12,7 +12,7 @@ using GuidedNet.Pipeline.Tests.Infrastructure;
 namespace GuidedNet.PipelineBenchmark;
 
 /// <summary>
-/// <c>guidednet-pipeline-bench batch [scans] [workers] [--no-notices]</c>: a batch of small scans dropped at once on
+/// <c>guidednet-pipeline-bench batch [scans] [workers] [--no-notices] [--one-azurite]</c>: a batch of small scans dropped at once on
 /// the local pipeline (guidednet-local on a private Azurite, real worker processes, a model the
 /// pipeline trained first), with the product's monitor settings. Checks that every scan has exactly
 /// one result and one summary row and that nothing went to poison or quarantine, and measures per
@@ -23,9 +23,9 @@ public static class BatchOfScans
 {
     private const string Project = "batch";
 
-    public static async Task<int> RunAsync(int scans, int workers, bool notices = true)
+    public static async Task<int> RunAsync(int scans, int workers, bool notices = true, bool separateDurableStorage = true)
     {
-        await using var pipeline = ProductPipeline.Create("batch");
+        await using var pipeline = ProductPipeline.Create("batch", separateDurableStorage);
         pipeline.Settings["Jobs__Notices"] = notices ? "true" : "false";
         var host = await pipeline.StartHostAsync(withWorker: false);
         var workerProcesses = Enumerable.Range(1, workers).Select(i => pipeline.StartWorker($"w{i}")).ToList();
@@ -43,6 +43,7 @@ public static class BatchOfScans
             NiftiWriter.Write(Path.Combine(folder, name + ".nii.gz"), generator.Generate(5000 + i).Image, NiftiDataType.Int16);
 
         var landed = new ConcurrentDictionary<string, DateTime>();
+        var cpuBefore = CpuSeconds(pipeline, host, workerProcesses);
         var clock = Stopwatch.StartNew();
         await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, _) =>
         {
@@ -64,6 +65,7 @@ public static class BatchOfScans
             published = (await pipeline.Storage.ReadJsonAsync<ProjectSummary>(BlobLayout.Summary(Project)))?.Cases ?? 0;
         }
         double wallSeconds = clock.Elapsed.TotalSeconds;
+        var cpu = CpuSeconds(pipeline, host, workerProcesses).Zip(cpuBefore, (after, before) => (after.Name, Seconds: after.Seconds - before.Seconds)).ToList();
         var latest = new ConcurrentDictionary<string, LatestResult>();
         await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, _) =>
             latest[name] = await pipeline.Storage.ReadJsonAsync<LatestResult>(BlobLayout.LatestResult(Project, name))
@@ -92,7 +94,7 @@ public static class BatchOfScans
 
         Console.WriteLine();
         Console.WriteLine($"{scans} scans of 32x32x16 dropped in {dropSeconds:F1} s (8 uploads at a time), {workers} worker processes, all published after {wallSeconds:F0} s");
-        Console.WriteLine($"({Environment.ProcessorCount} cores; drop-zone poll 0.5 s, monitor poll interval 5 s, job notices {(notices ? "on" : "off")}; {DateTime.UtcNow:yyyy-MM-dd})");
+        Console.WriteLine($"({Environment.ProcessorCount} cores; drop-zone poll 0.5 s, monitor poll interval 5 s, job notices {(notices ? "on" : "off")}; durable backend {(separateDurableStorage ? "in its own Azurite" : "in the pipeline's Azurite")}; {DateTime.UtcNow:yyyy-MM-dd})");
         Console.WriteLine();
         Console.WriteLine("| check | value | expected |");
         Console.WriteLine("|---|---:|---:|");
@@ -111,9 +113,27 @@ public static class BatchOfScans
                  })
             Console.WriteLine($"| {label} | {Quantile(values, 0.5):F2} | {Quantile(values, 0.95):F2} | {values[^1]:F2} |");
         Console.WriteLine();
+        Console.WriteLine("| CPU while the batch ran | seconds | per scan |");
+        Console.WriteLine("|---|---:|---:|");
+        foreach (var (name, seconds) in cpu)
+            Console.WriteLine($"| {name} | {seconds:F1} | {seconds / scans:F2} |");
+        Console.WriteLine($"| all, of {Environment.ProcessorCount} cores × {wallSeconds:F0} s = {Environment.ProcessorCount * wallSeconds:F0} s | {cpu.Sum(c => c.Seconds):F1} | {cpu.Sum(c => c.Seconds) / scans:F2} |");
+        Console.WriteLine();
         Console.WriteLine($"host peak RSS {host.PeakRssMb():F0} MB; workers {string.Join(", ", workerProcesses.Select(w => $"{w.PeakRssMb():F0}"))} MB");
         bool ok = runFolders.Values.All(c => c == 1) && summary.Reports.Count == scans && quarantined == 0 && poisoned == 0
                   && jobs.Values.All(j => j.State == JobState.Succeeded);
         return ok ? 0 : 1;
     }
+
+    /// <summary>CPU seconds used so far by each process of the pipeline: the host, the Azurite(s), the workers together.</summary>
+    private static List<(string Name, double Seconds)> CpuSeconds(PipelineHarness pipeline, ChildProcess host, IReadOnlyList<ChildProcess> workers)
+    {
+        var (storage, durable) = pipeline.AzuriteCpuSeconds();
+        var all = new List<(string, double)> { ("guidednet-local (orchestrations, API, drop zone)", host.CpuSeconds()) };
+        all.Add((durable is null ? "Azurite (blobs, job queue, durable backend)" : "Azurite (blobs, job queue)", storage));
+        if (durable is { } d) all.Add(("Azurite (durable backend)", d));
+        all.Add(($"{workers.Count} workers", workers.Sum(w => w.CpuSeconds())));
+        return all;
+    }
+
 }

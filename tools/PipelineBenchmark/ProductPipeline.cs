@@ -7,10 +7,13 @@ namespace GuidedNet.PipelineBenchmark;
 /// <summary>The benchmarks' pipeline: the test harness with the product's poll and monitor settings instead of the tests' short ones.</summary>
 public static class ProductPipeline
 {
-    /// <summary>Drop-zone poll 0.5 s, monitor poll interval 5 s, heartbeat timeout 2 min, oneDNN convolutions: the defaults a user runs with.</summary>
-    public static PipelineHarness Create(string name)
+    /// <summary>
+    /// Drop-zone poll 0.5 s, monitor poll interval 5 s, heartbeat timeout 2 min, oneDNN convolutions, the durable
+    /// backend in its own Azurite (unless <paramref name="separateDurableStorage"/> is false): what a user runs with.
+    /// </summary>
+    public static PipelineHarness Create(string name, bool separateDurableStorage = true)
     {
-        var pipeline = new PipelineHarness(name);
+        var pipeline = new PipelineHarness(name, separateDurableStorage);
         pipeline.Settings["Schedule__DropZonePoll"] = "00:00:00.500";
         pipeline.Settings["Jobs__PollInterval"] = "00:00:05";
         pipeline.Settings["Jobs__HeartbeatTimeout"] = "00:02:00";

@@ -13,13 +13,17 @@ using GuidedNet.Pipeline.Tests.Infrastructure;
 // dispatched; (2) the time the train orchestration needs per case to list, validate (fan-out)
 // and register a 100-case dataset before it dispatches the training job. No worker runs: the
 // numbers are the pipeline's own overhead, not model time (scripts/demo.sh prints that split).
-// guidednet-pipeline-bench batch [scans] [workers] [--no-notices]: a batch of scans through real workers (BatchOfScans.cs).
+// guidednet-pipeline-bench batch [scans] [workers] [--no-notices] [--one-azurite]: a batch of scans through real workers (BatchOfScans.cs).
 if (args.Length > 0 && args[0] == "batch")
 {
     var numbers = args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList();
     return await GuidedNet.PipelineBenchmark.BatchOfScans.RunAsync(numbers.Count > 0 ? numbers[0] : 1000, numbers.Count > 1 ? numbers[1] : 4,
-        notices: !args.Contains("--no-notices"));
+        notices: !args.Contains("--no-notices"), separateDurableStorage: !args.Contains("--one-azurite"));
 }
+
+// guidednet-pipeline-bench azurite-queues: the cost of a queue request as Azurite's other queues fill (AzuriteQueues.cs).
+if (args.Length > 0 && args[0] == "azurite-queues")
+    return await GuidedNet.PipelineBenchmark.AzuriteQueues.RunAsync();
 
 // guidednet-pipeline-bench fullsize [X,Y,Z] [--model FILE]: one clinical-size CT end to end (FullSizeCase.cs).
 if (args.Length > 0 && args[0] == "fullsize")

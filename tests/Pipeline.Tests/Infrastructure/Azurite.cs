@@ -76,6 +76,9 @@ public sealed class Azurite : IDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>CPU seconds this Azurite has used so far.</summary>
+    public double CpuSeconds() => Processes.CpuSeconds(_process);
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

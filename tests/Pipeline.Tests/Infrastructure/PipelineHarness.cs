@@ -17,9 +17,13 @@ public sealed class PipelineHarness : IAsyncDisposable
     private readonly string _work;
 
     private readonly Azurite _azurite = new();
+    private readonly Azurite? _durableAzurite;
 
-    public PipelineHarness(string name)
+    /// <param name="name">names the task hub and the job queue</param>
+    /// <param name="separateDurableStorage">the durable backend's queues and tables in a second Azurite (LocalHost:DurableStorageConnectionString), as scripts/demo.sh runs it</param>
+    public PipelineHarness(string name, bool separateDurableStorage = false)
     {
+        _durableAzurite = separateDurableStorage ? new Azurite() : null;
         string suffix = Guid.NewGuid().ToString("N")[..6];
         TaskHub = "t" + name.Replace("-", "") + suffix; // letters and digits: a task hub name
         Queue = $"jobs-{name}-{suffix}".ToLowerInvariant();
@@ -35,6 +39,12 @@ public sealed class PipelineHarness : IAsyncDisposable
     public string TaskHub { get; }
     public string Queue { get; }
     public string ConnectionString { get; }
+
+    /// <summary>CPU seconds used so far by the pipeline's Azurite and by the durable backend's, when it has its own.</summary>
+    public (double Pipeline, double? Durable) AzuriteCpuSeconds() => (_azurite.CpuSeconds(), _durableAzurite?.CpuSeconds());
+
+    /// <summary>Where the durable backend keeps its queues and tables.</summary>
+    public string DurableConnectionString => _durableAzurite?.ConnectionString ?? ConnectionString;
     public int ApiPort { get; }
     public int GrpcPort { get; }
     public PipelineStorage Storage { get; }
@@ -67,6 +77,7 @@ public sealed class PipelineHarness : IAsyncDisposable
     public async Task<ChildProcess> StartHostAsync(bool withWorker)
     {
         var env = Environment();
+        env["LocalHost__DurableStorageConnectionString"] = DurableConnectionString;
         if (withWorker)
         {
             env["LocalHost__WorkerCommand"] = $"dotnet {Processes.GuidedNet}";
@@ -200,6 +211,7 @@ public sealed class PipelineHarness : IAsyncDisposable
         foreach (var p in _processes) p.Dispose();
         Http.Dispose();
         _azurite.Dispose();
+        _durableAzurite?.Dispose();
         try
         {
             Directory.Delete(_work, recursive: true);

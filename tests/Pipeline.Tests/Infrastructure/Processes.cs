@@ -19,6 +19,15 @@ public static partial class Processes
         return File.Exists(path) ? path : throw new FileNotFoundException($"{path}: build the solution first", path);
     }
 
+    /// <summary>The CPU time (user + system) a running process has used so far, in seconds (/proc/&lt;pid&gt;/stat).</summary>
+    public static double CpuSeconds(Process process)
+    {
+        string stat = File.ReadAllText($"/proc/{process.Id}/stat");
+        // After the command name (in parentheses, and it may hold spaces) come the state, then utime and stime as the 12th and 13th fields, in clock ticks of 1/100 s.
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+    }
+
     public static void Signal(Process process, int signal)
     {
         try
@@ -74,6 +83,9 @@ public sealed class ChildProcess : IDisposable
                 return long.Parse(line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
         throw new InvalidOperationException($"/proc/{_process.Id}/status has no VmHWM");
     }
+
+    /// <summary>CPU seconds the process has used so far; it must still be running.</summary>
+    public double CpuSeconds() => Processes.CpuSeconds(_process);
 
     public bool Printed(string text) => _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
 
