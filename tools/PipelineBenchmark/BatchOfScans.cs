@@ -135,5 +135,4 @@ public static class BatchOfScans
         all.Add(($"{workers.Count} workers", workers.Sum(w => w.CpuSeconds())));
         return all;
     }
-
 }
