@@ -13,8 +13,9 @@ public static class DurableBackend
 {
     public static async Task<AzureStorageOrchestrationService> CreateAsync(StorageOptions storage, LocalHostOptions host, ILoggerFactory loggers)
     {
-        if ((host.DurableStorageConnectionString is { Length: > 0 } ? host.DurableStorageConnectionString : storage.ConnectionString) is not { Length: > 0 } connection)
-            throw new ArgumentException("the local host needs Storage:ConnectionString (Azurite)");
+        string? connection = string.IsNullOrEmpty(host.DurableStorageConnectionString) ? storage.ConnectionString : host.DurableStorageConnectionString;
+        if (string.IsNullOrEmpty(connection))
+            throw new ArgumentException("the local host needs Storage:ConnectionString (Azurite), or LocalHost:DurableStorageConnectionString for its durable backend");
         var service = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
         {
             TaskHubName = host.TaskHub,
