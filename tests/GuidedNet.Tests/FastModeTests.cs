@@ -1,3 +1,4 @@
+using System.Text.Json;
 using GuidedNet.Imaging.Preprocessing;
 using GuidedNet.Inference;
 using GuidedNet.Models;
@@ -185,8 +186,10 @@ public class FastModeTests
     [Fact]
     public void Fast_mode_parts_parse_apply_and_keep_what_the_user_chose()
     {
-        Assert.Equal(FastMode.Default, FastMode.Parse("fast"));
-        Assert.Equal(FastMode.Default, FastMode.Parse("bf16,body"));
+        Assert.Same(FastMode.Default, FastMode.Parse("fast"));
+        Assert.Equal(FastMode.Baseline, FastMode.Parse("bf16,body"));
+        Assert.NotEqual(FastMode.Default, FastMode.Parse("bf16,body")); // named parts are not the model's to change
+        Assert.Equal(FastMode.Exact, FastMode.Parse("exact"));
         Assert.Equal(new FastMode(false, true, false, true), FastMode.Parse("body+overlap"));
         Assert.Equal(new FastMode(false, false, true, false), FastMode.Parse("body,crop")); // crop covers body
         Assert.Equal(FastMode.All, FastMode.Parse("all"));
@@ -207,5 +210,178 @@ public class FastModeTests
         Assert.Equal((0.6, InferencePrecision.Float32), (chosen.Overlap, chosen.Precision));
         Assert.Equal(exact.Overlap, FastMode.Exact.Apply(exact, CPU).Overlap);
         Assert.Equal(WindowCoverage.WholeVolume, FastMode.Exact.Apply(exact, CPU).Coverage);
+    }
+
+    [Fact]
+    public void Fast_takes_the_parts_the_models_calibration_chose_and_named_parts_stay_as_named()
+    {
+        var calibrated = new ModelMetadata { NumClasses = 3, FastParts = "bf16+body+overlap" };
+        var uncalibrated = new ModelMetadata { NumClasses = 3 };
+        var resolved = FastMode.Default.ForModel(calibrated);
+        Assert.True(resolved.AreParts(new FastMode(true, true, false, true)));
+        Assert.True(resolved.FromCalibration);
+        Assert.Equal("bf16+body+overlap", resolved.ToString());
+        Assert.Contains("the parts the model's calibration chose", FastMode.Describe(resolved.Apply(Windows(), CPU), resolved, CPU));
+        Assert.Equal(FastMode.CoarseOverlapFraction, resolved.Apply(new SlidingWindowOptions { Patch = [16, 32, 32] }, CPU).Overlap);
+
+        var fallback = FastMode.Default.ForModel(uncalibrated);
+        Assert.True(fallback.AreParts(FastMode.Baseline));
+        Assert.False(fallback.FromCalibration);
+        Assert.Equal("bf16+body", fallback.ToString());
+        Assert.Contains("the model has no calibration", FastMode.Describe(fallback.Apply(Windows(), CPU), fallback, CPU));
+
+        // A calibration that found no part within bounds makes --fast exact; named parts ignore the model.
+        Assert.True(FastMode.Default.ForModel(calibrated with { FastParts = "exact" }).IsExact);
+        Assert.Equal(FastMode.Parse("bf16"), FastMode.Parse("bf16").ForModel(calibrated));
+        Assert.Equal(FastMode.Exact, FastMode.Exact.ForModel(calibrated));
+    }
+}
+
+/// <summary>The calibration's rules, on masks made to agree or not: which parts a model's --fast is given.</summary>
+public class FastModeCalibrationTests
+{
+    // 400 voxels: class 1 on [0, 40), class 2 on [40, 80), background after; exact prediction is the truth.
+    private static readonly byte[] Truth = Enumerable.Range(0, 400).Select(i => (byte)(i < 40 ? 1 : i < 80 ? 2 : 0)).ToArray();
+
+    /// <summary>The truth with class 2 cut by <paramref name="voxels"/> at its end (Dice 1 → 2(40−v)/(80−v)).</summary>
+    private static byte[] Cut(int voxels) => Truth.Select((t, i) => i >= 80 - voxels && i < 80 ? (byte)0 : t).ToArray();
+
+    private sealed record Behaviour(int Windows, int CutVoxels);
+
+    private static FastModeDecision Decide(Dictionary<string, Behaviour> byMode, int cases = 2) =>
+        FastModeCalibration.Decide(Enumerable.Range(0, cases).ToList(), 3, _ => Truth, (mode, _) =>
+        {
+            var b = byMode[mode.ToString()];
+            return (Cut(b.CutVoxels), b.Windows);
+        });
+
+    private static Dictionary<string, Behaviour> Behaviours(Behaviour baseline, Behaviour overlap, Behaviour crop, Behaviour all) => new()
+    {
+        ["exact"] = new(8, 0), ["bf16+body"] = baseline, ["bf16+body+overlap"] = overlap, ["bf16+crop"] = crop, ["all"] = all,
+    };
+
+    [Fact]
+    public void A_part_within_the_bounds_that_saves_windows_is_taken_and_one_outside_them_is_not()
+    {
+        // Cutting 1 voxel of 40 moves class 2's Dice by 0.0127 (> 0.005) though 99.75 % of the voxels agree.
+        var decision = Decide(Behaviours(new(8, 0), new(4, 0), new(3, 1), new(2, 1)));
+        Assert.Equal("bf16+body+overlap", decision.Chosen);
+        Assert.Equal(2, decision.Cases);
+        var crop = decision.Candidates.Single(c => c.Mode == "bf16+crop");
+        Assert.False(crop.WithinBounds);
+        Assert.Equal(2, crop.DiceChangeClass);
+        Assert.Equal(2 * 39.0 / 79 - 1, crop.DiceChange, 6);
+        Assert.Equal(0.9975, crop.VoxelAgreement, 6);
+        Assert.Equal(6, crop.Windows); // 3 per case
+        Assert.Equal(new[] { "exact", "bf16+body", "bf16+body+overlap", "bf16+crop", "all" }, decision.Candidates.Select(c => c.Mode));
+    }
+
+    [Fact]
+    public void Both_parts_are_taken_together_only_when_together_they_stay_within_the_bounds_and_save_more()
+    {
+        Assert.Equal("all", Decide(Behaviours(new(8, 0), new(4, 0), new(3, 0), new(2, 0))).Chosen);
+        // Together out of bounds: the part with fewer windows alone.
+        Assert.Equal("bf16+crop", Decide(Behaviours(new(8, 0), new(4, 0), new(3, 0), new(2, 1))).Chosen);
+        // Together no fewer windows than the better part: that part.
+        Assert.Equal("bf16+crop", Decide(Behaviours(new(8, 0), new(4, 0), new(3, 0), new(3, 0))).Chosen);
+    }
+
+    [Fact]
+    public void A_part_the_cases_did_not_exercise_is_not_taken_and_a_baseline_outside_the_bounds_makes_fast_exact()
+    {
+        // Same windows as the baseline (cases smaller than a patch, a body filling the volume): it showed nothing.
+        var unexercised = Decide(Behaviours(new(8, 0), new(8, 0), new(8, 0), new(8, 0)));
+        Assert.Equal("bf16+body", unexercised.Chosen);
+        Assert.All(unexercised.Candidates, c => Assert.True(c.WithinBounds));
+        // Within the voxel bound but not the Dice bound: exact.
+        var refused = Decide(Behaviours(new(8, 1), new(4, 0), new(3, 0), new(2, 0)));
+        Assert.Equal("exact", refused.Chosen);
+        Assert.Contains("exact prediction for this model", refused.Reason);
+        Assert.Throws<ArgumentException>(() => Decide(Behaviours(new(8, 0), new(4, 0), new(3, 0), new(2, 0)), cases: 0));
+    }
+
+    [Fact]
+    public void A_classes_dice_change_counts_only_over_cases_that_hold_the_class()
+    {
+        var agreement = new FastModeAgreement(3);
+        var exact = new FastModeAgreement(3);
+        var noClass2 = Truth.Select(t => t == 2 ? (byte)0 : t).ToArray();
+        exact.Add(noClass2, noClass2, noClass2);
+        // The fast mask calls 10 voxels class 2 that the truth does not hold: no Dice for class 2 in this case.
+        var spurious = (byte[])noClass2.Clone();
+        for (int i = 100; i < 110; i++) spurious[i] = 2;
+        agreement.Add(spurious, noClass2, noClass2);
+        Assert.Null(agreement.MeanDiceToTruth(2));
+        Assert.Equal(0.975, agreement.VoxelAgreement, 6);
+        Assert.Equal((1, 0.0), agreement.LargestDiceChange(exact));
+        Assert.False(agreement.WithinBounds(exact)); // 97.5 % of the voxels agree: below 99.5 %
+    }
+}
+
+/// <summary>The calibration end to end: training records it in the model, calibrate-fast redoes it, predict --fast follows it.</summary>
+public class FastModeCalibrationCliTests
+{
+    [Fact]
+    public void Training_writes_the_calibrated_parts_into_the_model_and_predict_fast_takes_them()
+    {
+        using var tmp = new TempFolder();
+        var (code, output, error) = InProcessCli.Run("synth", "--out", tmp.File("ds"), "--cases", "4", "--test", "2", "--classes", "3", "--size", "48,48,24", "--seed", "3");
+        Assert.Equal(0, code);
+        (code, output, error) = InProcessCli.Run("train", "--dataset", tmp.File("ds"), "--out", tmp.File("run"), "--mode", "supervised", "--iterations", "4",
+            "--patch", "16,16,16", "--batch", "2", "--labeled-batch", "2", "--base-channels", "2", "--val-cases", "phantom_003", "--validate-every", "2",
+            "--device", "cpu", ReproducibleCpuKernels.Flag);
+        Assert.True(code == 0, output + error);
+        string model = tmp.File("run/model.guidednet");
+        string? chosen = ModelFile.ReadMetadata(model).FastParts;
+        Assert.NotNull(chosen);
+        Assert.Contains($"fast mode for this model: {chosen}, decided on 1 validation case(s)", output);
+        using (var history = JsonDocument.Parse(File.ReadAllText(tmp.File("run/training.json"))))
+        {
+            var fast = history.RootElement.GetProperty("history").GetProperty("fastMode");
+            Assert.Equal(chosen, fast.GetProperty("chosen").GetString());
+            var windows = fast.GetProperty("candidates").EnumerateArray().ToDictionary(c => c.GetProperty("mode").GetString()!, c => c.GetProperty("windows").GetInt32());
+            Assert.Equal(["exact", "bf16+body", "bf16+body+overlap", "bf16+crop", "all"], windows.Keys);
+            // Cases several patches wide: the coarse overlap computes fewer windows, so it was exercised; air skipping never adds any.
+            Assert.True(windows["bf16+body+overlap"] < windows["bf16+body"], string.Join(", ", windows));
+            Assert.True(windows["bf16+body"] <= windows["exact"], string.Join(", ", windows));
+        }
+        // The kept model before calibration has none; the model the run hands over has it.
+        Assert.Null(ModelFile.ReadMetadata(tmp.File("run/best.guidednet")).FastParts);
+
+        (code, output, error) = InProcessCli.Run("predict", "--model", model, "--input", tmp.File("ds/imagesTs"), "--output", tmp.File("fast"), "--fast", "--device", "cpu");
+        Assert.True(code == 0, output + error);
+        Assert.Contains("(fast: the parts the model's calibration chose)", output);
+        var resolved = FastMode.Parse(chosen);
+        Assert.Equal(resolved.CoarseOverlap, output.Contains("overlap 0.25"));
+        Assert.Equal(resolved.CoarseOverlap ? "stride 12x12x12" : "stride 8x8x8", System.Text.RegularExpressions.Regex.Match(output, @"stride \d+x\d+x\d+").Value);
+    }
+
+    [Fact]
+    public void Calibrate_fast_decides_on_labelled_test_cases_and_refuses_what_it_cannot_calibrate_by_name()
+    {
+        using var tmp = new TempFolder();
+        Assert.Equal(0, InProcessCli.Run("synth", "--out", tmp.File("ds"), "--cases", "3", "--test", "2", "--classes", "3", "--size", "48,48,24", "--seed", "4").Code);
+        Assert.Equal(0, InProcessCli.Run("train", "--dataset", tmp.File("ds"), "--out", tmp.File("run"), "--mode", "supervised", "--iterations", "2",
+            "--patch", "16,16,16", "--batch", "2", "--labeled-batch", "2", "--base-channels", "2", "--val-fraction", "0", "--no-fast-calibration",
+            "--device", "cpu", ReproducibleCpuKernels.Flag).Code);
+        string model = tmp.File("run/model.guidednet");
+        Assert.Null(ModelFile.ReadMetadata(model).FastParts);
+
+        var (code, output, error) = InProcessCli.Run("calibrate-fast", "--model", model, "--dataset", tmp.File("ds"), "--output", tmp.File("calibrated.guidednet"), "--device", "cpu");
+        Assert.True(code == 0, output + error);
+        string chosen = ModelFile.ReadMetadata(tmp.File("calibrated.guidednet")).FastParts!;
+        Assert.Contains($"fast mode for this model: {chosen} (", output);
+        Assert.Contains("2 test case(s)", output);
+        foreach (string candidate in new[] { "| exact |", "| bf16+body |", "| bf16+body+overlap |", "| bf16+crop |", "| all |" }) Assert.Contains(candidate, output);
+        Assert.Null(ModelFile.ReadMetadata(model).FastParts); // --output: the model itself is left as it was
+
+        // The authors' state dict has no metadata to hold a calibration; a dataset without labelled test cases has nothing to decide on.
+        (code, _, error) = InProcessCli.Run("calibrate-fast", "--model", Reference.File("unet_gmm_k14.pth"), "--dataset", tmp.File("ds"), "--device", "cpu");
+        Assert.NotEqual(0, code);
+        Assert.Contains("unet_gmm_k14.pth", error);
+        Directory.Delete(tmp.File("ds/labelsTs"), recursive: true);
+        (code, _, error) = InProcessCli.Run("calibrate-fast", "--model", model, "--dataset", tmp.File("ds"), "--device", "cpu");
+        Assert.Equal(2, code);
+        Assert.Contains("needs imagesTs/ and labelsTs/", error);
     }
 }

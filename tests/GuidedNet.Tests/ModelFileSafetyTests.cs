@@ -122,11 +122,33 @@ public sealed class ModelFileSafetyTests
             (good with { preset = "x" }, "preset"),
             (new { good.formatVersion, good.numClasses, good.baseChannels, good.preset, good.patch, good.networks, targetSpacing = new[] { 400.0, 400, 400 } }, "targetSpacing"),
             (new { good.formatVersion, good.numClasses, good.baseChannels, good.preset, good.patch, good.networks, normalization = new[] { 1.0, 0, 0, 1 } }, "normalization"),
+            (new { good.formatVersion, good.numClasses, good.baseChannels, good.preset, good.patch, good.networks, fastParts = "bf16+turbo" }, "fastParts"),
+            // "fast" means "the model's parts": a model cannot say it of itself.
+            (new { good.formatVersion, good.numClasses, good.baseChannels, good.preset, good.patch, good.networks, fastParts = "fast" }, "fastParts"),
         })
         {
-            var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load(ModelZip(tmp, field + ".guidednet", metadata, weights.ToArray()), Cpu));
+            string file = ModelZip(tmp, $"{field}-{Guid.NewGuid():N}.guidednet", metadata, weights.ToArray());
+            var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load(file, Cpu));
             Assert.Contains($"{field} must", e.Message);
         }
+
+        // Rewriting the metadata keeps the weights byte for byte.
+        string calibrated = Path.Combine(tmp.Path, "calibrated.guidednet");
+        string source = ModelZip(tmp, "source.guidednet", good, weights.ToArray());
+        ModelFile.Rewrite(source, calibrated, m => m with { FastParts = "bf16+body+overlap" });
+        Assert.Equal("bf16+body+overlap", ModelFile.ReadMetadata(calibrated).FastParts);
+        Assert.Null(ModelFile.ReadMetadata(source).FastParts);
+        using (var a = ZipFile.OpenRead(source))
+        using (var b = ZipFile.OpenRead(calibrated))
+        using (var x = new MemoryStream())
+        using (var y = new MemoryStream())
+        {
+            a.GetEntry("network1.safetensors")!.Open().CopyTo(x);
+            b.GetEntry("network1.safetensors")!.Open().CopyTo(y);
+            Assert.Equal(x.ToArray(), y.ToArray());
+        }
+        Assert.Throws<InvalidDataException>(() => ModelFile.Rewrite(source, calibrated, m => m with { FastParts = "turbo" }));
+        Assert.Equal("bf16+body+overlap", ModelFile.ReadMetadata(calibrated).FastParts); // a refused rewrite leaves the file
 
         // Corrupt compressed weights: the zip reader's own InvalidDataException names no file; the error still does.
         string corrupt = ModelZip(tmp, "corrupt.guidednet", good, weights.ToArray());

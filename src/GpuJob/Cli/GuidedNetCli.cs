@@ -17,6 +17,7 @@ public static class GuidedNetCli
         new("predict", "segment scans (NIfTI, DICOM series) with a model: masks, labels.json, DICOM SEG", PredictCommand.Spec,
             (a, o, e) => PredictCommand.Run(a, o, e, Cancellation)),
         new("evaluate", "Dice, NSD, Jaccard, HD95, HD, ASD, ASSD of predicted masks against ground truth", EvaluateCommand.Spec, EvaluateCommand.Run),
+        new("calibrate-fast", "decide on labelled cases which fast-prediction parts a model keeps within bounds; writes them into the model", CalibrateFastCommand.Spec, (a, o, _) => CalibrateFastCommand.Run(a, o)),
         new("stats", "per-organ volume, intensity, bounding box and edge contact of a mask on its scan", StatsCommand.Spec, (a, o, _) => StatsCommand.Run(a, o)),
         new("synth", "write a synthetic phantom dataset (tests, demos, experiments)", SynthCommand.Spec, (a, o, _) => SynthCommand.Run(a, o)),
         new("convert", "a DICOM series or a NumPy (z, y, x) volume to NIfTI; the authors' network to a model file", ConvertCommand.Spec, (a, o, _) => ConvertCommand.Run(a, o)),

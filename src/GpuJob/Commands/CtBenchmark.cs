@@ -93,7 +93,7 @@ public static class CtBenchmark
                 string agreement = exact is null ? "" : $"{Agreement(labels, exact):P3}";
                 string dice = trained ? $"{DiceScore.ByClass(labels, truth, metadata.NumClasses).OfType<double>().DefaultIfEmpty(0).Average():F4}" : "";
                 output.WriteLine(FormattableString.Invariant(
-                    $"| {mode} | {r.Device} | {r.Precision} | {r.Windows} | {s.Read:F1} | {s.Preprocess:F1} | {s.Windows:F1} | {s.Restore:F1} | {s.Write:F1} | {total:F1} | {(exactTotal is { } e ? $"{e / total:F2}x" : "")} | {r.PeakRssGb:F2} | {agreement} | {dice} |"));
+                    $"| {r.Mode} | {r.Device} | {r.Precision} | {r.Windows} | {s.Read:F1} | {s.Preprocess:F1} | {s.Windows:F1} | {s.Restore:F1} | {s.Write:F1} | {total:F1} | {(exactTotal is { } e ? $"{e / total:F2}x" : "")} | {r.PeakRssGb:F2} | {agreement} | {dice} |"));
             }
             if (!trained) output.WriteLine("\nrandom weights: the masks are not anatomy, so Dice is not given; agreement shows only that the modes compute the same thing");
             return 0;
@@ -121,9 +121,11 @@ public static class CtBenchmark
 
     private static Result Measure(string mode, string scanFile, string maskFile, string modelPath, ComputeOptions compute)
     {
-        var (fast, tta) = ParseMode(mode);
+        var (asked, tta) = ParseMode(mode);
         var device = TorchRuntime.Configure(compute);
         using var model = ModelFile.Load(modelPath, device);
+        var fast = asked.ForModel(model.Metadata);
+        if (asked.FollowsModel) mode = $"{mode} ({fast}{(tta ? "+tta" : "")})";
         // The worker's settings: Gaussian weighting at 50% overlap, the model's patch.
         var options = fast.Apply(new SlidingWindowOptions { Patch = model.Metadata.Patch, Gaussian = true, MirrorTta = tta }, device);
         var predictor = new CasePredictor(model, device, options, model.Plan());

@@ -31,8 +31,8 @@ public static class PredictCommand
         new("tta", null, "average over the 8 mirrorings of each window"),
         new("ensemble", null, "average the probabilities of both networks of a GuidedNet/CPS model", DefaultText: "the network validation preferred, alone"),
         new("batch-windows", "N", "windows per forward pass", Default: FormattableString.Invariant($"{new SlidingWindowOptions().WindowsPerBatch}")),
-        new("fast", null, "faster, not exact (measured: docs/performance.md, \"Fast mode\"): the network in bf16 where the device has it, and windows wholly in air skipped; an explicit --precision wins over its part"),
-        new("fast-parts", "LIST", "chosen parts, a comma list: bf16, body (skip windows in air), crop (tile the body's box on its own: far fewer windows on a CT, measurably less exact), overlap (0.25 instead of 0.5: fewer windows, measurably less exact); or all"),
+        new("fast", null, "faster, not exact (measured: docs/performance.md, \"Fast mode\"): the parts the model's calibration kept within bounds (guidednet calibrate-fast; training does it on its validation cases), else the network in bf16 where the device has it and windows wholly in air skipped; an explicit --precision or --overlap wins over its part"),
+        new("fast-parts", "LIST", "chosen parts, a comma list: bf16, body (skip windows in air), crop (tile the body's box on its own: far fewer windows on a CT, measurably less exact), overlap (0.25 instead of 0.5: fewer windows, measurably less exact); or all, exact, fast"),
         new("precision", "P", "the network's number format: fp32 (exact), bf16, fp16 (CUDA)", DefaultText: "fp32, or bf16 with --fast"),
         new("preset", "P", PreprocessingPlan.PresetChoices, DefaultText: "the model's"),
         new("raw", null, "the reference's behaviour: the stored array straight to the network, uniform averaging, no TTA"),
@@ -94,8 +94,9 @@ public static class PredictCommand
 
         var cases = PlanCases(CaseFiles.Find(input), outputDir, preview);
         var device = TorchRuntime.Configure(compute);
-        windows = fast.Apply(windows, device, precisionChosen: precision is not null, overlapChosen: overlap is not null);
         using var model = ModelFile.Load(modelPath, device, raw ? "none" : preset is null ? null : PreprocessingPlan.FromName(preset).Name, ensemble: ensemble);
+        fast = fast.ForModel(model.Metadata);
+        windows = fast.Apply(windows, device, precisionChosen: precision is not null, overlapChosen: overlap is not null);
         var plan = raw ? PreprocessingPlan.Raw : model.Plan();
         if (patch is null) windows.Patch = model.Metadata.Patch;
         var predictor = new CasePredictor(model, device, windows, plan, postProcess);

@@ -37,6 +37,7 @@ public static class TrainCommand
         new("precision", "P", $"{string.Join(" | ", TrainingOptions.Precisions)}: the training step's number format; bf16 computes on bf16 copies of fp32 master weights (CPUs with AVX-512 BF16, GPUs); tf32 is CUDA's (docs/performance.md, \"Training precision\")",
             DefaultText: ByPreset(o => o.Precision)),
         new("seed", "S", "random seed", DefaultText: ByPreset(o => o.Seed)),
+        new("no-fast-calibration", null, "do not measure on the validation cases which fast-prediction parts the model keeps within bounds (then --fast takes bf16 and skipping air)"),
         new("cache", "DIR", "preprocessed-data cache", DefaultText: "<dataset>_preprocessed beside the dataset"),
         new("resume", null, "continue from <out>/checkpoint.zip"),
     ], ComputeArguments.Options), "Writes <out>/model.guidednet (best validation Dice), training.json, curves.png, checkpoint.zip.");
@@ -77,6 +78,7 @@ public static class TrainCommand
             Augmentation = args.String("augmentation") is { } augmentation ? Checked(() => AugmentationOptions.FromName(augmentation)) : options.Augmentation,
             Seed = args.Int("seed", (int)options.Seed),
             Precision = args.String("precision") ?? options.Precision,
+            CalibrateFastMode = !args.Flag("no-fast-calibration"),
         };
         if (options.Mode == TrainingMode.Supervised && !args.Has("batch")) options = options with { BatchSize = options.LabeledBatchSize };
         var compute = ComputeArguments.Read(args);
@@ -105,6 +107,8 @@ public static class TrainCommand
             output.WriteLine($"stopped at iteration {result.Iterations}; checkpoint saved — continue with --resume");
             return 130;
         }
+        if (result.FastMode is { } fast)
+            output.WriteLine($"fast mode for this model: {fast.Chosen}, decided on {fast.Cases} validation case(s): {fast.Reason} (training.json: fastMode)");
         output.WriteLine($"done: {result.ModelPath} (best validation mean Dice {result.BestMeanDice?.ToString("F4") ?? "n/a"} at iteration {result.BestIteration})");
         return 0;
     }

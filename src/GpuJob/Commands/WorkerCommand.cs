@@ -28,8 +28,8 @@ public static class WorkerCommand
           Jobs__MaxDeliveryCount, Jobs__VisibilityTimeout, Jobs__Notices (default true: a notice on the
           storage queue Jobs__NoticeQueueName, default <queue>-notices, at each status change), Worker__WorkFolder,
           Worker__DiskBudgetBytes (default 50 GB: job folders and cached models beyond it are evicted least
-          recently used first), Worker__Ensemble, Worker__Fast (fast for predict --fast, or parts such as
-          bf16,body; unset: exact masks), Worker__Device, Telemetry__Exporters = console | otlp | azuremonitor
+          recently used first), Worker__Ensemble, Worker__Fast (fast for predict --fast: the parts each
+          model's calibration chose; or parts such as bf16,body; unset: exact masks), Worker__Device, Telemetry__Exporters = console | otlp | azuremonitor
           (default: azuremonitor where APPLICATIONINSIGHTS_CONNECTION_STRING is set), Telemetry__OtlpEndpoint, ...);
           these options override them:
         """, CommandSpec.With(TransferCommands.StorageOptions,

@@ -133,8 +133,9 @@ public sealed class PredictionJobRunner(PipelineStorage storage, torch.Device de
         _model?.Dispose();
         // A single-network model has nothing to average: the ensemble setting applies to pairs only.
         _model = ModelFile.Load(local, device, guidedNetFormatOnly: true, ensemble: ensemble && ModelFile.ReadMetadata(local).Networks == 2);
-        var windows = (fast ?? FastMode.Exact).Apply(new SlidingWindowOptions { Patch = _model.Metadata.Patch, Gaussian = true }, device);
-        _prediction = FastMode.Describe(windows, fast ?? FastMode.Exact, device);
+        var modelFast = (fast ?? FastMode.Exact).ForModel(_model.Metadata);
+        var windows = modelFast.Apply(new SlidingWindowOptions { Patch = _model.Metadata.Patch, Gaussian = true }, device);
+        _prediction = FastMode.Describe(windows, modelFast, device);
         _predictor = new CasePredictor(_model, device, windows, _model.Plan());
         _modelPath = modelPath;
         log.WriteLine($"model {modelPath} loaded: {_model.Metadata.NumClasses} classes, width {_model.Metadata.BaseChannels}, " +

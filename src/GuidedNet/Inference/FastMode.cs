@@ -1,3 +1,4 @@
+using GuidedNet.Models;
 using static TorchSharp.torch;
 
 namespace GuidedNet.Inference;
@@ -13,11 +14,29 @@ namespace GuidedNet.Inference;
 public sealed record FastMode(bool LowPrecision, bool SkipOutsideBody, bool TileBody, bool CoarseOverlap)
 {
     /// <summary>
-    /// What <c>--fast</c> means: bf16 and skipping air, the parts that kept every class's Dice
-    /// within 0.005 of exact prediction on every model measured. Tiling the body and the coarse
-    /// overlap moved a class's Dice by 0.1 on the phantom model (docs/performance.md, "Fast mode").
+    /// bf16 and skipping air: the parts that kept every class's Dice within 0.005 of exact
+    /// prediction on every model measured, so what <c>--fast</c> takes on a model whose own
+    /// cases never decided (<see cref="ModelMetadata.FastParts"/>). Tiling the body and the
+    /// coarse overlap moved a class's Dice by 0.1 on one phantom model and by less than 0.005 on
+    /// others (docs/performance.md, "Fast mode"), so only a model's calibration may add them.
     /// </summary>
-    public static FastMode Default { get; } = new(true, true, false, false);
+    public static FastMode Baseline { get; } = new(true, true, false, false);
+
+    /// <summary>
+    /// What <c>--fast</c> asks for: the parts the model's calibration chose
+    /// (<see cref="FastModeCalibration"/>), else <see cref="Baseline"/>. <see cref="ForModel"/> resolves it.
+    /// </summary>
+    public static FastMode Default { get; } = Baseline with { FollowsModel = true };
+
+    /// <summary>Whether the parts are the model's to choose (<c>--fast</c>) rather than named.</summary>
+    public bool FollowsModel { get; init; }
+
+    /// <summary>The parts to run with this model: those its calibration chose when <see cref="FollowsModel"/>, else these.</summary>
+    public FastMode ForModel(ModelMetadata metadata) =>
+        !FollowsModel ? this : metadata.FastParts is { } parts ? Parse(parts) with { FollowsModel = true, FromCalibration = true } : Baseline with { FollowsModel = true };
+
+    /// <summary>Whether <see cref="ForModel"/> took these parts from the model's calibration.</summary>
+    public bool FromCalibration { get; init; }
 
     /// <summary>Every part (<c>all</c>).</summary>
     public static FastMode All { get; } = new(true, false, true, true);
@@ -30,25 +49,34 @@ public sealed record FastMode(bool LowPrecision, bool SkipOutsideBody, bool Tile
     /// <summary>The names of the parts on the command line, in the order they are reported.</summary>
     public static IReadOnlyList<string> PartNames { get; } = ["bf16", "body", "crop", "overlap"];
 
-    public bool IsExact => this == Exact;
+    public bool IsExact => !LowPrecision && !SkipOutsideBody && !TileBody && !CoarseOverlap;
 
-    /// <summary>Part names joined by ',' or '+' (<c>bf16,body</c>), <c>fast</c> (the default parts) or <c>all</c>. <c>crop</c> includes <c>body</c>.</summary>
+    /// <summary>
+    /// Part names joined by ',' or '+' (<c>bf16,body</c>), <c>fast</c> (the model's parts,
+    /// <see cref="Default"/>), <c>all</c> or <c>exact</c> (none). <c>crop</c> includes <c>body</c>.
+    /// </summary>
     public static FastMode Parse(string parts)
     {
         var names = parts.Split([',', '+'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (names.Length == 1 && names[0] == "all") return All;
         if (names.Length == 1 && names[0] == "fast") return Default;
+        if (names.Length == 1 && names[0] == "exact") return Exact;
         var unknown = names.Except(PartNames).ToList();
         if (names.Length == 0 || unknown.Count > 0)
-            throw new ArgumentException($"fast mode parts '{parts}': give 'fast', 'all' or a comma list of {string.Join(", ", PartNames)}");
+            throw new ArgumentException($"fast mode parts '{parts}': give 'fast', 'all', 'exact' or a comma list of {string.Join(", ", PartNames)}");
         bool crop = names.Contains("crop");
         return new FastMode(names.Contains("bf16"), names.Contains("body") && !crop, crop, names.Contains("overlap"));
     }
 
     private bool[] Parts => [LowPrecision, SkipOutsideBody, TileBody, CoarseOverlap];
 
+    /// <summary>The parts' names (<c>bf16+body</c>), <c>exact</c> or <c>all</c>; <c>fast</c> for <see cref="Default"/> itself (the model's choice, unresolved).</summary>
     public override string ToString() =>
-        IsExact ? "exact" : this == Default ? "fast" : this == All ? "all" : string.Join("+", PartNames.Where((_, i) => Parts[i]));
+        ReferenceEquals(this, Default) ? "fast"
+        : IsExact ? "exact" : AreParts(All) ? "all" : string.Join("+", PartNames.Where((_, i) => Parts[i]));
+
+    /// <summary>Same parts, whoever chose them.</summary>
+    public bool AreParts(FastMode other) => Parts.SequenceEqual(other.Parts);
 
     /// <summary>
     /// The options with this mode's parts applied. A precision or overlap the user chose
@@ -72,6 +100,7 @@ public sealed record FastMode(bool LowPrecision, bool SkipOutsideBody, bool Tile
         if (options.Coverage == WindowCoverage.SkipOutsideBody) parts.Add("windows in air skipped");
         if (options.Coverage == WindowCoverage.TileBody) parts.Add("the body's box tiled on its own");
         if (asked.CoarseOverlap) parts.Add(options.Stride is null ? $"overlap {options.Overlap:0.##}" : "the stride given");
-        return parts.Count == 0 ? "exact" : string.Join(", ", parts);
+        string why = !asked.FollowsModel ? "" : asked.FromCalibration ? " (fast: the parts the model's calibration chose)" : " (fast: the model has no calibration; bf16 and air only)";
+        return (parts.Count == 0 ? "exact" : string.Join(", ", parts)) + why;
     }
 }

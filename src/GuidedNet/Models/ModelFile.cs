@@ -265,6 +265,32 @@ public static class ModelFile
 
     private static string Shown(string name) => name.Length <= 80 ? name : name[..80] + "…";
 
+    /// <summary>
+    /// Writes <paramref name="destination"/> (atomically; it may be <paramref name="source"/>) as a copy
+    /// of the GuidedNet model file <paramref name="source"/> with its metadata changed; the networks'
+    /// bytes are copied as they are.
+    /// </summary>
+    public static ModelMetadata Rewrite(string source, string destination, Func<ModelMetadata, ModelMetadata> change)
+    {
+        var metadata = change(ReadMetadata(source));
+        metadata.Validate(destination);
+        using var input = File.OpenRead(source);
+        using var from = new ZipArchive(input, ZipArchiveMode.Read);
+        AtomicFile.Write(destination, file =>
+        {
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create);
+            using (var s = zip.CreateEntry(MetadataEntry).Open())
+                JsonSerializer.Serialize(s, metadata, ModelMetadata.Json);
+            foreach (var entry in from.Entries.Where(e => e.FullName != MetadataEntry))
+            {
+                using var read = entry.Open();
+                using var write = zip.CreateEntry(entry.FullName, CompressionLevel.NoCompression).Open();
+                read.CopyTo(write);
+            }
+        });
+        return metadata;
+    }
+
     /// <summary>Writes a model file atomically (temporary name, then rename).</summary>
     public static void Save(string path, ModelMetadata metadata, params UNet3D[] networks)
     {

@@ -59,6 +59,13 @@ public sealed record ModelMetadata
     public int[]? KeepLargestComponent { get; init; }
 
     /// <summary>
+    /// The fast parts <c>--fast</c> takes with this model (<c>bf16+body+overlap</c>, <c>exact</c>, …),
+    /// as its calibration on labelled cases decided (<see cref="Inference.FastModeCalibration"/>);
+    /// null: not calibrated, so <c>--fast</c> takes <see cref="Inference.FastMode.Baseline"/>.
+    /// </summary>
+    public string? FastParts { get; init; }
+
+    /// <summary>
     /// Refuses metadata no trained model has, before a network is built from it: a hostile file
     /// could otherwise ask for a network of any size. The message names the file and the field.
     /// </summary>
@@ -85,8 +92,22 @@ public sealed record ModelMetadata
             "normalizationScheme", "a per-case z-score has no dataset-wide normalization numbers");
         Check(KeepLargestComponent is null || (KeepLargestComponent.All(k => k >= 1 && k < NumClasses) && KeepLargestComponent.Distinct().Count() == KeepLargestComponent.Length),
             "keepLargestComponent", $"must list distinct foreground classes (1..{NumClasses - 1})");
+        Check(FastParts is null || IsFastParts(FastParts), "fastParts", $"must be 'exact', 'all' or parts joined by '+' ({string.Join(", ", Inference.FastMode.PartNames)})");
         Check(ClassNames is null || (ClassNames.Length == NumClasses && ClassNames.All(n => n is { Length: <= 128 })),
             "classNames", "must name each class in at most 128 characters");
+    }
+
+    private static bool IsFastParts(string parts)
+    {
+        if (parts.Length > 64) return false;
+        try
+        {
+            return !Inference.FastMode.Parse(parts).FollowsModel;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     public static readonly JsonSerializerOptions Json = new()

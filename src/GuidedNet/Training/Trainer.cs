@@ -20,7 +20,8 @@ namespace GuidedNet.Training;
 public sealed record TrainingProgress(int Iteration, int Total, IReadOnlyDictionary<string, double> Losses, double LearningRate,
     double IterationsPerSecond, TimeSpan Remaining, double? LastValidationDice);
 
-public sealed record TrainingResult(string ModelPath, int Iterations, double? BestMeanDice, int BestIteration, bool Completed);
+/// <param name="FastMode">what the kept model's validation cases decided <c>--fast</c> takes (<see cref="FastModeCalibration"/>); null when not calibrated</param>
+public sealed record TrainingResult(string ModelPath, int Iterations, double? BestMeanDice, int BestIteration, bool Completed, FastModeDecision? FastMode = null);
 
 /// <summary>
 /// Semi-supervised training (reference README §2): two 3D U-Nets initialised differently
@@ -193,11 +194,13 @@ public sealed class Trainer : IDisposable
         if (completed)
         {
             // Without validation cases there is nothing to select on: the final networks are the model.
-            if (_data.Validation.Count == 0 || !File.Exists(Path.Combine(_folder, "best.guidednet"))) SaveModel(model);
-            else File.Copy(Path.Combine(_folder, "best.guidednet"), model, overwrite: true);
+            string best = Path.Combine(_folder, "best.guidednet");
+            if (_data.Validation.Count == 0 || !File.Exists(best)) SaveModel(model);
+            else if (_options.CalibrateFastMode) CalibrateFastMode(best, model);
+            else File.Copy(best, model, overwrite: true);
         }
         WriteHistory();
-        return new TrainingResult(model, _iteration, _history.BestMeanDice, _history.BestIteration, completed);
+        return new TrainingResult(model, _iteration, _history.BestMeanDice, _history.BestIteration, completed, _history.FastMode);
     }
 
     /// <summary>Computations of one step before its gradients count as diverged (the first and one recomputation).</summary>
@@ -370,6 +373,28 @@ public sealed class Trainer : IDisposable
             if (mean.HasValue) classMeans.Add(mean.Value);
         }
         return (classMeans.Count > 0 ? classMeans.Average() : null, byClass, predictions);
+    }
+
+    /// <summary>
+    /// Writes the kept model as the model, with the fast parts its validation cases allow
+    /// (<see cref="FastModeCalibration"/>), predicted as the worker predicts (Gaussian weighting,
+    /// the preferred network). Run again on a resumed finished run, it decides the same.
+    /// </summary>
+    private void CalibrateFastMode(string best, string model)
+    {
+        using var kept = ModelFile.Load(best, _device);
+        var exact = new SlidingWindowOptions { Patch = _options.Patch, Gaussian = true };
+        float? air = BodyRegion.NormalizedThreshold(_data.Plan);
+        var decision = FastModeCalibration.Decide(_data.Validation, _data.NumClasses, c => c.ReadLabels(), (mode, c) =>
+        {
+            var options = mode.Apply(exact, _device);
+            var image = c.ReadImage();
+            var body = options.Coverage == WindowCoverage.WholeVolume ? null : BodyRegion.Find(image, c.Depth, c.Height, c.Width, air);
+            var result = new SlidingWindowPredictor(kept.Networks, _device, options).Predict(image, c.Depth, c.Height, c.Width, region: body);
+            return (result.Labels, result.Windows - result.SkippedWindows);
+        });
+        _history.FastMode = decision;
+        ModelFile.Rewrite(best, model, m => m with { FastParts = decision.Chosen });
     }
 
     private string ClassName(int k) => _classNames.TryGetValue(k, out var n) ? n : $"class_{k}";

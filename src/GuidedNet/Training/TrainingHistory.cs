@@ -39,6 +39,9 @@ public sealed class TrainingHistory
     /// <summary>The classes the kept model keeps only the largest component of, as decided on its validation predictions.</summary>
     public string[] KeepLargestComponent { get; set; } = [];
 
+    /// <summary>The fast parts the model's validation cases allowed, with each candidate's measurements; null until decided.</summary>
+    public Inference.FastModeDecision? FastMode { get; set; }
+
     /// <summary>
     /// Records a validation; true when it is the new best. A tie goes to the later checkpoint: a
     /// run whose Dice stays at 0.000 for a while keeps its latest model, not its first.

@@ -68,6 +68,13 @@ public sealed record TrainingOptions
 
     public static readonly IReadOnlyList<string> Precisions = ["fp32", "bf16", "tf32"];
 
+    /// <summary>
+    /// After training, measure on the validation cases which of fast prediction's parts keep the
+    /// kept model's masks within the fast-mode bounds, and record them in the model (what its
+    /// <c>--fast</c> then takes).
+    /// </summary>
+    public bool CalibrateFastMode { get; init; } = true;
+
     public int ValidateEvery { get; init; } = 200;
     public int CheckpointEvery { get; init; } = 200;
     public long Seed { get; init; } = 1337;

@@ -33,8 +33,8 @@ public sealed class WorkerOptions : IValidatedOptions
     public bool Ensemble { get; set; }
 
     /// <summary>
-    /// Fast prediction for every scan (<c>predict --fast</c>): <c>fast</c>, or parts such as
-    /// <c>bf16,body</c>; unset, masks are exact. Each report.json says how its mask was computed.
+    /// Fast prediction for every scan (<c>predict --fast</c>): <c>fast</c> (the parts each model's
+    /// calibration chose), or parts such as <c>bf16,body</c>; unset, masks are exact. Each report.json says how its mask was computed.
     /// </summary>
     public string? Fast { get; set; }
 
