@@ -72,6 +72,9 @@ public sealed class DatasetToModelTests
         string firstCard = System.Text.Encoding.UTF8.GetString(await pipeline.Storage.ReadBytesAsync($"models/{project}/{version}/model-card.md", 1 << 20));
         Assert.Contains($"- Cases: {metrics.Cases.Labeled} labeled, {metrics.Cases.Unlabeled} unlabeled, {metrics.Cases.Validation} validation", firstCard);
         Assert.Contains("- Post-processing: ", firstCard);
+        // The worker's fast mode for this model was decided on its validation cases, and the model file carries it.
+        Assert.NotNull(metrics.FastParts);
+        Assert.Contains($"- Fast prediction (`Worker__Fast=fast`): {metrics.FastParts} — {metrics.FastPartsReason}", firstCard);
         // The real run's card carries the plan from its training.json and the pinned dataset.json's labels.
         Assert.DoesNotContain("not recorded", firstCard);
         Assert.Contains("- name: ", firstCard);

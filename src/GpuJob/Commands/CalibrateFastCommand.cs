@@ -24,6 +24,7 @@ public static class CalibrateFastCommand
         new("dataset", "DIR", "a dataset folder with labelled cases"),
         new("split", "S", "test (imagesTs/ + labelsTs/) or train (imagesTr/ cases that have a label in labelsTr/): cases the model did not train on decide best", Default: "test"),
         new("cases", "N", "the first N labelled cases", DefaultText: "all"),
+        new("names", "A,B", "only these cases, by name (e.g. the validation cases training.json lists)"),
         new("output", "M2", "write the calibrated model here instead", DefaultText: "--model"),
     ], ComputeArguments.Options), """
         Each case is predicted exactly (Gaussian weighting, overlap 0.5, the model's patch and
@@ -39,11 +40,14 @@ public static class CalibrateFastCommand
         string dataset = args.Required("dataset");
         string split = args.String("split")!;
         int maxCases = args.Int("cases", int.MaxValue);
+        var names = args.String("names")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         string destination = args.String("output") ?? modelPath;
         var compute = ComputeArguments.Read(args);
         args.EnsureAllUsed();
         compute.Validate();
-        var cases = LabelledCase.Find(dataset, split).Take(maxCases).ToList();
+        var cases = LabelledCase.Find(dataset, split).Where(c => names is null || names.Contains(c.Name)).Take(maxCases).ToList();
+        if (names is not null && names.Except(cases.Select(c => c.Name)).FirstOrDefault() is { } missing)
+            throw new UsageException($"--names: no labelled {split} case '{missing}' in {dataset}");
         if (cases.Count == 0) throw new UsageException($"--dataset {dataset}: no labelled {split} case to calibrate on");
         ModelFile.ReadMetadata(modelPath); // a PyTorch state dict has no metadata to write into: refused here, before any prediction
 

@@ -73,7 +73,8 @@ public sealed class TrainingJobRunner(PipelineStorage storage, torch.Device devi
         var best = history.Validations.FirstOrDefault(v => v.Iteration == history.BestIteration) ?? history.Validations.LastOrDefault();
         var metrics = new ModelMetrics(job.Version, history.BestMeanDice, history.BestIteration, result.Iterations,
             best?.DiceByClass ?? new Dictionary<string, double?>(), history.WallSeconds,
-            new CaseCounts(data.Labeled.Count, data.Unlabeled.Count, data.Validation.Count), history.KeepLargestComponent);
+            new CaseCounts(data.Labeled.Count, data.Unlabeled.Count, data.Validation.Count), history.KeepLargestComponent,
+            history.FastMode?.Chosen, history.FastMode?.Reason);
         string metricsFile = Path.Combine(outFolder, BlobLayout.MetricsFile);
         await File.WriteAllBytesAsync(metricsFile, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(metrics, PipelineStorage.Json), cancellation);
         await attempt.StageOutputAsync(job.ModelPrefix + BlobLayout.MetricsFile, metricsFile, cancellation);

@@ -80,7 +80,7 @@ public static class FastModeCalibration
             else
             {
                 chosen = FastMode.Baseline;
-                reason = "neither the coarse overlap nor the body's own tiling both stayed within the bounds and saved windows on these cases";
+                reason = "no part beyond the baseline both stayed within the bounds and saved windows on these cases";
             }
         }
         var candidates = runs.Select(r =>

@@ -32,6 +32,9 @@ public static class ModelCard
         card.AppendLine(metrics.KeepLargestComponent is { Length: > 0 } keep
             ? $"- Post-processing: only the largest connected component is kept of {string.Join(", ", keep)} (it raised their validation Dice)"
             : "- Post-processing: none (no class qualified on the validation cases, or there were none)");
+        card.AppendLine(metrics.FastParts is { } fast
+            ? $"- Fast prediction (`Worker__Fast=fast`): {fast} — {metrics.FastPartsReason}"
+            : "- Fast prediction (`Worker__Fast=fast`): not calibrated (no validation cases): bf16 and skipping air");
 
         card.AppendLine().AppendLine("## Data");
         card.AppendLine();

@@ -131,8 +131,11 @@ public sealed record DatasetManifest(string Dataset, string Version, DateTime Cr
 /// <summary><c>models/&lt;name&gt;/&lt;version&gt;/metrics.json</c>: validation figures the worker writes last.</summary>
 /// <param name="Cases">how many cases trained as labeled, as unlabeled, and validated (null in metrics written before they were counted)</param>
 /// <param name="KeepLargestComponent">Classes whose largest connected component alone the model keeps (post-processing decided on validation).</param>
+/// <param name="FastParts">What <c>Worker__Fast=fast</c> runs with this model, as its validation cases decided (null: not calibrated)</param>
+/// <param name="FastPartsReason">Why, in a sentence</param>
 public sealed record ModelMetrics(string Version, double? ValidationMeanDice, int BestIteration, int Iterations,
-    Dictionary<string, double?> DiceByClass, double WallSeconds, CaseCounts? Cases = null, string[]? KeepLargestComponent = null);
+    Dictionary<string, double?> DiceByClass, double WallSeconds, CaseCounts? Cases = null, string[]? KeepLargestComponent = null,
+    string? FastParts = null, string? FastPartsReason = null);
 
 public sealed record CaseCounts(int Labeled, int Unlabeled, int Validation);
 
