@@ -376,10 +376,16 @@ public class FastModeCalibrationCliTests
         using var tmp = new TempFolder();
         Assert.Equal(0, InProcessCli.Run("synth", "--out", tmp.File("ds"), "--cases", "3", "--test", "2", "--classes", "3", "--size", "48,48,24", "--seed", "4").Code);
         Assert.Equal(0, InProcessCli.Run("train", "--dataset", tmp.File("ds"), "--out", tmp.File("run"), "--mode", "supervised", "--iterations", "2",
-            "--patch", "16,16,16", "--batch", "2", "--labeled-batch", "2", "--base-channels", "2", "--val-fraction", "0", "--no-fast-calibration",
-            "--device", "cpu", ReproducibleCpuKernels.Flag).Code);
+            "--patch", "16,16,16", "--batch", "2", "--labeled-batch", "2", "--base-channels", "2", "--val-cases", "phantom_002", "--validate-every", "2",
+            "--no-fast-calibration", "--device", "cpu", ReproducibleCpuKernels.Flag).Code);
         string model = tmp.File("run/model.guidednet");
+        // Validated, but told not to calibrate: the model carries no fast parts and training.json no decision.
         Assert.Null(ModelFile.ReadMetadata(model).FastParts);
+        using (var history = JsonDocument.Parse(File.ReadAllText(tmp.File("run/training.json"))))
+        {
+            Assert.True(history.RootElement.GetProperty("history").GetProperty("validations").GetArrayLength() > 0);
+            Assert.False(history.RootElement.GetProperty("history").TryGetProperty("fastMode", out var fast) && fast.ValueKind != JsonValueKind.Null);
+        }
 
         var (code, output, error) = InProcessCli.Run("calibrate-fast", "--model", model, "--dataset", tmp.File("ds"), "--output", tmp.File("calibrated.guidednet"), "--device", "cpu");
         Assert.True(code == 0, output + error);
