@@ -362,7 +362,7 @@ public class FastModeCalibrationCliTests
         // The kept model before calibration has none; the model the run hands over has it.
         Assert.Null(ModelFile.ReadMetadata(tmp.File("run/best.guidednet")).FastParts);
 
-        (code, output, error) = InProcessCli.Run("predict", "--model", model, "--input", tmp.File("ds/imagesTs"), "--output", tmp.File("fast"), "--fast", "--device", "cpu");
+        (code, output, error) = InProcessCli.Run("predict", "--model", model, "--input", tmp.File("ds/imagesTs"), "--output", tmp.File("fast"), "--fast", "--device", "cpu", ReproducibleCpuKernels.Flag);
         Assert.True(code == 0, output + error);
         Assert.Contains("(fast: the parts the model's calibration chose)", output);
         var resolved = FastMode.Parse(chosen);
@@ -387,7 +387,7 @@ public class FastModeCalibrationCliTests
             Assert.False(history.RootElement.GetProperty("history").TryGetProperty("fastMode", out var fast) && fast.ValueKind != JsonValueKind.Null);
         }
 
-        var (code, output, error) = InProcessCli.Run("calibrate-fast", "--model", model, "--dataset", tmp.File("ds"), "--output", tmp.File("calibrated.guidednet"), "--device", "cpu");
+        var (code, output, error) = InProcessCli.Run("calibrate-fast", "--model", model, "--dataset", tmp.File("ds"), "--output", tmp.File("calibrated.guidednet"), "--device", "cpu", ReproducibleCpuKernels.Flag);
         Assert.True(code == 0, output + error);
         string chosen = ModelFile.ReadMetadata(tmp.File("calibrated.guidednet")).FastParts!;
         Assert.Contains($"fast mode for this model: {chosen} (", output);
@@ -396,11 +396,11 @@ public class FastModeCalibrationCliTests
         Assert.Null(ModelFile.ReadMetadata(model).FastParts); // --output: the model itself is left as it was
 
         // The authors' state dict has no metadata to hold a calibration; a dataset without labelled test cases has nothing to decide on.
-        (code, _, error) = InProcessCli.Run("calibrate-fast", "--model", Reference.File("unet_gmm_k14.pth"), "--dataset", tmp.File("ds"), "--device", "cpu");
+        (code, _, error) = InProcessCli.Run("calibrate-fast", "--model", Reference.File("unet_gmm_k14.pth"), "--dataset", tmp.File("ds"), "--device", "cpu", ReproducibleCpuKernels.Flag);
         Assert.NotEqual(0, code);
         Assert.Contains("unet_gmm_k14.pth", error);
         Directory.Delete(tmp.File("ds/labelsTs"), recursive: true);
-        (code, _, error) = InProcessCli.Run("calibrate-fast", "--model", model, "--dataset", tmp.File("ds"), "--device", "cpu");
+        (code, _, error) = InProcessCli.Run("calibrate-fast", "--model", model, "--dataset", tmp.File("ds"), "--device", "cpu", ReproducibleCpuKernels.Flag);
         Assert.Equal(2, code);
         Assert.Contains("needs imagesTs/ and labelsTs/", error);
     }

@@ -22,7 +22,7 @@ public static class CalibrateFastCommand
     [
         new("model", "M", "a GuidedNet model file; its fastParts are rewritten in place (or written to --output)"),
         new("dataset", "DIR", "a dataset folder with labelled cases"),
-        new("split", "S", "test (imagesTs/ + labelsTs/) or train (imagesTr/ cases that have a label in labelsTr/): cases the model did not train on decide best", Default: "test"),
+        new("split", "SPLIT", "test (imagesTs/ + labelsTs/) or train (imagesTr/ cases that have a label in labelsTr/): cases the model did not train on decide best", Default: "test"),
         new("cases", "N", "the first N labelled cases", DefaultText: "all"),
         new("names", "A,B", "only these cases, by name (e.g. the validation cases training.json lists)"),
         new("output", "M2", "write the calibrated model here instead", DefaultText: "--model"),
