@@ -385,12 +385,19 @@ public sealed class Trainer : IDisposable
         using var kept = ModelFile.Load(best, _device);
         var exact = new SlidingWindowOptions { Patch = _options.Patch, Gaussian = true };
         float? air = BodyRegion.NormalizedThreshold(_data.Plan);
+        // Each case is predicted under every candidate in turn: its image and body are read once, and only one case's are held.
+        (TrainingCase Case, float[] Image, VoxelBox? Body)? current = null;
         var decision = FastModeCalibration.Decide(_data.Validation, _data.NumClasses, c => c.ReadLabels(), (mode, c) =>
         {
+            if (current is not { } held || !ReferenceEquals(held.Case, c))
+            {
+                var read = c.ReadImage();
+                current = (c, read, BodyRegion.Find(read, c.Depth, c.Height, c.Width, air));
+            }
+            var (_, image, body) = current.Value;
             var options = mode.Apply(exact, _device);
-            var image = c.ReadImage();
-            var body = options.Coverage == WindowCoverage.WholeVolume ? null : BodyRegion.Find(image, c.Depth, c.Height, c.Width, air);
-            var result = new SlidingWindowPredictor(kept.Networks, _device, options).Predict(image, c.Depth, c.Height, c.Width, region: body);
+            var result = new SlidingWindowPredictor(kept.Networks, _device, options)
+                .Predict(image, c.Depth, c.Height, c.Width, region: options.Coverage == WindowCoverage.WholeVolume ? null : body);
             return (result.Labels, result.Windows - result.SkippedWindows);
         });
         _history.FastMode = decision;
