@@ -81,15 +81,17 @@ public sealed class BenchmarkCommandTests
         Assert.Contains("CT 64x64x40 int16 at 0.78x0.78x1.5 mm", bench.Output);
         Assert.Equal("fp32", exact[3]);
         Assert.Equal("1", exact[4]);
-        Assert.Equal("100.000 %", exact[13]);
+        Assert.Equal("100.000 %", exact[14]);
         foreach (var row in new[] { exact, fast })
         {
-            for (int stage = 5; stage <= 10; stage++) Assert.InRange(Number(row[stage]), 0, 300); // read .. write, total
+            for (int stage = 5; stage <= 11; stage++) Assert.InRange(Number(row[stage]), 0, 300); // read .. write, total
             Assert.True(Number(row[7]) > 0, bench.Output); // the windows took time
-            Assert.InRange(Number(row[12]), 0.05, 8);
+            // The network timed alone, after a warm-up, is part of the windows stage: it cannot take longer (beyond timing noise).
+            Assert.InRange(Number(row[8]), 0.001, Number(row[7]) * 1.2);
+            Assert.InRange(Number(row[13]), 0.05, 8);
         }
         Assert.Contains(fast[3], new[] { "bf16", "fp32" }); // bf16 where this CPU has it
-        Assert.EndsWith("%", fast[13]);
+        Assert.EndsWith("%", fast[14]);
     }
 
     [Fact]

@@ -37,7 +37,8 @@ public static class CtBenchmark
 
     public sealed record StageSeconds(double Read, double Preprocess, double Windows, double Restore, double Write);
 
-    public sealed record Result(string Mode, string Device, string Precision, int Windows, StageSeconds Seconds, double PeakRssGb);
+    /// <param name="NetworkSeconds">the networks' forward passes alone for the windows computed (<see cref="NetworkSecondsPerWindow"/>); the rest of the windows stage is softmax, weighting and stitching</param>
+    public sealed record Result(string Mode, string Device, string Precision, int Windows, StageSeconds Seconds, double NetworkSeconds, double PeakRssGb);
 
     public static int Run(CommandLineArguments args, TextWriter output, ComputeOptions compute, string? child)
     {
@@ -75,8 +76,8 @@ public static class CtBenchmark
             output.WriteLine($"CT {string.Join("x", size)} int16 at 0.78x0.78x1.5 mm, {classes - 1} organs, {new FileInfo(scanFile).Length / 1e6:F0} MB gzipped (made in {clock.Elapsed.TotalSeconds:F0} s); " +
                              $"model {(trained ? model : "random weights")}: width {metadata.BaseChannels}, {metadata.NumClasses} classes, patch {string.Join("x", metadata.Patch)}, plan '{metadata.Preset}'");
             output.WriteLine();
-            output.WriteLine("| mode | device | network | windows | read s | preprocess s | windows s | restore s | write s | total s | speed-up | peak RSS GB | voxel agreement with exact | mean Dice to the phantom |");
-            output.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            output.WriteLine("| mode | device | network | windows | read s | preprocess s | windows s | of which network s | restore s | write s | total s | speed-up | peak RSS GB | voxel agreement with exact | mean Dice to the phantom |");
+            output.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             byte[]? exact = null;
             double? exactTotal = null;
             foreach (string mode in modes)
@@ -93,7 +94,7 @@ public static class CtBenchmark
                 string agreement = exact is null ? "" : $"{Agreement(labels, exact):P3}";
                 string dice = trained ? $"{DiceScore.ByClass(labels, truth, metadata.NumClasses).OfType<double>().DefaultIfEmpty(0).Average():F4}" : "";
                 output.WriteLine(FormattableString.Invariant(
-                    $"| {r.Mode} | {r.Device} | {r.Precision} | {r.Windows} | {s.Read:F1} | {s.Preprocess:F1} | {s.Windows:F1} | {s.Restore:F1} | {s.Write:F1} | {total:F1} | {(exactTotal is { } e ? $"{e / total:F2}x" : "")} | {r.PeakRssGb:F2} | {agreement} | {dice} |"));
+                    $"| {r.Mode} | {r.Device} | {r.Precision} | {r.Windows} | {s.Read:F1} | {s.Preprocess:F1} | {s.Windows:F1} | {r.NetworkSeconds:F1} | {s.Restore:F1} | {s.Write:F1} | {total:F1} | {(exactTotal is { } e ? $"{e / total:F2}x" : "")} | {r.PeakRssGb:F2} | {agreement} | {dice} |"));
             }
             if (!trained) output.WriteLine("\nrandom weights: the masks are not anatomy, so Dice is not given; agreement shows only that the modes compute the same thing");
             return 0;
@@ -136,9 +137,47 @@ public static class CtBenchmark
         clock.Restart();
         NiftiWriter.Write(maskFile, prediction.Mask, NiftiDataType.UInt8);
         double write = clock.Elapsed.TotalSeconds;
-        return new Result(mode, TorchRuntime.Describe(device), options.Precision.Name(), prediction.Windows - prediction.SkippedWindows,
+        int computed = prediction.Windows - prediction.SkippedWindows;
+        double peakRss = BenchCommand.PeakRssBytes() / 1e9; // before the network is timed alone: that allocates nothing the prediction did not
+        return new Result(mode, TorchRuntime.Describe(device), options.Precision.Name(), computed,
             new StageSeconds(read, prediction.Preprocessing.TotalSeconds, prediction.Model.TotalSeconds, prediction.Restoring.TotalSeconds, write),
-            BenchCommand.PeakRssBytes() / 1e9);
+            computed * NetworkSecondsPerWindow(model.Networks, options, device), peakRss);
+    }
+
+    /// <summary>
+    /// The networks' forward passes for one window in the mode's precision (and mirrorings), the
+    /// median of three after a warm-up, on a random input: what of a window's time the network
+    /// takes, so that the rest (softmax, Gaussian weighting, accumulation) can be told apart.
+    /// </summary>
+    private static double NetworkSecondsPerWindow(IReadOnlyList<UNet3D> networks, SlidingWindowOptions options, TorchSharp.torch.Device device)
+    {
+        bool lowPrecision = options.Precision != InferencePrecision.Float32;
+        var timed = networks.Select(n => lowPrecision ? SlidingWindowPredictor.LowPrecisionCopy(n, options.Precision, device) : n).ToList();
+        try
+        {
+            foreach (var n in timed) n.eval();
+            using var inference = TorchSharp.torch.inference_mode();
+            var p = options.Patch;
+            using var input = TorchSharp.torch.randn(new long[] { 1, networks[0].InChannels, p[0], p[1], p[2] }).to(device).to(options.Precision.ScalarType());
+            var seconds = new List<double>();
+            for (int run = 0; run < 4; run++)
+            {
+                var clock = Stopwatch.StartNew();
+                foreach (var n in timed)
+                {
+                    using var scope = TorchSharp.torch.NewDisposeScope();
+                    var (logits, _) = n.forward(input);
+                    logits.sum().to(TorchSharp.torch.ScalarType.Float32).item<float>(); // waits for the device
+                }
+                if (run > 0) seconds.Add(clock.Elapsed.TotalSeconds);
+            }
+            seconds.Sort();
+            return seconds[1] * (options.MirrorTta ? 8 : 1);
+        }
+        finally
+        {
+            if (lowPrecision) foreach (var n in timed) n.Dispose();
+        }
     }
 
     private static double Agreement(byte[] a, byte[] b)

@@ -220,15 +220,7 @@ public sealed class SlidingWindowPredictor
     private LowPrecisionNetworks? LowPrecisionCopies()
     {
         if (_options.Precision == InferencePrecision.Float32) return null;
-        var copies = _networks.Select(n =>
-        {
-            var copy = new UNet3D(n.NumClasses, n.BaseChannels, n.InChannels);
-            copy.load_state_dict(n.state_dict());
-            copy.to(_device);
-            copy.ToLowPrecision(_options.Precision.ScalarType());
-            copy.eval();
-            return copy;
-        }).ToArray();
+        var copies = _networks.Select(n => LowPrecisionCopy(n, _options.Precision, _device)).ToArray();
         var checkedCopies = new LowPrecisionNetworks(copies);
         try
         {
@@ -240,6 +232,17 @@ public sealed class SlidingWindowPredictor
             throw;
         }
         return checkedCopies;
+    }
+
+    /// <summary>An evaluation copy of the network on the device in that precision (<see cref="UNet3D.ToLowPrecision"/>), unchecked: prediction checks it first (<see cref="CheckLowPrecision"/>).</summary>
+    public static UNet3D LowPrecisionCopy(UNet3D network, InferencePrecision precision, Device device)
+    {
+        var copy = new UNet3D(network.NumClasses, network.BaseChannels, network.InChannels);
+        copy.load_state_dict(network.state_dict());
+        copy.to(device);
+        copy.ToLowPrecision(precision.ScalarType());
+        copy.eval();
+        return copy;
     }
 
     /// <summary>Mean logit difference of the low-precision copy, relative to the mean fp32 logit magnitude, that is taken for rounding.</summary>
