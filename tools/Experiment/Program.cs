@@ -69,6 +69,8 @@ var methodRuns = new Dictionary<string, (string Mode, int Labeled, string Title)
 var runs = recipes.SelectMany(r => methods.Select(m => (Recipe: r, Method: m, Run: methodRuns[m]))).ToList();
 var results = new Dictionary<(string, string), List<double[]>>();
 var timings = new Dictionary<(string, string), List<double>>();
+// The seeds each row averages: a grid still being filled has rows of one seed beside rows of two.
+var seedsDone = new Dictionary<(string, string), List<int>>();
 int recomputedSteps = 0, trainedSteps = 0;
 foreach (int seed in seeds)
     foreach (var (recipe, method, run) in runs)
@@ -113,6 +115,7 @@ foreach (int seed in seeds)
         recomputedSteps += history.TryGetProperty("recomputedSteps", out var r) ? r.GetInt32() : 0;
         trainedSteps += history.GetProperty("iterations").GetArrayLength();
         (timings.TryGetValue((recipe, method), out var t) ? t : timings[(recipe, method)] = new()).Add(wall);
+        (seedsDone.TryGetValue((recipe, method), out var d) ? d : seedsDone[(recipe, method)] = new()).Add(seed);
         Console.WriteLine($"seed {seed} {recipe} {run.Title}: test mean Dice {perClass.Where(double.IsFinite).Average():F4} ({clock.Elapsed - start:hh\\:mm\\:ss})");
     }
 
@@ -158,19 +161,20 @@ md.AppendLine("- Recipes: *reference* = the authors' sampler (uniform crops, rot
               "*product* = ⅓ of the labeled patches on a present class, nnU-Net's augmentation, normalisation by modality (T1: z-score per case in the non-zero region).");
 md.AppendLine("- Test: `guidednet predict` (the network validation preferred, or `--ensemble`: both networks averaged; 50% overlap) in each scan's own grid, then `guidednet evaluate`; Dice per structure, mean ± std over seeds.");
 md.AppendLine();
-md.Append("| recipe | method | ");
+md.Append("| recipe | method | seeds | ");
 md.Append(string.Join(" | ", labelNames));
-md.AppendLine(" | mean Dice | train time (s) |");
-md.Append("|---|---|");
+// Wall time of the fastest seed: a run paused or sharing the CPU with other work reads longer.
+md.AppendLine(" | mean Dice | train time (s), fastest seed |");
+md.Append("|---|---|---|");
 md.Append(string.Concat(Enumerable.Repeat("---:|", labelNames.Length)));
 md.AppendLine("---:|---:|");
 foreach (var (recipe, method, run) in runs.DistinctBy(r => (r.Recipe, r.Method)))
     foreach (var (key, title) in new[] { (method, run.Title), (method + "+ensemble", run.Title + " (ensemble of both networks)") })
     {
         if (!results.TryGetValue((recipe, key), out var r)) continue;
-        md.Append($"| {recipe} | {title} | ");
+        md.Append($"| {recipe} | {title} | {string.Join(", ", seedsDone[(recipe, method)])} | ");
         md.Append(string.Join(" | ", Enumerable.Range(0, labelNames.Length).Select(k => MeanStd(r.Select(x => k < x.Length ? x[k] : double.NaN)))));
-        md.AppendLine($" | **{MeanStd(r.Select(x => x.Where(double.IsFinite).Average()))}** | {timings[(recipe, method)].Average():F0} |");
+        md.AppendLine($" | **{MeanStd(r.Select(x => x.Where(double.IsFinite).Average()))}** | {timings[(recipe, method)].Min():F0} |");
     }
 md.AppendLine();
 foreach (string recipe in recipes)
