@@ -68,9 +68,8 @@ var methodRuns = new Dictionary<string, (string Mode, int Labeled, string Title)
 };
 var runs = recipes.SelectMany(r => methods.Select(m => (Recipe: r, Method: m, Run: methodRuns[m]))).ToList();
 var results = new Dictionary<(string, string), List<double[]>>();
-var timings = new Dictionary<(string, string), List<double>>();
-// The seeds each row averages: a grid still being filled has rows of one seed beside rows of two.
-var seedsDone = new Dictionary<(string, string), List<int>>();
+// Per row, the seeds it averages (a grid still being filled has rows of one seed beside rows of two) and their training wall times.
+var finished = new Dictionary<(string, string), List<(int Seed, double WallSeconds)>>();
 int recomputedSteps = 0, trainedSteps = 0;
 foreach (int seed in seeds)
     foreach (var (recipe, method, run) in runs)
@@ -114,8 +113,7 @@ foreach (int seed in seeds)
         double wall = history.GetProperty("wallSeconds").GetDouble();
         recomputedSteps += history.TryGetProperty("recomputedSteps", out var r) ? r.GetInt32() : 0;
         trainedSteps += history.GetProperty("iterations").GetArrayLength();
-        (timings.TryGetValue((recipe, method), out var t) ? t : timings[(recipe, method)] = new()).Add(wall);
-        (seedsDone.TryGetValue((recipe, method), out var d) ? d : seedsDone[(recipe, method)] = new()).Add(seed);
+        (finished.TryGetValue((recipe, method), out var f) ? f : finished[(recipe, method)] = new()).Add((seed, wall));
         Console.WriteLine($"seed {seed} {recipe} {run.Title}: test mean Dice {perClass.Where(double.IsFinite).Average():F4} ({clock.Elapsed - start:hh\\:mm\\:ss})");
     }
 
@@ -172,9 +170,9 @@ foreach (var (recipe, method, run) in runs.DistinctBy(r => (r.Recipe, r.Method))
     foreach (var (key, title) in new[] { (method, run.Title), (method + "+ensemble", run.Title + " (ensemble of both networks)") })
     {
         if (!results.TryGetValue((recipe, key), out var r)) continue;
-        md.Append($"| {recipe} | {title} | {string.Join(", ", seedsDone[(recipe, method)])} | ");
+        md.Append($"| {recipe} | {title} | {string.Join(", ", finished[(recipe, method)].Select(x => x.Seed))} | ");
         md.Append(string.Join(" | ", Enumerable.Range(0, labelNames.Length).Select(k => MeanStd(r.Select(x => k < x.Length ? x[k] : double.NaN)))));
-        md.AppendLine($" | **{MeanStd(r.Select(x => x.Where(double.IsFinite).Average()))}** | {timings[(recipe, method)].Min():F0} |");
+        md.AppendLine($" | **{MeanStd(r.Select(x => x.Where(double.IsFinite).Average()))}** | {finished[(recipe, method)].Min(x => x.WallSeconds):F0} |");
     }
 md.AppendLine();
 foreach (string recipe in recipes)
