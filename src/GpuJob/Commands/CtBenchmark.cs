@@ -138,7 +138,7 @@ public static class CtBenchmark
         NiftiWriter.Write(maskFile, prediction.Mask, NiftiDataType.UInt8);
         double write = clock.Elapsed.TotalSeconds;
         int computed = prediction.Windows - prediction.SkippedWindows;
-        double peakRss = BenchCommand.PeakRssBytes() / 1e9; // before the network is timed alone: that allocates nothing the prediction did not
+        double peakRss = BenchCommand.PeakRssBytes() / 1e9; // the prediction's own: read before the timing below adds its network copies
         return new Result(mode, TorchRuntime.Describe(device), options.Precision.Name(), computed,
             new StageSeconds(read, prediction.Preprocessing.TotalSeconds, prediction.Model.TotalSeconds, prediction.Restoring.TotalSeconds, write),
             computed * NetworkSecondsPerWindow(model.Networks, options, device), peakRss);
