@@ -82,15 +82,18 @@ foreach (int seed in seeds)
             var recipeArgs = recipe == "product"
                 ? new[] { "--foreground-fraction", "0.33", "--augmentation", "nnunet", "--normalization", "auto" }
                 : new[] { "--foreground-fraction", "0", "--augmentation", "reference", "--normalization", "ct" };
+            // A grid outlives a session on a small machine: a run killed midway continues from its last
+            // checkpoint (taken at every validation) with identical results instead of starting over.
+            bool interrupted = File.Exists(Path.Combine(folder, "checkpoint.zip"));
             Cli(new[]
             {
                 "train", "--dataset", dataset, "--out", folder, "--mode", run.Mode, "--labeled", I(run.Labeled),
                 "--val-cases", string.Join(",", validation), "--iterations", I(iterations),
                 "--patch", patch, "--batch", run.Mode == "supervised" ? "2" : "4", "--labeled-batch", "2",
                 "--base-channels", I(width), "--rampup-iterations", I(iterations / 2),
-                "--validate-every", I(iterations / 6), "--checkpoint-every", I(iterations / 3),
+                "--validate-every", I(iterations / 6), "--checkpoint-every", I(iterations / 6),
                 "--lr", learningRate, "--seed", I(seed), "--device", device, "--cache", Path.Combine(root, "cache"),
-            }.Concat(recipeArgs).ToArray());
+            }.Concat(recipeArgs).Concat(interrupted ? new[] { "--resume" } : Array.Empty<string>()).ToArray());
             Cli("predict", "--model", Path.Combine(folder, "model.guidednet"), "--input", Path.Combine(dataset, "imagesTs"),
                 "--output", Path.Combine(folder, "test"), "--device", device);
             Cli("evaluate", "--pred", Path.Combine(folder, "test"), "--truth", Path.Combine(dataset, "labelsTs"),
