@@ -84,7 +84,7 @@ foreach (int seed in seeds)
                 : new[] { "--foreground-fraction", "0", "--augmentation", "reference", "--normalization", "ct" };
             // A grid outlives a session on a small machine: a run killed midway continues from its last
             // checkpoint (taken at every validation) with identical results instead of starting over.
-            bool interrupted = File.Exists(Path.Combine(folder, "checkpoint.zip"));
+            bool interrupted = File.Exists(Path.Combine(folder, GuidedNet.Training.Trainer.CheckpointFile));
             Cli(new[]
             {
                 "train", "--dataset", dataset, "--out", folder, "--mode", run.Mode, "--labeled", I(run.Labeled),
