@@ -11,8 +11,8 @@ using GuidedNet.GpuJob.Cli;
 // flip) and the product's (foreground oversampling, nnU-Net augmentation, normalisation by
 // modality); test Dice per class over seeds.
 // Usage: dotnet run --project tools/Experiment -c Release [-- --data anatomy|phantoms
-//        --iterations N --device cpu|cuda --seeds a,b --recipes product,reference --methods supervised,cps,guidednet,all --out DIR --report-only
-//        --patch D,H,W --lr F --base-channels C]
+//        --iterations N --device cpu|cuda --seeds a,b --recipes product,reference[,product-uniform-crops,product-reference-augmentation,product-ct-normalization] --methods supervised,cps,guidednet,all --out DIR --report-only
+//        --patch D,H,W --lr F --base-channels C --section NAME]
 // On machines whose oneDNN AVX-512 backward returns NaN (docs/performance.md, "Numerical faults": training.json counts
 // the steps it had to recompute), run it with ONEDNN_MAX_CPU_ISA=SSE41, ~4x slower.
 string Arg(string name, string fallback)
@@ -66,6 +66,20 @@ var methodRuns = new Dictionary<string, (string Mode, int Labeled, string Title)
     ["guidednet"] = ("guidednet", labeled, "guidednet"),
     ["all"] = ("supervised", trainingCases - validation.Length, "supervised, all labels"),
 };
+// Each recipe's training switches. The product-* ablations put one part of the product recipe back to
+// the authors' choice, to measure what that part buys or costs on its own.
+string[] Switches(string foregroundFraction, string augmentation, string normalization) =>
+    new[] { "--foreground-fraction", foregroundFraction, "--augmentation", augmentation, "--normalization", normalization };
+var recipeArguments = new Dictionary<string, (string[] Arguments, string Description)>
+{
+    ["reference"] = (Switches("0", "reference", "ct"), "the authors' sampler (uniform crops, rot90 + flip) and CT-style normalisation (clip, dataset-wide z-score)"),
+    ["product"] = (Switches("0.33", "nnunet", "auto"), "⅓ of the labeled patches on a present class, nnU-Net's augmentation, normalisation by modality (T1: z-score per case in the non-zero region)"),
+    ["product-uniform-crops"] = (Switches("0", "nnunet", "auto"), "the product recipe with the authors' uniform crops (no foreground oversampling)"),
+    ["product-reference-augmentation"] = (Switches("0.33", "reference", "auto"), "the product recipe with the authors' augmentation (rot90 + flip)"),
+    ["product-ct-normalization"] = (Switches("0.33", "nnunet", "ct"), "the product recipe with CT-style normalisation"),
+};
+if (recipes.FirstOrDefault(r => !recipeArguments.ContainsKey(r)) is { } unknown)
+    throw new ArgumentException($"--recipes: unknown recipe '{unknown}'; known: {string.Join(", ", recipeArguments.Keys)}");
 var runs = recipes.SelectMany(r => methods.Select(m => (Recipe: r, Method: m, Run: methodRuns[m]))).ToList();
 var results = new Dictionary<(string, string), List<double[]>>();
 // Per row, the seeds it averages (a grid still being filled has rows of one seed beside rows of two) and their training wall times.
@@ -79,9 +93,7 @@ foreach (int seed in seeds)
         if (reportOnly && !File.Exists(Path.Combine(folder, "test", "metrics.json"))) continue;
         if (!File.Exists(Path.Combine(folder, "test", "metrics.json")))
         {
-            var recipeArgs = recipe == "product"
-                ? new[] { "--foreground-fraction", "0.33", "--augmentation", "nnunet", "--normalization", "auto" }
-                : new[] { "--foreground-fraction", "0", "--augmentation", "reference", "--normalization", "ct" };
+            var recipeArgs = recipeArguments[recipe].Arguments;
             // A grid outlives a session on a small machine: a run killed midway continues from its last
             // checkpoint (taken at every validation) with identical results instead of starting over.
             bool interrupted = File.Exists(Path.Combine(folder, GuidedNet.Training.Trainer.CheckpointFile));
@@ -158,8 +170,7 @@ if (Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") is { } isa)
     md.AppendLine($"- oneDNN capped at {isa} (`ONEDNN_MAX_CPU_ISA`): on some machines of this kind its AVX-512 backward returns NaN (docs/performance.md, \"Numerical faults\").");
 md.AppendLine($"- Training: {iterations} iterations for every method, patch {patch.Replace(',', '×')}, 2 labeled (+2 unlabeled) samples per batch, width {width}, " +
               $"SGD lr {learningRate} poly, λ 0.3, consistency 0.1 ramped over {iterations / 2} iterations, best validation checkpoint; seeds {string.Join(", ", seeds)}.");
-md.AppendLine("- Recipes: *reference* = the authors' sampler (uniform crops, rot90 + flip) and CT-style normalisation (clip, dataset-wide z-score); " +
-              "*product* = ⅓ of the labeled patches on a present class, nnU-Net's augmentation, normalisation by modality (T1: z-score per case in the non-zero region).");
+md.AppendLine("- Recipes: " + string.Join("; ", recipes.Select(r => $"*{r}* = {recipeArguments[r].Description}")) + ".");
 md.AppendLine("- Test: `guidednet predict` (the network validation preferred, or `--ensemble`: both networks averaged; 50% overlap) in each scan's own grid, then `guidednet evaluate`; Dice per structure, mean ± std over seeds.");
 md.AppendLine();
 md.Append("| recipe | method | seeds | ");
@@ -188,7 +199,8 @@ foreach (string recipe in recipes)
                           : "the gap to all labels is not measurable: at this budget all labels are no better than the few."));
 }
 
-string section = $"experiment:{data}";
+// --section NAME writes a table of its own (an ablation beside the main grid) instead of replacing the data set's.
+string section = $"experiment:{Arg("section", data)}";
 string begin = $"<!-- {section} -->", end = $"<!-- /{section} -->";
 string existing = File.Exists(docs) ? File.ReadAllText(docs) : "# Experiments\n";
 string block = $"{begin}\n{md.ToString().TrimEnd()}\n{end}";
